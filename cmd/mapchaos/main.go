@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/writers"
+)
+
+// Exit statuses (DESIGN.md).
+const (
+	exitOK      = 0
+	exitFailed  = 1 // an expectation failed, or the updater is unsafe
+	exitUsage   = 2 // bad usage, config or input
+	exitHarness = 3 // the harness itself failed
+)
+
+// usageError is bad usage, config or input: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+const usage = `mapchaos: race updaters of a memory-mapped file against its readers, in real processes.
+
+Usage:
+  mapchaos matrix [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
+                  [--mode race] [--arch native]
+  mapchaos list
+
+Run 'mapchaos matrix -h' for the flags of a command.
+Exit status: 0 every expectation held; 1 an expectation failed; 2 bad usage, config or input;
+3 the harness itself failed.
+`
+
+// app carries what the commands share: the registries and the streams.
+type app struct {
+	writers *writers.Registry
+	readers *readers.Registry
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	self    string // path of this executable (reader children re-run it)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mapchaos: cannot find my own executable: %v\n", err)
+		os.Exit(exitHarness)
+	}
+	a := &app{writers: writers.Builtin(), readers: readers.Builtin(),
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, self: self}
+	os.Exit(a.run(ctx, os.Args[1:]))
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "matrix":
+		var code int
+		code, err = a.matrix(ctx, args[1:])
+		if err == nil {
+			return code
+		}
+	case "list":
+		err = a.list(args[1:])
+	case "reader":
+		return readers.RunChild(ctx, args[1:], a.readers, a.stdin, a.stdout, a.stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(a.stderr, "mapchaos: unknown command %q: want matrix or list\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(a.stderr, "mapchaos %s: %v\n", args[0], err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(a.stderr, "mapchaos: interrupted; every reader process was stopped")
+		return exitHarness
+	}
+	return exitHarness
+}

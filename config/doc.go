@@ -1,0 +1,10 @@
+// Package config reads ginkgo.yml, the harness's own configuration (Ginkgo
+// itself reads no config file): the fixture, the race settings, which
+// writers and readers make the matrix, and the expected verdict of each
+// combination. The `matrix` command and the Ginkgo suites read the same
+// file. An unknown key, writer, reader or verdict is an error that names it,
+// with its line, and says what would be right.
+//
+// Expectations are compared against observations; they are never used as
+// observations.
+package config

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mapchaos/mapchaos/internal/clock"
+	"github.com/mapchaos/mapchaos/readers"
+)
+
+// proc is one reader child process and what it has said so far.
+type proc struct {
+	id       string
+	role     Role
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	stderr   string // path of the stderr file
+	ring     string // path of the ring file
+	ready    chan struct{}
+	done     chan struct{} // closed once the process has been reaped
+	openedAt int64         // when "open" was sent (starting readers), 0 before
+	readyAt  int64         // when "ready" arrived
+
+	mu       sync.Mutex
+	events   []readers.Event // notable events (not ticks)
+	last     readers.Stats   // latest counters (tick or done)
+	finished bool            // "done" received
+	progress int64           // sum of counters at the last change
+	movedAt  int64           // when progress last changed
+	badLines []string        // lines that were not events
+	state    *os.ProcessState
+	exitAt   int64
+	stuck    bool // the harness judged it stuck and killed it
+	killed   bool // the harness killed it at the end (did not stop in time)
+}
+
+// startProc starts argv as a reader child whose stderr goes to stderrPath.
+func startProc(id string, role Role, argv []string, stderrPath, ringPath string, env []string) (*proc, error) {
+	errf, err := os.Create(stderrPath)
+	if err != nil {
+		return nil, fmt.Errorf("reader %s: %w", id, err)
+	}
+	defer errf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = errf
+	cmd.Env = env
+	// Own process group (so the whole group can be killed) and a
+	// parent-death signal (so nothing outlives a harness that is killed).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("reader %s: stdin: %w", id, err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("reader %s: stdout: %w", id, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("reader %s: start %s: %w", id, argv[0], err)
+	}
+	p := &proc{id: id, role: role, cmd: cmd, stdin: stdin, stderr: stderrPath, ring: ringPath,
+		ready: make(chan struct{}), done: make(chan struct{}), movedAt: clock.Now()}
+	go p.watch(stdout)
+	return p, nil
+}
+
+// watch reads the child's events until end of file, then reaps it.
+func (p *proc) watch(stdout io.Reader) {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	readyOnce := sync.Once{}
+	for sc.Scan() {
+		e, err := readers.ParseEvent(sc.Bytes())
+		p.mu.Lock()
+		switch {
+		case err != nil:
+			if len(p.badLines) < 4 {
+				p.badLines = append(p.badLines, err.Error())
+			}
+		case e.Ev == "ready":
+			readyOnce.Do(func() { p.readyAt = clock.Now(); close(p.ready) })
+		case e.Ev == "tick" || e.Ev == "done":
+			if e.Stats != nil {
+				p.last = *e.Stats
+				s := e.Stats
+				if sum := s.Lookups + s.OpenErrors + s.Opens; sum != p.progress {
+					p.progress, p.movedAt = sum, clock.Now()
+				}
+			}
+			if e.Ev == "done" {
+				p.finished = true
+			}
+		default:
+			p.events = append(p.events, e)
+		}
+		p.mu.Unlock()
+	}
+	io.Copy(io.Discard, stdout)
+	_ = p.cmd.Wait()
+	p.mu.Lock()
+	p.state = p.cmd.ProcessState
+	p.exitAt = clock.Now()
+	p.mu.Unlock()
+	close(p.done)
+}
+
+// send writes one command line to the child; a dead child is not an error.
+func (p *proc) send(line string) {
+	_, _ = io.WriteString(p.stdin, line+"\n")
+}
+
+// signal sends sig to the child's process group.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
+// alive reports whether the child has not been reaped yet.
+func (p *proc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitReady waits for "ready", the child's death, or the timeout.
+func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.ready:
+		return nil
+	case <-p.done:
+		return fmt.Errorf("reader %s exited before it was ready (%s); stderr: %s", p.id, p.state, tail(p.stderr, 800))
+	case <-t.C:
+		return fmt.Errorf("reader %s did not say ready within %s", p.id, timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop asks the child to finish, then kills it if it has not exited within
+// grace. It always returns with the child reaped.
+func (p *proc) stop(grace time.Duration) {
+	p.send("stop")
+	_ = p.stdin.Close()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return
+	case <-t.C:
+	}
+	p.mu.Lock()
+	p.killed = true
+	p.mu.Unlock()
+	p.signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// kill kills the child at once and reaps it.
+func (p *proc) kill() {
+	p.signal(syscall.SIGKILL)
+	_ = p.stdin.Close()
+	<-p.done
+}
+
+// snapshot returns a copy of what the child has said.
+func (p *proc) snapshot() (readers.Stats, []readers.Event, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last, append([]readers.Event(nil), p.events...), p.finished
+}
+
+// tail returns up to n bytes from the end of the file at path.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(st.Size()-n, 0)
+	b := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	return string(b)
+}
+
+// head returns up to n bytes from the start of the file at path.
+func head(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	k, _ := io.ReadFull(f, b)
+	return string(b[:k])
+}

@@ -1,0 +1,207 @@
+package readers
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/oschwald/maxminddb-golang"
+
+	"github.com/mapchaos/mapchaos/fixtures"
+)
+
+// Strategy opens the target. It runs inside the reader child process.
+type Strategy interface {
+	Open(path string) (DB, error)
+}
+
+// DB is an opened target.
+type DB interface {
+	// Lookup decodes the record for ip into rec and reports whether one
+	// was found.
+	Lookup(ip netip.Addr, rec *fixtures.Record) (found bool, err error)
+	Close() error
+}
+
+// Properties are what a strategy is, as data.
+type Properties struct {
+	// Mapped: the target is memory-mapped (pages are read on demand).
+	Mapped bool
+	// PanicOnFault: lookups run with debug.SetPanicOnFault(true), and a
+	// fault is returned as a *FaultError instead of killing the process.
+	PanicOnFault bool
+}
+
+// Registration is a registered reader strategy.
+type Registration struct {
+	Name    string
+	Summary string
+	Properties
+	Strategy Strategy
+}
+
+// FaultError is a memory fault caught by a PanicOnFault lookup.
+type FaultError struct {
+	Addr  uintptr
+	Value string // the recovered value, as text
+	Stack string // the stack at the fault
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("memory fault at %#x recovered: %s", e.Addr, e.Value)
+}
+
+// ErrNeedsReopen is returned by a DB that faulted and refuses lookups until
+// the target has been opened again.
+var ErrNeedsReopen = errors.New("refusing lookups after a memory fault until the target is reopened")
+
+// Mmap opens the target with maxminddb.Open (a MAP_SHARED mapping of the
+// whole file). With PanicOnFault, lookups recover memory faults (the lookup
+// goroutine must have called debug.SetPanicOnFault(true), as RunChild does).
+type Mmap struct{ PanicOnFault bool }
+
+// Open maps path.
+func (m Mmap) Open(path string) (DB, error) {
+	r, err := maxminddb.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("maxminddb.Open(%s): %w", path, err)
+	}
+	return &mmapDB{r: r, recover: m.PanicOnFault}, nil
+}
+
+type mmapDB struct {
+	r       *maxminddb.Reader
+	recover bool
+	faulted bool
+}
+
+func (d *mmapDB) Lookup(ip netip.Addr, rec *fixtures.Record) (found bool, err error) {
+	if !d.recover {
+		return lookup(d.r, ip, rec)
+	}
+	if d.faulted {
+		return false, ErrNeedsReopen
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = recoveredError(v)
+			var fe *FaultError
+			if errors.As(err, &fe) {
+				d.faulted = true
+			}
+		}
+	}()
+	return lookup(d.r, ip, rec)
+}
+
+// recoveredError turns a recovered panic value into an error: a
+// *FaultError when it carries a fault address (runtime.Error with Addr()),
+// a plain error otherwise.
+func recoveredError(v any) error {
+	buf := make([]byte, 8<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	if a, ok := v.(interface{ Addr() uintptr }); ok {
+		return &FaultError{Addr: a.Addr(), Value: fmt.Sprint(v), Stack: string(buf)}
+	}
+	return fmt.Errorf("recovered panic in lookup: %v", v)
+}
+
+func (d *mmapDB) Close() error { return d.r.Close() }
+
+// Bytes reads the whole target into memory (os.ReadFile) and decodes it with
+// maxminddb.FromBytes. Nothing is mapped.
+type Bytes struct{}
+
+// Open reads path.
+func (Bytes) Open(path string) (DB, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	r, err := maxminddb.FromBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("maxminddb.FromBytes(%s, %d bytes): %w", path, len(b), err)
+	}
+	return bytesDB{r}, nil
+}
+
+type bytesDB struct{ r *maxminddb.Reader }
+
+func (d bytesDB) Lookup(ip netip.Addr, rec *fixtures.Record) (bool, error) {
+	return lookup(d.r, ip, rec)
+}
+func (d bytesDB) Close() error { return d.r.Close() }
+
+func lookup(r *maxminddb.Reader, ip netip.Addr, rec *fixtures.Record) (bool, error) {
+	*rec = fixtures.Record{}
+	_, ok, err := r.LookupNetwork(net.IP(ip.AsSlice()), rec)
+	if err != nil {
+		return false, fmt.Errorf("lookup %s: %w", ip, err)
+	}
+	return ok, nil
+}
+
+// Registry holds reader strategies by name.
+type Registry struct{ byName map[string]Registration }
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{byName: map[string]Registration{}} }
+
+// Register adds r. It panics on an empty name, a nil strategy or a duplicate.
+func (g *Registry) Register(r Registration) {
+	switch {
+	case r.Name == "":
+		panic("readers: Register with an empty name")
+	case r.Strategy == nil:
+		panic("readers: Register " + r.Name + " with a nil strategy")
+	}
+	if _, dup := g.byName[r.Name]; dup {
+		panic("readers: Register called twice for " + r.Name)
+	}
+	g.byName[r.Name] = r
+}
+
+// Lookup returns the strategy called name.
+func (g *Registry) Lookup(name string) (Registration, error) {
+	r, ok := g.byName[name]
+	if !ok {
+		return Registration{}, fmt.Errorf("unknown reader %q: known readers are %s", name, strings.Join(g.Names(), ", "))
+	}
+	return r, nil
+}
+
+// Names returns the registered names, sorted.
+func (g *Registry) Names() []string {
+	ns := make([]string, 0, len(g.byName))
+	for n := range g.byName {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// All returns every registration, sorted by name.
+func (g *Registry) All() []Registration {
+	out := make([]Registration, 0, len(g.byName))
+	for _, n := range g.Names() {
+		out = append(out, g.byName[n])
+	}
+	return out
+}
+
+// Builtin returns the built-in reader strategies.
+func Builtin() *Registry {
+	g := NewRegistry()
+	g.Register(Registration{Name: "mmap", Summary: "maxminddb.Open (memory-mapped), no protection",
+		Properties: Properties{Mapped: true}, Strategy: Mmap{}})
+	g.Register(Registration{Name: "mmap-recover", Summary: "maxminddb.Open with debug.SetPanicOnFault + recover; reopens after a fault",
+		Properties: Properties{Mapped: true, PanicOnFault: true}, Strategy: Mmap{PanicOnFault: true}})
+	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
+		Strategy: Bytes{}})
+	return g
+}

@@ -1,0 +1,138 @@
+package matrix_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/mapchaos/mapchaos/config"
+	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/matchers"
+	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/writers"
+)
+
+// shared is what process 1 prepares for every parallel process.
+type shared struct {
+	Bin  string
+	Pair fixtures.Pair
+}
+
+var (
+	cfg     config.Config
+	plan    matrix.Plan
+	env     shared
+	outDir  string
+	started = time.Now()
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func TestMatrix(t *testing.T) {
+	RegisterFailHandler(Fail)
+	// The Entries are built from ginkgo.yml here, before the suite runs.
+	var err error
+	if cfg, err = config.Load(envOr("MAPCHAOS_CONFIG", filepath.Join("..", "..", "ginkgo.yml"))); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = matrix.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	outDir, _ = filepath.Abs(envOr("MAPCHAOS_OUT", filepath.Join("..", "..", "mapchaos-out", "suite")))
+	describeMatrix(plan)
+	RunSpecs(t, "Matrix Suite")
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	bin, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	Expect(err).NotTo(HaveOccurred())
+	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), fixtures.DefaultCacheDir())
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.RemoveAll(filepath.Join(outDir, "runs"))).To(Succeed())
+	b, err := json.Marshal(shared{Bin: bin, Pair: pair})
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}, func(b []byte) {
+	Expect(json.Unmarshal(b, &env)).To(Succeed())
+}, NodeTimeout(5*time.Minute))
+
+var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+
+// describeMatrix builds one DescribeTable with one Entry per combination.
+func describeMatrix(p matrix.Plan) {
+	var entries []TableEntry
+	for _, c := range p.Combos {
+		want := "(no expectation)"
+		if c.Expected != nil {
+			want = c.Expected.String()
+		}
+		entries = append(entries, Entry(c.Name()+" -> "+want, c,
+			Label("writer:"+c.Writer.Name, "reader:"+c.Reader.Name)))
+	}
+	DescribeTable("writer x reader", Label("matrix"), Serial,
+		func(ctx context.Context, c matrix.Combo) {
+			runner := matrix.Runner{Plan: p, Pair: env.Pair, Out: outDir, ReaderCmd: []string{env.Bin, "reader"},
+				Repro: func(c matrix.Combo) string {
+					return "go run ./cmd/mapchaos matrix --writers " + c.Writer.Name + " --readers " + c.Reader.Name +
+						" --seed " + itoa(p.Config.Race.Seed)
+				}}
+			e, err := runner.Run(ctx, c)
+			Expect(err).NotTo(HaveOccurred())
+			AddReportEntry("mapchaos", e, ReportEntryVisibilityNever)
+			Expect(e.WriterError).To(BeEmpty(), "the writer itself failed")
+			if c.Expected == nil {
+				Skip("no expectation in ginkgo.yml for " + c.Name() + "; observed " + e.Verdict.String())
+			}
+			Expect(e).To(matchers.HaveVerdict(c.Expected.Verdicts...), "expectation: %s", c.Expected.Why)
+		},
+		SpecTimeout(3*time.Minute),
+		entries,
+	)
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// The report is written once, from every process's results.
+var _ = ReportAfterSuite("mapchaos report", func(r Report) {
+	rep := reports.Report{Schema: reports.Schema, Run: reports.CaptureRun(outDir)}
+	rep.Run.Seed = cfg.Race.Seed
+	rep.Run.Mode = "race"
+	rep.Run.Config = cfg.Path
+	rep.Run.Fixture = matrix.FixtureText(env.Pair)
+	rep.Run.DurationMS = time.Since(started).Milliseconds()
+	for _, spec := range r.SpecReports {
+		for _, re := range spec.ReportEntries {
+			if re.Name != "mapchaos" {
+				continue
+			}
+			raw := re.Value.AsJSON
+			if raw == "" {
+				b, err := json.Marshal(re.Value.GetRawValue())
+				Expect(err).NotTo(HaveOccurred())
+				raw = string(b)
+			}
+			var e reports.Entry
+			Expect(json.Unmarshal([]byte(raw), &e)).To(Succeed())
+			rep.Results = append(rep.Results, e)
+		}
+	}
+	if len(rep.Results) == 0 {
+		return // nothing raced (filtered out)
+	}
+	Expect(reports.WriteAll(outDir, rep)).To(Succeed())
+	GinkgoWriter.Printf("mapchaos report: %s\n", filepath.Join(outDir, "report.md"))
+})

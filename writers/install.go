@@ -1,0 +1,61 @@
+package writers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Install lays out a new target holding a copy of src, as the writers of a
+// strategy with props expect it: a regular file, or, with
+// props.SymlinkTarget, a data file <base>.v0 in the target's directory and
+// a relative symlink target -> <base>.v0. The data is fsynced. Install
+// fails if target (or the data file) exists already.
+func Install(target, src string, props Properties) error {
+	if _, err := os.Lstat(target); err == nil {
+		return fmt.Errorf("install %s: target %w", target, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("install %s: %w", target, err)
+	}
+	if !props.SymlinkTarget {
+		return copyNew(target, src)
+	}
+	data := filepath.Join(filepath.Dir(target), dataName(filepath.Base(target), 0))
+	if err := copyNew(data, src); err != nil {
+		return err
+	}
+	if err := os.Symlink(filepath.Base(data), target); err != nil {
+		os.Remove(data)
+		return fmt.Errorf("install %s: %w", target, err)
+	}
+	return nil
+}
+
+// copyNew creates dst, which must not exist, as a copy of src.
+func copyNew(dst, src string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", dst, err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", dst, err)
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dst)
+			err = fmt.Errorf("install %s: %w", dst, err)
+		}
+	}()
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	return out.Sync()
+}
