@@ -150,8 +150,8 @@ type child struct {
 	reg  Registration
 	ring *Ring
 
-	mu  sync.Mutex // guards out and sent
-	out *bufio.Writer
+	mu   sync.Mutex // guards out and sent
+	out  *bufio.Writer
 	sent map[string]int
 
 	lookups, right, errs, wrong, faults, openErrs, opens atomic.Int64
