@@ -156,6 +156,14 @@ func harnessErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrHarness, fmt.Sprintf(format, a...))
 }
 
+// readyErr is ctx's error when it ended, a harness failure otherwise.
+func readyErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return harnessErr("%v", err)
+}
+
 // prepare lays out the run directory and installs A as the target.
 func (r *run) prepare() (a, b string, err error) {
 	d := r.cfg.Dir
@@ -269,7 +277,7 @@ func (r *run) race(ctx context.Context) (Result, error) {
 	}
 	for _, p := range running {
 		if err := p.waitReady(ctx, 10*time.Second); err != nil {
-			return res, harnessErr("%v", err)
+			return res, readyErr(ctx, err)
 		}
 	}
 
@@ -299,7 +307,7 @@ func (r *run) race(ctx context.Context) (Result, error) {
 		}
 		for _, p := range batch {
 			if err := p.waitReady(ctx, 10*time.Second); err != nil {
-				return res, harnessErr("%v", err)
+				return res, readyErr(ctx, err)
 			}
 		}
 		starters = append(starters, batch)
@@ -503,7 +511,7 @@ func (r *run) classify(p *proc) (outcome, error) {
 		for _, ip := range ring.Last[max(0, len(ring.Last)-8):] {
 			ev.LastLookups = append(ev.LastLookups, ip.String())
 		}
-		ev.WriterStep = r.tl.at(deathAt)
+		ev.WriterStep = r.tl.during(deathAt, exitAt)
 		ev.AtMS = r.tl.sinceStart(deathAt)
 		o.verdict, o.ev, o.failAt = v, ev, ev.AtMS
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -60,6 +61,34 @@ func (tl *timeline) at(t int64) string {
 		return fmt.Sprintf("between updates: update %d of %d (%s) had finished %.1f ms before", m.update, m.of, m.dir, float64(t-m.t)/1e6)
 	}
 	return fmt.Sprintf("update %d of %d (%s), step %d: %s (began %.2f ms before)", m.update, m.of, m.dir, m.step, m.desc, float64(t-m.t)/1e6)
+}
+
+// during describes the writer's state over the window [from, to]: a
+// reader's last lookup began at from and its death was seen at to, so the
+// fault happened in between. It names the state at from and every step that
+// began inside the window (the likeliest culprit first).
+func (tl *timeline) during(from, to int64) string {
+	s := tl.at(from)
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	var in []string
+	for _, m := range tl.marks {
+		if m.t > from && m.t <= to {
+			if m.step == 0 {
+				in = append(in, fmt.Sprintf("update %d finished", m.update))
+			} else {
+				in = append(in, fmt.Sprintf("update %d step %d: %s", m.update, m.step, m.desc))
+			}
+		}
+	}
+	if len(in) == 0 {
+		return s
+	}
+	if len(in) > 3 {
+		in = append(in[:3], fmt.Sprintf("%d more", len(in)-3))
+	}
+	return fmt.Sprintf("%s; before the reader's death was seen %.2f ms later, the writer began: %s",
+		s, float64(to-from)/1e6, strings.Join(in, "; "))
 }
 
 // log renders the whole timeline, one line per mark.

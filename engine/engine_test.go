@@ -1,0 +1,131 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/matchers"
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/verdicts"
+	"github.com/mapchaos/mapchaos/writers"
+)
+
+func config(writer, reader string) engine.Config {
+	w, err := writers.Builtin().Lookup(writer)
+	Expect(err).NotTo(HaveOccurred())
+	r, err := readers.Builtin().Lookup(reader)
+	Expect(err).NotTo(HaveOccurred())
+	return engine.Config{
+		Writer: w, Reader: r, Pair: env.Pair,
+		Dir:       filepath.Join(GinkgoT().TempDir(), "run"),
+		ReaderCmd: []string{env.Bin, "reader"},
+		Updates:   8, Seed: 7, Repro: "repro-command",
+	}
+}
+
+// childrenIn lists live processes whose command line mentions dir.
+func childrenIn(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+var _ = Describe("Run", func() {
+	DescribeTable("atomic writers keep every reader safe",
+		func(ctx SpecContext, writer, reader string) {
+			res, err := engine.Run(ctx, config(writer, reader))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res).To(matchers.BeSafe())
+			Expect(res.Lookups).To(BeNumerically(">", 1000), "the readers really looked things up")
+			Expect(res.Answers.Right).To(Equal(res.Lookups))
+			Expect(res.Updates).To(Equal(8))
+			Expect(res.Roles[engine.Running].Readers).To(Equal(2))
+			Expect(res.Roles[engine.Starting].Readers).To(Equal(8))
+			Expect(res.Evidence).To(BeNil())
+		},
+		Entry("rename x mmap", "rename", "mmap"),
+		Entry("rename x bytes", "rename", "bytes"),
+		Entry("symlink-swap x mmap-recover", "symlink-swap", "mmap-recover"),
+	)
+
+	It("sees cp kill a mapped reader with SIGBUS, and keeps the evidence", func(ctx SpecContext) {
+		cfg := config("cp", "mmap")
+		res, err := engine.Run(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res).To(matchers.Crash())
+		ev := res.Evidence
+		Expect(ev).NotTo(BeNil())
+		Expect(ev.Signal).To(Equal("SIGBUS"))
+		Expect(ev.SignalNumber).To(Equal(7))
+		Expect(ev.Code).To(Equal("BUS_ADRERR"))
+		Expect(ev.Addr).To(MatchRegexp(`^0x[0-9a-f]+$`))
+		Expect(ev.ExitStatus).To(Equal("exit 2"), "a Go reader that faults exits 2; it does not die by the signal")
+		Expect(ev.Fatal).To(Equal("fatal error: fault"))
+		Expect(ev.Trace).To(ContainSubstring("github.com/oschwald/maxminddb-golang."))
+		Expect(ev.Trace).NotTo(MatchRegexp(`(?m)^runtime\.`), "the trace keeps the frames outside the runtime")
+		Expect(ev.LastLookups).NotTo(BeEmpty())
+		Expect(ev.WriterStep).To(MatchRegexp(`update \d+ (of 8|step)`))
+		Expect(ev.Repro).To(Equal("repro-command"))
+		Expect(res.FirstFailureMS).NotTo(BeNil())
+		Expect(filepath.Join(cfg.Dir, "readers", ev.Reader+".stderr")).To(BeAnExistingFile())
+		Expect(filepath.Join(cfg.Dir, "timeline.log")).To(BeAnExistingFile())
+		Expect(filepath.Join(cfg.Dir, "data")).NotTo(BeAnExistingFile(), "the big files are removed after the run")
+	})
+
+	It("calls a reader that stops making progress stuck, and kills it", func(ctx SpecContext) {
+		cfg := config("rename", "mmap")
+		cfg.StuckAfter = 400 * time.Millisecond
+		cfg.Updates = 16
+		cfg.Starting = -1
+		// A real wrapper: the reader stops itself (SIGSTOP) 300 ms after it
+		// starts, as a process wedged in the kernel would stop answering.
+		cfg.ReaderCmd = []string{"sh", "-c", `(sleep 0.3; kill -STOP $$) & exec "$0" "$@"`, env.Bin, "reader"}
+		res, err := engine.Run(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res).To(matchers.HaveVerdict(verdicts.Stuck))
+		Expect(res.Evidence.Detail).To(ContainSubstring("no progress"))
+		Expect(childrenIn(cfg.Dir)).To(BeEmpty())
+	})
+
+	It("stops and reaps every reader when the context is cancelled", func(ctx SpecContext) {
+		cfg := config("cp", "bytes")
+		cfg.Updates = 1000
+		c, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+		defer cancel()
+		_, err := engine.Run(c, cfg)
+		Expect(err).To(MatchError(context.DeadlineExceeded))
+		Expect(childrenIn(cfg.Dir)).To(BeEmpty(), "no reader outlives Run")
+	})
+
+	It("refuses a run directory that is not empty", func(ctx SpecContext) {
+		cfg := config("cp", "mmap")
+		Expect(os.MkdirAll(cfg.Dir, 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(cfg.Dir, "precious"), []byte("x"), 0o644)).To(Succeed())
+		_, err := engine.Run(ctx, cfg)
+		Expect(err).To(MatchError(engine.ErrHarness))
+		Expect(err.Error()).To(ContainSubstring("not empty"))
+		Expect(os.ReadFile(filepath.Join(cfg.Dir, "precious"))).To(Equal([]byte("x")))
+	})
+
+	It("rejects an incomplete config with a message naming what is missing", func(ctx SpecContext) {
+		_, err := engine.Run(ctx, engine.Config{})
+		Expect(err).To(MatchError(And(ContainSubstring("no writer"), ContainSubstring("no fixture pair"), ContainSubstring("no run directory"))))
+	})
+})
