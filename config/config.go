@@ -166,6 +166,12 @@ func Parse(b []byte, name string) (Config, error) {
 	if err := errors.Join(p.errs...); err != nil {
 		return c, err
 	}
+	if sz := c.Fixture.Size; sz < 64<<10 || sz > 1<<30 {
+		return c, fmt.Errorf("%s: fixture.size is %d bytes: want 64KiB to 1GiB", name, sz)
+	}
+	if !slices.Contains(fixtures.Shapes(), c.Fixture.Shape) {
+		return c, fmt.Errorf("%s: fixture.shape is %q: want %s", name, c.Fixture.Shape, shapeList())
+	}
 	if err := c.Fixture.Spec().Validate(); err != nil {
 		return c, fmt.Errorf("%s: fixture: %w", name, err)
 	}
@@ -173,6 +179,14 @@ func Parse(b []byte, name string) (Config, error) {
 		return c, fmt.Errorf("%s: race: running_readers and starting_readers are both 0: want at least one reader", name)
 	}
 	return c, nil
+}
+
+func shapeList() string {
+	var ss []string
+	for _, s := range fixtures.Shapes() {
+		ss = append(ss, string(s))
+	}
+	return strings.Join(ss, ", ")
 }
 
 type parser struct {

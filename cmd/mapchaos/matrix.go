@@ -99,7 +99,7 @@ func prepareOut(dir string) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return usagef("--out %s: %v", dir, err)
+		return usagef("--out %s: cannot use it as the output directory: %v", dir, err)
 	case len(ents) > 0:
 		if _, err := os.Stat(filepath.Join(dir, outMarker)); err != nil {
 			return usagef("--out %s: the directory is not empty and was not made by mapchaos (no %s file): choose a new or empty directory", dir, outMarker)
@@ -146,6 +146,9 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	plan, err := matrix.Resolve(cfg, a.writers, a.readers, splitList(f.writers), splitList(f.readers))
 	if err != nil {
 		return 0, usageError{err}
+	}
+	if f.out, err = filepath.Abs(f.out); err != nil {
+		return 0, usagef("--out: %v", err)
 	}
 	if err := prepareOut(f.out); err != nil {
 		return 0, err

@@ -1,0 +1,200 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/mapchaos/mapchaos/reports"
+)
+
+// small is a quick real matrix: a 256 KiB fixture, few updates.
+const small = `
+fixture: {size: 256KiB, shape: shrink}
+race: {updates: 6, running_readers: 2, starting_readers: 1, reload: 20ms, gap: 20ms, seed: 5}
+writers: [cp, rename]
+readers: [mmap]
+expect:
+  - {writer: cp, reader: mmap, verdict: crash, why: "truncation under a live mapping"}
+  - {writer: rename, reader: mmap, verdict: safe, why: "the old inode stays whole"}
+`
+
+func mapchaos(dir string, args ...string) *gexec.Session {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	return s
+}
+
+func writeConfig(dir, text string) string {
+	p := filepath.Join(dir, "ginkgo.yml")
+	Expect(os.WriteFile(p, []byte(text), 0o644)).To(Succeed())
+	return p
+}
+
+// processesMentioning lists live processes whose command line contains s.
+func processesMentioning(s string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+var _ = Describe("mapchaos list", func() {
+	It("prints every writer and reader, sorted", func() {
+		s := mapchaos(GinkgoT().TempDir(), "list")
+		Eventually(s).Should(gexec.Exit(0))
+		out := string(s.Out.Contents())
+		for _, name := range []string{"cp", "inplace", "remove-create", "rename", "symlink-recreate", "symlink-swap", "bytes", "mmap", "mmap-recover"} {
+			Expect(out).To(ContainSubstring(name))
+		}
+		Expect(strings.Index(out, "\ncp ")).To(BeNumerically("<", strings.Index(out, "\nrename ")))
+	})
+})
+
+var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothing written", func() {
+	DescribeTable("matrix",
+		func(setup func(dir string) []string, msg string) {
+			dir := GinkgoT().TempDir()
+			args := setup(dir)
+			s := mapchaos(dir, args...)
+			Eventually(s).Should(gexec.Exit(2))
+			Expect(s.Err).To(gbytes.Say(regexpQuote(msg)))
+			Expect(filepath.Join(dir, "out")).NotTo(BeAnExistingFile())
+		},
+		Entry("unknown writer", func(dir string) []string {
+			return []string{"matrix", "--writers", "scp", "--out", "out"}
+		}, `--writers: unknown writer "scp": known writers are cp, inplace`),
+		Entry("unknown reader", func(dir string) []string {
+			return []string{"matrix", "--readers", "mmapp", "--out", "out"}
+		}, `unknown reader "mmapp"`),
+		Entry("missing config file", func(dir string) []string {
+			return []string{"matrix", "--config", "nope.yml", "--out", "out"}
+		}, "nope.yml: no such file"),
+		Entry("unknown key in ginkgo.yml", func(dir string) []string {
+			writeConfig(dir, "race:\n  updates: 3\n  sped: 4\n")
+			return []string{"matrix", "--config", "ginkgo.yml", "--out", "out"}
+		}, `ginkgo.yml:3: unknown key "sped" in race`),
+		Entry("bad size", func(dir string) []string {
+			writeConfig(dir, "fixture: {size: huge}\n")
+			return []string{"matrix", "--config", "ginkgo.yml", "--out", "out"}
+		}, `fixture.size is "huge"`),
+		Entry("step mode, not built yet", func(dir string) []string {
+			return []string{"matrix", "--mode", "step", "--out", "out"}
+		}, "--mode step"),
+		Entry("a stray argument", func(dir string) []string {
+			return []string{"matrix", "extra", "--out", "out"}
+		}, `unexpected argument "extra"`),
+	)
+
+	It("refuses an output directory that holds someone else's files, and leaves them alone", func() {
+		dir := GinkgoT().TempDir()
+		out := filepath.Join(dir, "precious")
+		Expect(os.MkdirAll(filepath.Join(out, "runs"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(out, "runs", "keep.txt"), []byte("mine"), 0o644)).To(Succeed())
+		s := mapchaos(dir, "matrix", "--out", out)
+		Eventually(s).Should(gexec.Exit(2))
+		Expect(s.Err).To(gbytes.Say("not empty and was not made by mapchaos"))
+		Expect(os.ReadFile(filepath.Join(out, "runs", "keep.txt"))).To(Equal([]byte("mine")))
+	})
+
+	It("refuses an output directory it cannot create", func() {
+		dir := GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)).To(Succeed())
+		s := mapchaos(dir, "matrix", "--out", filepath.Join(dir, "file", "out"))
+		Eventually(s).Should(gexec.Exit(2))
+		Expect(s.Err).To(gbytes.Say("--out .*/file/out: cannot"))
+	})
+
+	It("exits 2 on an unknown command and with no command", func() {
+		Eventually(mapchaos(GinkgoT().TempDir(), "frobnicate")).Should(gexec.Exit(2))
+		Eventually(mapchaos(GinkgoT().TempDir())).Should(gexec.Exit(2))
+	})
+})
+
+func regexpQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `.`, `\.`, `(`, `\(`, `)`, `\)`, `[`, `\[`, `]`, `\]`, `*`, `\*`, `+`, `\+`, `?`, `\?`, `|`, `\|`, `{`, `\{`, `}`, `\}`, `^`, `\^`, `$`, `\$`)
+	return r.Replace(s)
+}
+
+var _ = Describe("mapchaos matrix, for real", Serial, func() {
+	It("races, prints progress and the matrix, writes the report, and exits 0 when every expectation held", func() {
+		dir := GinkgoT().TempDir()
+		writeConfig(dir, small)
+		s := mapchaos(dir, "matrix", "--out", "out")
+		Eventually(s).Should(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say(`\[ 1/2 .*\] cp\s+x mmap\s+crash\s+ok`))
+		Expect(s.Out).To(gbytes.Say(`\[ 2/2 .*\] rename\s+x mmap\s+safe\s+ok`))
+		Expect(s.Out).To(gbytes.Say(`every expectation held`))
+		for _, f := range []string{"report.json", "report.md", "report.html", "junit.xml"} {
+			Expect(filepath.Join(dir, "out", f)).To(BeAnExistingFile())
+		}
+		rep, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Run.Seed).To(Equal(int64(5)))
+		Expect(rep.Run.Kernel).NotTo(BeEmpty())
+		Expect(rep.Results).To(HaveLen(2))
+		cp := rep.Results[0]
+		Expect(cp.Writer + " " + cp.Reader + " " + cp.Verdict.String()).To(Equal("cp mmap crash"))
+		Expect(cp.Met).To(BeTrue())
+		Expect(cp.Evidence.Signal).To(Equal("SIGBUS"))
+		Expect(cp.Evidence.Repro).To(Equal("mapchaos matrix --config ginkgo.yml --writers cp --readers mmap --seed 5"))
+
+		By("running the repro command of the evidence again")
+		args := strings.Fields(cp.Evidence.Repro)[1:]
+		again := mapchaos(dir, append(args, "--out", "again")...)
+		Eventually(again).Should(gexec.Exit(0))
+		back, err := reports.Read(filepath.Join(dir, "again", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(back.Results).To(HaveLen(1))
+		Expect(back.Results[0].Verdict).To(Equal(cp.Verdict))
+		Expect(back.Results[0].Evidence.Code).To(Equal("BUS_ADRERR"))
+
+		By("reusing its own output directory")
+		Eventually(mapchaos(dir, "matrix", "--out", "out", "--writers", "rename")).Should(gexec.Exit(0))
+	})
+
+	It("exits 1 when an observation contradicts an expectation", func() {
+		dir := GinkgoT().TempDir()
+		writeConfig(dir, strings.Replace(small, "verdict: crash", "verdict: safe", 1))
+		s := mapchaos(dir, "matrix", "--out", "out", "--writers", "cp")
+		Eventually(s).Should(gexec.Exit(1))
+		Expect(s.Out).To(gbytes.Say(`UNEXPECTED \(expected safe\)`))
+		var raw map[string]any
+		b, err := os.ReadFile(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(json.Unmarshal(b, &raw)).To(Succeed())
+		Expect(raw["results"].([]any)[0].(map[string]any)["met"]).To(BeFalse())
+	})
+
+	It("on Ctrl-C stops every reader it started and exits 3", func() {
+		dir := GinkgoT().TempDir()
+		writeConfig(dir, strings.Replace(small, "updates: 6", "updates: 5000", 1))
+		s := mapchaos(dir, "matrix", "--out", "out")
+		Eventually(func() []string { return processesMentioning(filepath.Join(dir, "out")) }).ShouldNot(BeEmpty())
+		time.Sleep(300 * time.Millisecond)
+		s.Signal(syscall.SIGINT)
+		Eventually(s).Should(gexec.Exit(3))
+		Expect(s.Err).To(gbytes.Say("interrupted"))
+		Expect(processesMentioning(filepath.Join(dir, "out"))).To(BeEmpty())
+	})
+})

@@ -1,0 +1,28 @@
+package main_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+func TestMapchaos(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "mapchaos CLI Suite")
+}
+
+var bin string
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	b, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(b)
+}, func(b []byte) {
+	bin = string(b)
+	SetDefaultEventuallyTimeout(2 * time.Minute)
+})
+
+var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
