@@ -1,0 +1,4 @@
+package reports
+
+// ParseGoMod exposes parseGoMod to the tests.
+var ParseGoMod = parseGoMod

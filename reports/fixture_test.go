@@ -1,0 +1,130 @@
+package reports_test
+
+import (
+	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/verdicts"
+)
+
+// counts builds Counts from word/number pairs.
+func counts(pairs map[verdicts.Verdict]int) verdicts.Counts {
+	var c verdicts.Counts
+	for v, n := range pairs {
+		c[v] = n
+	}
+	return c
+}
+
+// fullReport returns a report in which every field of every type is set,
+// so that a round trip that drops a field is noticed.
+func fullReport() reports.Report {
+	ff := int64(1234)
+	return reports.Report{
+		Schema: reports.Schema,
+		Run: reports.Run{
+			Seed:       42,
+			Mode:       "race",
+			Requested:  "step",
+			GOOS:       "linux",
+			GOARCH:     "amd64",
+			Emulation:  "none",
+			Kernel:     "6.1.0-18-amd64",
+			PageSize:   4096,
+			FS:         "ext4",
+			Go:         "go1.26.8",
+			Modules:    map[string]string{"github.com/oschwald/maxminddb-golang": "v1.13.1"},
+			Started:    "2026-05-01T12:00:00Z",
+			DurationMS: 61500,
+			Host:       "ci-runner-7",
+			Config:     "ginkgo.yml",
+			Fixture:    "16 MiB, shrink",
+			Warnings:   []string{"ptrace not permitted: fell back to race mode"},
+		},
+		Results: []reports.Entry{
+			{
+				Result: engine.Result{
+					Writer:  "cp",
+					Reader:  "mmap",
+					Verdict: verdicts.Crash,
+					Counts:  counts(map[verdicts.Verdict]int{verdicts.Safe: 1, verdicts.Degraded: 2, verdicts.Recovered: 3, verdicts.Stuck: 4, verdicts.Corrupt: 5, verdicts.Crash: 6}),
+					Roles: map[engine.Role]engine.RoleResult{
+						engine.Running:  {Verdict: verdicts.Crash, Counts: counts(map[verdicts.Verdict]int{verdicts.Crash: 4}), Readers: 4},
+						engine.Starting: {Verdict: verdicts.Degraded, Counts: counts(map[verdicts.Verdict]int{verdicts.Degraded: 2}), Readers: 2},
+					},
+					Lookups:        100000,
+					Answers:        engine.Answers{Right: 99000, Errors: 900, Wrong: 50, Faults: 49, OpenErrors: 1},
+					Updates:        20,
+					FirstFailureMS: &ff,
+					DurationMS:     30000,
+					LookupsPerSec:  3333.5,
+					Evidence: &engine.Evidence{
+						Outcome:      verdicts.Crash,
+						Role:         engine.Running,
+						Reader:       "running-1",
+						Signal:       "SIGBUS",
+						SignalNumber: 7,
+						Code:         "BUS_ADRERR",
+						Addr:         "0x7f3a2c001000",
+						ExitStatus:   "exit 2",
+						Fatal:        "fatal error: fault",
+						Trace:        "unexpected fault address 0x7f3a2c001000\ngithub.com/oschwald/maxminddb-golang.(*decoder).decode(...)",
+						Detail:       "reader died during lookup",
+						LastLookups:  []string{"10.0.0.1", "10.0.1.7"},
+						WriterStep:   "openat(O_WRONLY|O_TRUNC)",
+						AtMS:         1234,
+						Stderr:       "fatal error: fault\n[signal SIGBUS: bus error code=0x2 addr=0x7f3a2c001000 pc=0x4a1b2c]",
+						Repro:        "mapchaos matrix --writers cp --readers mmap --seed 42",
+					},
+					WriterError: "cp: short write",
+				},
+				Expected: "crash",
+				Met:      true,
+			},
+		},
+	}
+}
+
+// entry is a small result for matrix tests.
+func entry(writer, reader string, v verdicts.Verdict, expected string, met bool) reports.Entry {
+	e := reports.Entry{
+		Result: engine.Result{
+			Writer:     writer,
+			Reader:     reader,
+			Verdict:    v,
+			Counts:     counts(map[verdicts.Verdict]int{v: 3}),
+			Lookups:    3000,
+			Updates:    10,
+			DurationMS: 1500,
+		},
+		Expected: expected,
+		Met:      met,
+	}
+	if v != verdicts.Safe {
+		e.Evidence = &engine.Evidence{
+			Outcome: v,
+			Role:    engine.Running,
+			Reader:  "running-0",
+			Detail:  writer + " x " + reader + " went " + v.String(),
+			Repro:   "mapchaos matrix --writers " + writer + " --readers " + reader + " --seed 7",
+		}
+	}
+	return e
+}
+
+// smallReport is a 2x2 matrix with one unmet expectation.
+func smallReport() reports.Report {
+	return reports.Report{
+		Schema: reports.Schema,
+		Run: reports.Run{
+			Seed: 7, Mode: "race", GOOS: "linux", GOARCH: "amd64", Emulation: "none",
+			Kernel: "6.1.0", PageSize: 4096, FS: "ext4", Go: "go1.26.8",
+			Started: "2026-05-01T12:00:00Z", DurationMS: 3000,
+		},
+		Results: []reports.Entry{
+			entry("rename", "mmap", verdicts.Safe, "safe", true),
+			entry("cp", "mmap", verdicts.Crash, "crash", true),
+			entry("rename", "bytes", verdicts.Safe, "safe", true),
+			entry("cp", "bytes", verdicts.Degraded, "safe", false),
+		},
+	}
+}
