@@ -103,6 +103,11 @@ func (p *proc) watch(stdout io.Reader) {
 		}
 		p.mu.Unlock()
 	}
+	if err := sc.Err(); err != nil {
+		p.mu.Lock()
+		p.badLines = append(p.badLines, "reading the reader's output: "+err.Error())
+		p.mu.Unlock()
+	}
 	io.Copy(io.Discard, stdout)
 	_ = p.cmd.Wait()
 	p.mu.Lock()

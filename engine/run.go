@@ -534,7 +534,10 @@ func (r *run) classify(p *proc) (outcome, error) {
 		death(verdicts.Crash, fmt.Sprintf("exited with status %d", ws.ExitStatus()))
 		return o, nil
 	case !finished:
-		death(verdicts.Crash, "exited 0 without reporting its final counts")
+		p.mu.Lock()
+		bad := strings.Join(p.badLines, "; ")
+		p.mu.Unlock()
+		death(verdicts.Crash, "exited 0 without reporting its final counts "+bad)
 		return o, nil
 	}
 	// The reader lived: judge it from its counters, evidence from its events.
@@ -582,7 +585,11 @@ func (r *run) describeEvent(ev *Evidence, e readers.Event) {
 		ev.Addr = e.Addr
 		ev.Fatal = "recovered: " + firstLine(e.Detail)
 		ev.Trace = tr.Summary(8)
-		ev.Detail = fmt.Sprintf("memory fault at %s recovered during lookup of %s (SetPanicOnFault; the runtime does not report which signal)", e.Addr, e.IP)
+		what := "lookup of " + e.IP
+		if e.Op != "lookup" {
+			what = e.Op + " of the target"
+		}
+		ev.Detail = fmt.Sprintf("memory fault at %s recovered during %s (SetPanicOnFault; the runtime does not report which signal)", e.Addr, what)
 	case "error":
 		ev.Detail = fmt.Sprintf("%s failed: %s", e.Op, e.Detail)
 	}

@@ -190,9 +190,14 @@ func (c *child) stats() *Stats {
 		Wrong: c.wrong.Load(), Faults: c.faults.Load(), OpenErrors: c.openErrs.Load(), Opens: c.opens.Load()}
 }
 
+// maxDetail bounds an event's detail: a decoding error on a torn file can
+// quote megabytes of garbage.
+const maxDetail = 4 << 10
+
 // emit writes one event line and flushes it.
 func (c *child) emit(e Event) {
 	e.T = clock.Now()
+	e.Detail = truncate(e.Detail, maxDetail)
 	b, _ := json.Marshal(e)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -232,7 +237,13 @@ func (c *child) ticker() {
 // open opens the target, counting and reporting a failure.
 func (c *child) open(op string) (DB, error) {
 	db, err := c.reg.Strategy.Open(c.args.Target)
-	if err != nil {
+	var fe *FaultError
+	switch {
+	case errors.As(err, &fe):
+		c.faults.Add(1)
+		c.note(Event{Ev: "fault", Op: op, Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
+		return nil, err
+	case err != nil:
 		c.openErrs.Add(1)
 		c.note(Event{Ev: "error", Op: op, Detail: err.Error()})
 		return nil, err
@@ -295,7 +306,7 @@ func (c *child) run(stderr io.Writer) int {
 		switch {
 		case errors.As(err, &fe):
 			c.faults.Add(1)
-			c.note(Event{Ev: "fault", IP: ip.String(), Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
+			c.note(Event{Ev: "fault", Op: "lookup", IP: ip.String(), Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
 			lastReload = time.Time{} // reopen before the next lookup
 		case errors.Is(err, ErrNeedsReopen):
 			c.errs.Add(1)

@@ -65,8 +65,20 @@ var ErrNeedsReopen = errors.New("refusing lookups after a memory fault until the
 // goroutine must have called debug.SetPanicOnFault(true), as RunChild does).
 type Mmap struct{ PanicOnFault bool }
 
-// Open maps path.
-func (m Mmap) Open(path string) (DB, error) {
+// Open maps path. With PanicOnFault a fault while Open reads the mapping
+// (the file was truncated between its stat and its first reads) is
+// recovered too and returned as a *FaultError: protecting only the lookups
+// leaves the reopen after a fault unprotected, which is exactly when the
+// file is being rewritten. The mapping that maxminddb.Open made before the
+// fault is not unmapped (the library returns no handle to it).
+func (m Mmap) Open(path string) (db DB, err error) {
+	if m.PanicOnFault {
+		defer func() {
+			if v := recover(); v != nil {
+				db, err = nil, fmt.Errorf("maxminddb.Open(%s): %w", path, recoveredError(v))
+			}
+		}()
+	}
 	r, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("maxminddb.Open(%s): %w", path, err)

@@ -1,0 +1,48 @@
+# mapchaos: race updaters of a memory-mapped file against its readers.
+# The Ginkgo CLI is pinned in go.mod (`tool` directive): `go tool ginkgo`.
+
+GO      ?= go
+GINKGO  ?= $(GO) tool ginkgo
+OUT     ?= mapchaos-out
+BIN     := bin/mapchaos
+# Every suite, parallel where specs allow it (the matrix entries are Serial).
+GINKGO_FLAGS ?= -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going --timeout=60m
+
+.PHONY: all build demo test unit lint bench clean
+
+all: lint test
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mapchaos
+
+## demo: race the default matrix of ginkgo.yml; print it and write $(OUT)/report.*
+demo: build
+	$(BIN) matrix --config ginkgo.yml --out $(OUT)
+
+## test: lint, then every Ginkgo suite (unit specs, real races, the matrix)
+test: lint
+	$(GINKGO) $(GINKGO_FLAGS)
+
+## unit: every suite but the full matrix
+unit:
+	$(GINKGO) $(GINKGO_FLAGS) --skip-package=suites/matrix
+
+## lint: gofmt, go vet, and go mod tidy must change nothing
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+## bench: lookups/s per reader strategy (outside and inside a race), writer
+## throughput, fixture generation, and the wall time of the default matrix.
+bench: build
+	@mkdir -p $(OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
+	@start=$$(date +%s.%N); \
+	  $(BIN) matrix --config ginkgo.yml --out $(OUT)/bench-matrix >/dev/null; status=$$?; \
+	  end=$$(date +%s.%N); \
+	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix wall time: %.1f s (exit %d)\n", e-s, x}' | tee -a $(OUT)/bench.txt
+
+clean:
+	rm -rf bin $(OUT)
