@@ -98,9 +98,12 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 			writeConfig(dir, "fixture: {size: huge}\n")
 			return []string{"matrix", "--config", "ginkgo.yml", "--out", "out"}
 		}, `fixture.size is "huge"`),
-		Entry("step mode, not built yet", func(dir string) []string {
-			return []string{"matrix", "--mode", "step", "--out", "out"}
-		}, "--mode step"),
+		Entry("unknown mode", func(dir string) []string {
+			return []string{"matrix", "--mode", "fast", "--out", "out"}
+		}, `--mode "fast": want race or step`),
+		Entry("unknown architecture", func(dir string) []string {
+			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
+		}, `--arch "riscv64": want native or arm64`),
 		Entry("a stray argument", func(dir string) []string {
 			return []string{"matrix", "extra", "--out", "out"}
 		}, `unexpected argument "extra"`),

@@ -32,8 +32,12 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 const usage = `mapchaos: race updaters of a memory-mapped file against its readers, in real processes.
 
 Usage:
-  mapchaos matrix [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
-                  [--mode race] [--arch native]
+  mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
+                   [--mode race|step] [--arch native|arm64]
+  mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
+                   [--mode race|step] [--out DIR]
+  mapchaos explain [FILE|-]
+  mapchaos report merge A/report.json B/report.json --out DIR
   mapchaos list
 
 Run 'mapchaos matrix -h' for the flags of a command.
@@ -79,13 +83,27 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 	case "list":
 		err = a.list(args[1:])
+	case "check":
+		var code int
+		code, err = a.check(ctx, args[1:])
+		if err == nil {
+			return code
+		}
+	case "explain":
+		var code int
+		code, err = a.explain(ctx, args[1:])
+		if err == nil {
+			return code
+		}
+	case "report":
+		err = a.report(args[1:])
 	case "reader":
 		return readers.RunChild(ctx, args[1:], a.readers, a.stdin, a.stdout, a.stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(a.stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(a.stderr, "mapchaos: unknown command %q: want matrix or list\n\n%s", args[0], usage)
+		fmt.Fprintf(a.stderr, "mapchaos: unknown command %q: want matrix, check, explain, report or list\n\n%s", args[0], usage)
 		return exitUsage
 	}
 	if err == nil {

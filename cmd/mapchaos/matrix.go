@@ -39,8 +39,8 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the race (default: race.seed of the config)")
 	fs.Int64Var(&f.updates, "updates", 0, "updates per combination (default: race.updates of the config)")
 	fs.StringVar(&f.out, "out", "mapchaos-out", "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (timing); step is not available yet")
-	fs.StringVar(&f.arch, "arch", "native", "native; arm64 is not available yet")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
+	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,18 +57,14 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 		}
 	})
 	switch f.mode {
-	case "race":
-	case "step":
-		return f, usagef("--mode step: the deterministic step mode is not built yet; use --mode race")
+	case "race", "step":
 	default:
-		return f, usagef("--mode %q: want race", f.mode)
+		return f, usagef("--mode %q: want race or step", f.mode)
 	}
 	switch f.arch {
-	case "native":
-	case "arm64":
-		return f, usagef("--arch arm64: full-system arm64 emulation is not built yet; use --arch native")
+	case "native", "arm64":
 	default:
-		return f, usagef("--arch %q: want native", f.arch)
+		return f, usagef("--arch %q: want native or arm64", f.arch)
 	}
 	if f.updates < 0 || f.updates > 10000 {
 		return f, usagef("--updates %d: want 1 to 10000", f.updates)
@@ -147,6 +143,9 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, usageError{err}
 	}
+	if f.arch == "arm64" {
+		return a.matrixArm64(ctx, f, cfg, plan)
+	}
 	if f.out, err = filepath.Abs(f.out); err != nil {
 		return 0, usagef("--out: %v", err)
 	}
@@ -164,6 +163,9 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	}
 	fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
 
+	if f.mode == "step" {
+		return a.matrixStep(ctx, f, cfg, plan, pair)
+	}
 	runner := matrix.Runner{Plan: plan, Pair: pair, Out: f.out, ReaderCmd: []string{a.self, "reader"},
 		Repro: func(c matrix.Combo) string { return reproCommand(f, cfg, c) }}
 	cfgPath := ""
