@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +44,10 @@ type Registration struct {
 	Summary string
 	Properties
 	Strategy Strategy
+	// Command, when set, makes this a foreign reader: the harness starts
+	// this command (with {target} replaced) and drives it over the line
+	// protocol instead of starting a reader child. See Foreign.
+	Command []string
 }
 
 // FaultError is a memory fault caught by a PanicOnFault lookup.
@@ -216,4 +221,31 @@ func Builtin() *Registry {
 	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
 		Strategy: Bytes{}})
 	return g
+}
+
+// Foreign returns the registration of a foreign reader: a process in any
+// language that speaks the line protocol of DESIGN.md on its stdin and
+// stdout. argv is its command; the element "{target}" is replaced by the
+// target's path.
+func Foreign(name string, argv []string) (Registration, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return Registration{}, errors.New("reader command is empty: want a program and its arguments, with {target} as one of them")
+	}
+	if !slices.Contains(argv, "{target}") {
+		return Registration{}, fmt.Errorf("reader command %q has no {target} argument: the reader would not know which file to open", strings.Join(argv, " "))
+	}
+	if name == "" {
+		name = "exec"
+	}
+	return Registration{Name: name, Summary: "foreign reader: " + strings.Join(argv, " "),
+		Strategy: foreignStrategy{}, Command: append([]string(nil), argv...)}, nil
+}
+
+// foreignStrategy stands in for a foreign reader's Strategy: the harness
+// drives a foreign reader itself (see Registration.Command); it is never
+// opened in a reader child.
+type foreignStrategy struct{}
+
+func (foreignStrategy) Open(string) (DB, error) {
+	return nil, errors.New("a foreign reader runs as its own process, not inside a reader child")
 }

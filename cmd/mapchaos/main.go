@@ -99,6 +99,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.report(args[1:])
 	case "reader":
 		return readers.RunChild(ctx, args[1:], a.readers, a.stdin, a.stdout, a.stderr)
+	case "writer":
+		return a.writerChild(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(a.stdout, usage)
 		return exitOK
