@@ -40,10 +40,21 @@ type proc struct {
 	exitAt   int64
 	stuck    bool // the harness judged it stuck and killed it
 	killed   bool // the harness killed it at the end (did not stop in time)
+
+	// A foreign reader is driven by the harness (see drive): quit asks the
+	// driver to end it, and the driver keeps its last lookups itself.
+	foreign  bool
+	quit     chan struct{}
+	quitOnce sync.Once
+	lastIPs  []string
+	lastAt   int64
+	garbled  bool // it answered garbage after a proper start
 }
 
 // startProc starts argv as a reader child whose stderr goes to stderrPath.
-func startProc(id string, role Role, argv []string, stderrPath, ringPath string, env []string) (*proc, error) {
+// With a driver, the process is a foreign reader and the driver talks to it;
+// without, it is a reader child whose events are read by watch.
+func startProc(id string, role Role, argv []string, stderrPath, ringPath string, env []string, d *driver) (*proc, error) {
 	errf, err := os.Create(stderrPath)
 	if err != nil {
 		return nil, fmt.Errorf("reader %s: %w", id, err)
@@ -67,8 +78,13 @@ func startProc(id string, role Role, argv []string, stderrPath, ringPath string,
 		return nil, fmt.Errorf("reader %s: start %s: %w", id, argv[0], err)
 	}
 	p := &proc{id: id, role: role, cmd: cmd, stdin: stdin, stderr: stderrPath, ring: ringPath,
-		ready: make(chan struct{}), done: make(chan struct{}), movedAt: clock.Now()}
-	go p.watch(stdout)
+		ready: make(chan struct{}), done: make(chan struct{}), movedAt: clock.Now(),
+		foreign: d != nil, quit: make(chan struct{})}
+	if d != nil {
+		go p.drive(stdout, *d)
+	} else {
+		go p.watch(stdout)
+	}
 	return p, nil
 }
 
@@ -108,6 +124,11 @@ func (p *proc) watch(stdout io.Reader) {
 		p.badLines = append(p.badLines, "reading the reader's output: "+err.Error())
 		p.mu.Unlock()
 	}
+	p.reap(stdout)
+}
+
+// reap drains the child's stdout, waits for it and records how it ended.
+func (p *proc) reap(stdout io.Reader) {
 	io.Copy(io.Discard, stdout)
 	_ = p.cmd.Wait()
 	p.mu.Lock()
@@ -147,6 +168,11 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 	case <-p.ready:
 		return nil
 	case <-p.done:
+		select {
+		case <-p.ready: // it was ready, then ended: not a start-up failure
+			return nil
+		default:
+		}
 		return fmt.Errorf("reader %s exited before it was ready (%s); stderr: %s", p.id, p.state, tail(p.stderr, 800))
 	case <-t.C:
 		return fmt.Errorf("reader %s did not say ready within %s", p.id, timeout)
@@ -158,8 +184,12 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 // stop asks the child to finish, then kills it if it has not exited within
 // grace. It always returns with the child reaped.
 func (p *proc) stop(grace time.Duration) {
-	p.send("stop")
-	_ = p.stdin.Close()
+	if p.foreign {
+		p.quitOnce.Do(func() { close(p.quit) })
+	} else {
+		p.send("stop")
+		_ = p.stdin.Close()
+	}
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -177,7 +207,9 @@ func (p *proc) stop(grace time.Duration) {
 // kill kills the child at once and reaps it.
 func (p *proc) kill() {
 	p.signal(syscall.SIGKILL)
-	_ = p.stdin.Close()
+	if !p.foreign {
+		_ = p.stdin.Close()
+	}
 	<-p.done
 }
 

@@ -54,6 +54,8 @@ type Config struct {
 	Repro string
 	// Env is the environment of the reader children (default os.Environ()).
 	Env []string
+	// ReadyTimeout bounds the wait for a reader's "ready". Default 10s.
+	ReadyTimeout time.Duration
 	// KeepData keeps the target and the versions in Dir after the run
 	// (they are removed by default; logs, rings and stderr stay).
 	KeepData bool
@@ -86,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Env == nil {
 		c.Env = os.Environ()
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 10 * time.Second
 	}
 	return c
 }
@@ -156,14 +161,6 @@ func harnessErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrHarness, fmt.Sprintf(format, a...))
 }
 
-// readyErr is ctx's error when it ended, a harness failure otherwise.
-func readyErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return harnessErr("%v", err)
-}
-
 // prepare lays out the run directory and installs A as the target.
 func (r *run) prepare() (a, b string, err error) {
 	d := r.cfg.Dir
@@ -208,17 +205,55 @@ func copyFile(src, dst string) error {
 
 func (r *run) spawn(id string, role Role, seed uint64) (*proc, error) {
 	ring := filepath.Join(r.cfg.Dir, "readers", id+".ring")
-	args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: r.target, Universe: r.cfg.Pair.Universe,
-		Starting: role == Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
-	argv := append(append([]string(nil), r.cfg.ReaderCmd...), args.Args()...)
-	p, err := startProc(id, role, argv, filepath.Join(r.cfg.Dir, "readers", id+".stderr"), ring, r.cfg.Env)
+	stderr := filepath.Join(r.cfg.Dir, "readers", id+".stderr")
+	var argv []string
+	var d *driver
+	if cmd := r.cfg.Reader.Command; cmd != nil {
+		// A foreign reader: its own command, driven over the line protocol.
+		for _, a := range cmd {
+			if a == "{target}" {
+				a = r.target
+			}
+			argv = append(argv, a)
+		}
+		d = &driver{universe: r.cfg.Pair.Universe, seed: seed, reload: r.cfg.Reload, ready: r.cfg.ReadyTimeout}
+	} else {
+		args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: r.target, Universe: r.cfg.Pair.Universe,
+			Starting: role == Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
+		argv = append(append([]string(nil), r.cfg.ReaderCmd...), args.Args()...)
+	}
+	p, err := startProc(id, role, argv, stderr, ring, r.cfg.Env, d)
 	if err != nil {
+		if d != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadReader, err)
+		}
 		return nil, harnessErr("%v", err)
 	}
 	r.mu.Lock()
 	r.procs = append(r.procs, p)
 	r.mu.Unlock()
 	return p, nil
+}
+
+// awaitReady waits until p says ready. A foreign reader that does not is
+// bad input (ErrBadReader); a reader child that does not is a harness failure.
+func (r *run) awaitReady(ctx context.Context, p *proc) error {
+	err := p.waitReady(ctx, r.cfg.ReadyTimeout)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case p.foreign:
+		p.mu.Lock()
+		bad := strings.Join(p.badLines, "; ")
+		p.mu.Unlock()
+		if bad != "" {
+			return fmt.Errorf("%w: reader %s: %s", ErrBadReader, p.id, bad)
+		}
+		return fmt.Errorf("%w: %v (a foreign reader must print \"ready\" once it has opened the target)", ErrBadReader, err)
+	}
+	return harnessErr("%v", err)
 }
 
 func (r *run) all() []*proc {
@@ -276,8 +311,8 @@ func (r *run) race(ctx context.Context) (Result, error) {
 		running = append(running, p)
 	}
 	for _, p := range running {
-		if err := p.waitReady(ctx, 10*time.Second); err != nil {
-			return res, readyErr(ctx, err)
+		if err := r.awaitReady(ctx, p); err != nil {
+			return res, err
 		}
 	}
 
@@ -296,8 +331,12 @@ func (r *run) race(ctx context.Context) (Result, error) {
 		if u%2 == 0 {
 			src, dir = verA, "B->A"
 		}
+		// Reader children are started now and told to open the target at
+		// a step of the update; a foreign reader opens the target as it
+		// starts, so it is started at that step.
 		var batch []*proc
-		for i := 1; i <= cfg.Starting; i++ {
+		foreign := cfg.Reader.Command != nil
+		for i := 1; i <= cfg.Starting && !foreign; i++ {
 			id := fmt.Sprintf("starting-u%02d-%d", u, i)
 			p, err := r.spawn(id, Starting, seedFor(cfg.Seed, id))
 			if err != nil {
@@ -306,11 +345,10 @@ func (r *run) race(ctx context.Context) (Result, error) {
 			batch = append(batch, p)
 		}
 		for _, p := range batch {
-			if err := p.waitReady(ctx, 10*time.Second); err != nil {
-				return res, readyErr(ctx, err)
+			if err := r.awaitReady(ctx, p); err != nil {
+				return res, err
 			}
 		}
-		starters = append(starters, batch)
 		// Starting readers open the target at a step of the update drawn
 		// by the seed among the steps this kind of update took last time.
 		trigger := 1
@@ -318,13 +356,36 @@ func (r *run) race(ctx context.Context) (Result, error) {
 			trigger = 1 + rng.IntN(n)
 		}
 		step := 0
+		var spawning sync.WaitGroup
+		var spawnErr error
+		var spawnMu sync.Mutex
+		opened := false
 		openAll := func() {
+			opened = true
 			now := clock.Now()
 			for _, p := range batch {
 				p.mu.Lock()
 				p.openedAt = now
 				p.mu.Unlock()
 				p.send("open")
+			}
+			for i := 1; i <= cfg.Starting && foreign; i++ {
+				id := fmt.Sprintf("starting-u%02d-%d", u, i)
+				spawning.Add(1)
+				go func() {
+					defer spawning.Done()
+					p, err := r.spawn(id, Starting, seedFor(cfg.Seed, id))
+					spawnMu.Lock()
+					defer spawnMu.Unlock()
+					if err != nil {
+						spawnErr = err
+						return
+					}
+					p.mu.Lock()
+					p.openedAt = now
+					p.mu.Unlock()
+					batch = append(batch, p)
+				}()
 			}
 		}
 		upd := writers.Update{Target: r.target, Source: src, Seq: u, Step: func(desc string) {
@@ -336,9 +397,14 @@ func (r *run) race(ctx context.Context) (Result, error) {
 		}}
 		werr := cfg.Writer.Writer.Update(ctx, upd)
 		r.tl.add(mark{t: clock.Now(), update: u, of: cfg.Updates, dir: dir})
-		if step < trigger {
+		if !opened {
 			openAll()
 		}
+		spawning.Wait()
+		if spawnErr != nil {
+			return res, spawnErr
+		}
+		starters = append(starters, batch)
 		stepsSeen[dir] = step
 		res.Updates = u
 		if werr != nil {
@@ -485,6 +551,16 @@ func (r *run) classify(p *proc) (outcome, error) {
 	p.mu.Unlock()
 	ring, _ := readers.ReadRing(p.ring)
 	stats.Lookups = max(stats.Lookups, ring.Lookups)
+	lastIPs := make([]string, 0, len(ring.Last))
+	for _, ip := range ring.Last {
+		lastIPs = append(lastIPs, ip.String())
+	}
+	p.mu.Lock()
+	garbled := p.garbled
+	if p.foreign {
+		lastIPs, ring.LastAt = append([]string(nil), p.lastIPs...), p.lastAt
+	}
+	p.mu.Unlock()
 	o := outcome{stats: stats, failAt: -1}
 	ev := &Evidence{Role: p.role, Reader: p.id}
 	stderr := head(p.stderr, 256<<10)
@@ -508,9 +584,7 @@ func (r *run) classify(p *proc) (outcome, error) {
 		ev.Trace = tr.Summary(8)
 		ev.Detail = detail
 		ev.Stderr = headString(stderr, 3000)
-		for _, ip := range ring.Last[max(0, len(ring.Last)-8):] {
-			ev.LastLookups = append(ev.LastLookups, ip.String())
-		}
+		ev.LastLookups = lastIPs[max(0, len(lastIPs)-8):]
 		ev.WriterStep = r.tl.during(deathAt, exitAt)
 		ev.AtMS = r.tl.sinceStart(deathAt)
 		o.verdict, o.ev, o.failAt = v, ev, ev.AtMS
@@ -523,6 +597,12 @@ func (r *run) classify(p *proc) (outcome, error) {
 		p.mu.Unlock()
 		ev.WriterStep, ev.AtMS = r.tl.at(deathAt), r.tl.sinceStart(deathAt)
 		o.failAt = ev.AtMS
+		return o, nil
+	case garbled:
+		p.mu.Lock()
+		bad := strings.Join(p.badLines, "; ")
+		p.mu.Unlock()
+		death(verdicts.Crash, "broke the line protocol after starting properly: "+bad+"; the harness killed it")
 		return o, nil
 	case killed:
 		death(verdicts.Stuck, "did not stop within 3s of being asked: killed")
