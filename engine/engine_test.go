@@ -63,10 +63,11 @@ var _ = Describe("Run", func() {
 		Entry("rename x mmap", "rename", "mmap"),
 		Entry("rename x bytes", "rename", "bytes"),
 		Entry("symlink-swap x mmap-recover", "symlink-swap", "mmap-recover"),
+		Entry("rename x mmap-v2", "rename", "mmap-v2"),
 	)
 
-	It("sees cp kill a mapped reader with SIGBUS, and keeps the evidence", func(ctx SpecContext) {
-		cfg := config("cp", "mmap")
+	DescribeTable("cp kills a mapped reader with SIGBUS, and the evidence says so", func(ctx SpecContext, reader, frame string) {
+		cfg := config("cp", reader)
 		res, err := engine.Run(ctx, cfg)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(matchers.Crash())
@@ -78,7 +79,7 @@ var _ = Describe("Run", func() {
 		Expect(ev.Addr).To(MatchRegexp(`^0x[0-9a-f]+$`))
 		Expect(ev.ExitStatus).To(Equal("exit 2"), "a Go reader that faults exits 2; it does not die by the signal")
 		Expect(ev.Fatal).To(Equal("fatal error: fault"))
-		Expect(ev.Trace).To(ContainSubstring("github.com/oschwald/maxminddb-golang."))
+		Expect(ev.Trace).To(ContainSubstring(frame))
 		Expect(ev.Trace).NotTo(MatchRegexp(`(?m)^runtime\.`), "the trace keeps the frames outside the runtime")
 		Expect(ev.LastLookups).NotTo(BeEmpty())
 		Expect(ev.WriterStep).To(MatchRegexp(`update \d+ (of 8|step)`))
@@ -87,7 +88,10 @@ var _ = Describe("Run", func() {
 		Expect(filepath.Join(cfg.Dir, "readers", ev.Reader+".stderr")).To(BeAnExistingFile())
 		Expect(filepath.Join(cfg.Dir, "timeline.log")).To(BeAnExistingFile())
 		Expect(filepath.Join(cfg.Dir, "data")).NotTo(BeAnExistingFile(), "the big files are removed after the run")
-	})
+	},
+		Entry("maxminddb-golang v1", "mmap", "github.com/oschwald/maxminddb-golang."),
+		Entry("maxminddb-golang v2", "mmap-v2", "github.com/oschwald/maxminddb-golang/v2."),
+	)
 
 	It("calls a reader that stops making progress stuck, and kills it", func(ctx SpecContext) {
 		cfg := config("rename", "mmap")

@@ -48,7 +48,7 @@ var _ = Describe("strategies", func() {
 				Expect(db.Close()).To(Succeed())
 			}
 		},
-		Entry(nil, "mmap"), Entry(nil, "mmap-recover"), Entry(nil, "bytes"),
+		Entry(nil, "mmap"), Entry(nil, "mmap-recover"), Entry(nil, "mmap-v2"), Entry(nil, "bytes"),
 	)
 
 	DescribeTable("fail to open a file that is not a whole database, with an error naming it",
@@ -103,9 +103,9 @@ var _ = Describe("strategies", func() {
 
 var _ = Describe("Registry", func() {
 	It("lists the built-in readers sorted and names the unknown", func() {
-		Expect(readers.Builtin().Names()).To(Equal([]string{"bytes", "mmap", "mmap-recover"}))
+		Expect(readers.Builtin().Names()).To(Equal([]string{"bytes", "mmap", "mmap-recover", "mmap-v2"}))
 		_, err := readers.Builtin().Lookup("mmapp")
-		Expect(err).To(MatchError(`unknown reader "mmapp": known readers are bytes, mmap, mmap-recover`))
+		Expect(err).To(MatchError(`unknown reader "mmapp": known readers are bytes, mmap, mmap-recover, mmap-v2`))
 	})
 	It("panics on a duplicate, an empty name or a nil strategy", func() {
 		r := readers.NewRegistry()

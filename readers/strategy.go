@@ -218,6 +218,8 @@ func Builtin() *Registry {
 		Properties: Properties{Mapped: true}, Strategy: Mmap{}})
 	g.Register(Registration{Name: "mmap-recover", Summary: "maxminddb.Open with debug.SetPanicOnFault + recover; reopens after a fault",
 		Properties: Properties{Mapped: true, PanicOnFault: true}, Strategy: Mmap{PanicOnFault: true}})
+	g.Register(Registration{Name: "mmap-v2", Summary: "maxminddb-golang/v2 Open (memory-mapped, fd closed at once), no protection",
+		Properties: Properties{Mapped: true}, Strategy: MmapV2{}})
 	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
 		Strategy: Bytes{}})
 	return g
