@@ -81,7 +81,7 @@ func describeMatrix(p matrix.Plan) {
 			want = c.Expected.String()
 		}
 		entries = append(entries, Entry(c.Name()+" -> "+want, c,
-			Label("writer:"+c.Writer.Name, "reader:"+c.Reader.Name)))
+			Label("writer:"+c.Writer.Name, "reader:"+c.Reader.Name), SpecTimeout(3*time.Minute)))
 	}
 	DescribeTable("writer x reader", Label("matrix"), Serial,
 		func(ctx context.Context, c matrix.Combo) {
@@ -99,7 +99,6 @@ func describeMatrix(p matrix.Plan) {
 			}
 			Expect(e).To(matchers.HaveVerdict(c.Expected.Verdicts...), "expectation: %s", c.Expected.Why)
 		},
-		SpecTimeout(3*time.Minute),
 		entries,
 	)
 }
