@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ type Config struct {
 type Fixture struct {
 	Size  int64          // bytes of version A
 	Shape fixtures.Shape // B relative to A
+	// Old and New, when set, race a user's own pair instead of a
+	// generated one (paths relative to the config file's directory).
+	Old, New string
 }
 
 // Spec returns the fixtures.Spec.
@@ -101,13 +105,18 @@ func Load(p string) (Config, error) {
 		return Config{}, err
 	}
 	c.Path = p
+	for _, f := range []*string{&c.Fixture.Old, &c.Fixture.New} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(p), *f)
+		}
+	}
 	return c, nil
 }
 
 // keys lists the keys each mapping may hold.
 var keys = map[string][]string{
 	"":        {"fixture", "race", "writers", "readers", "expect"},
-	"fixture": {"size", "shape"},
+	"fixture": {"size", "shape", "old", "new"},
 	"race":    {"updates", "running_readers", "starting_readers", "reload", "gap", "stuck_after", "seed"},
 	"expect":  {"writer", "reader", "verdict", "why"},
 }
@@ -134,6 +143,10 @@ func Parse(b []byte, name string) (Config, error) {
 					c.Fixture.Size = p.size(v)
 				case "shape":
 					c.Fixture.Shape = fixtures.Shape(p.str(v, "fixture.shape"))
+				case "old":
+					c.Fixture.Old = p.str(v, "fixture.old")
+				case "new":
+					c.Fixture.New = p.str(v, "fixture.new")
 				}
 			})
 		case "race":
@@ -165,6 +178,9 @@ func Parse(b []byte, name string) (Config, error) {
 	})
 	if err := errors.Join(p.errs...); err != nil {
 		return c, err
+	}
+	if (c.Fixture.Old == "") != (c.Fixture.New == "") {
+		return c, fmt.Errorf("%s: fixture: old and new go together: give both (your own pair) or neither (a generated pair)", name)
 	}
 	if sz := c.Fixture.Size; sz < 64<<10 || sz > 1<<30 {
 		return c, fmt.Errorf("%s: fixture.size is %d bytes: want 64KiB to 1GiB", name, sz)

@@ -23,10 +23,10 @@ var ErrBadReader = errors.New("reader does not follow the line protocol")
 // driver holds what the harness needs to drive a foreign reader: it sends
 // `lookup IP` and `reload` lines and checks every answer itself.
 type driver struct {
-	universe fixtures.Universe
-	seed     uint64
-	reload   time.Duration
-	ready    time.Duration // how long to wait for "ready"
+	oracle fixtures.Oracle
+	seed   uint64
+	reload time.Duration
+	ready  time.Duration // how long to wait for "ready"
 }
 
 // answer is one JSON line of a foreign reader.
@@ -145,7 +145,7 @@ func (p *proc) drive(stdout io.Reader, d driver) {
 				st.Opens++
 			}
 		}
-		ip := d.universe.Sample(rng)
+		ip := d.oracle.Sample(rng)
 		p.mu.Lock()
 		p.lastIPs = append(p.lastIPs, ip.String())
 		if len(p.lastIPs) > readers.RingSlots {
@@ -182,11 +182,7 @@ func (p *proc) drive(stdout io.Reader, d driver) {
 			st.Errors++
 			event(readers.Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: truncate(a.Error, 4096)})
 		default:
-			rec, found, err := decodeRecord(a.Record)
-			if err == nil {
-				err = d.universe.Verify(ip, rec, found)
-			}
-			if err != nil {
+			if err := d.oracle.CheckJSON(ip, a.Record); err != nil {
 				st.Wrong++
 				event(readers.Event{Ev: "wrong", IP: ip.String(), Detail: err.Error()})
 			} else {
@@ -195,21 +191,6 @@ func (p *proc) drive(stdout io.Reader, d driver) {
 		}
 		publish()
 	}
-}
-
-// decodeRecord reads the record of an answer: null or absent is "not
-// found"; anything that is not a record of the fixture's shape (a string, a
-// number, a map with fields of other types: what a torn file decodes to) is
-// a wrong answer, not a protocol error.
-func decodeRecord(raw json.RawMessage) (fixtures.Record, bool, error) {
-	var rec fixtures.Record
-	if len(raw) == 0 || string(raw) == "null" {
-		return rec, false, nil
-	}
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return rec, true, fmt.Errorf("%w: record %s is not a fixture record: %v", fixtures.ErrWrong, truncate(string(raw), 200), err)
-	}
-	return rec, true, nil
 }
 
 // bad records a protocol violation.

@@ -153,8 +153,13 @@ type run struct {
 	cfg    Config
 	tl     *timeline
 	target string
-	procs  []*proc
-	mu     sync.Mutex // guards procs
+	// versions are the run's read-only copies of A and B; samples the
+	// file of IPs to look up and oracle the judge, for a user's own pair.
+	versions [2]string
+	samples  string
+	oracle   fixtures.Oracle
+	procs    []*proc
+	mu       sync.Mutex // guards procs
 }
 
 func harnessErr(format string, a ...any) error {
@@ -178,6 +183,19 @@ func (r *run) prepare() (a, b string, err error) {
 	}
 	if err := copyFile(r.cfg.Pair.B, b); err != nil {
 		return "", "", harnessErr("%v", err)
+	}
+	r.versions = [2]string{a, b}
+	r.oracle = r.cfg.Pair.Universe
+	if r.cfg.Pair.Own() {
+		// A user's own pair: the children judge answers against pristine
+		// copies (these read-only files) and look up the sampled IPs.
+		r.samples = filepath.Join(d, "versions", "samples.txt")
+		if err := os.WriteFile(r.samples, []byte(strings.Join(r.cfg.Pair.Samples, "\n")+"\n"), 0o444); err != nil {
+			return "", "", harnessErr("samples: %v", err)
+		}
+		if r.oracle, err = fixtures.OpenPristine(a, b, r.cfg.Pair.Samples); err != nil {
+			return "", "", harnessErr("%v", err)
+		}
 	}
 	r.target = filepath.Join(d, "data", "db.mmdb")
 	if err := writers.Install(r.target, a, r.cfg.Writer.Properties); err != nil {
@@ -216,10 +234,13 @@ func (r *run) spawn(id string, role Role, seed uint64) (*proc, error) {
 			}
 			argv = append(argv, a)
 		}
-		d = &driver{universe: r.cfg.Pair.Universe, seed: seed, reload: r.cfg.Reload, ready: r.cfg.ReadyTimeout}
+		d = &driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload, ready: r.cfg.ReadyTimeout}
 	} else {
 		args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: r.target, Universe: r.cfg.Pair.Universe,
 			Starting: role == Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
+		if r.cfg.Pair.Own() {
+			args.OwnA, args.OwnB, args.Samples = r.versions[0], r.versions[1], r.samples
+		}
 		argv = append(append([]string(nil), r.cfg.ReaderCmd...), args.Args()...)
 	}
 	p, err := startProc(id, role, argv, stderr, ring, r.cfg.Env, d)

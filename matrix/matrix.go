@@ -140,6 +140,10 @@ func (r Runner) Run(ctx context.Context, c Combo) (reports.Entry, error) {
 
 // FixtureText describes the fixture of a plan for the report.
 func FixtureText(p fixtures.Pair) string {
+	if p.Own() {
+		return fmt.Sprintf("your own pair: old %s (%s), new %s (%s), %d sampled IPs from the networks of both",
+			p.A, humanBytes(p.SizeA), p.B, humanBytes(p.SizeB), len(p.Samples))
+	}
 	return fmt.Sprintf("generated pair: A %s, B %s (%s), universe %d /24 networks from %s",
 		humanBytes(p.SizeA), humanBytes(p.SizeB), p.Spec.Shape, p.Universe.Blocks, p.Universe.First)
 }

@@ -25,9 +25,9 @@ func BenchmarkLookup(b *testing.B) {
 			}
 			defer db.Close()
 			rng := rand.New(rand.NewPCG(1, 2))
-			var rec fixtures.Record
 			b.ResetTimer()
 			for b.Loop() {
+				var rec fixtures.Record
 				ip := p.Universe.Sample(rng)
 				found, err := db.Lookup(ip, &rec)
 				if err != nil || p.Universe.Verify(ip, rec, found) != nil {

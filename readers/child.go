@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -61,11 +62,14 @@ const eventsPerKind = 4
 type ChildArgs struct {
 	Strategy string
 	Target   string
-	Universe fixtures.Universe
-	Starting bool          // wait for "open" before opening
-	Seed     uint64        // seeds the IPs looked up
-	Reload   time.Duration // reopen the target this often (0: never)
-	Ring     string        // ring file path ("" for none)
+	Universe fixtures.Universe // the oracle of a generated pair
+	// OwnA, OwnB and Samples (file paths) make the oracle a user's own
+	// pair instead: pristine copies of both and the IPs to look up.
+	OwnA, OwnB, Samples string
+	Starting            bool          // wait for "open" before opening
+	Seed                uint64        // seeds the IPs looked up
+	Reload              time.Duration // reopen the target this often (0: never)
+	Ring                string        // ring file path ("" for none)
 }
 
 // Args renders a as the arguments RunChild parses.
@@ -74,8 +78,24 @@ func (a ChildArgs) Args() []string {
 	if a.Starting {
 		role = "starting"
 	}
-	return []string{"-strategy", a.Strategy, "-target", a.Target, "-universe", a.Universe.String(),
+	args := []string{"-strategy", a.Strategy, "-target", a.Target,
 		"-role", role, "-seed", fmt.Sprint(a.Seed), "-reload", a.Reload.String(), "-ring", a.Ring}
+	if a.OwnA != "" {
+		return append(args, "-own-a", a.OwnA, "-own-b", a.OwnB, "-samples", a.Samples)
+	}
+	return append(args, "-universe", a.Universe.String())
+}
+
+// oracle returns what judges the child's answers.
+func (a ChildArgs) oracle() (fixtures.Oracle, error) {
+	if a.OwnA == "" {
+		return a.Universe, nil
+	}
+	b, err := os.ReadFile(a.Samples)
+	if err != nil {
+		return nil, fmt.Errorf("-samples: %w", err)
+	}
+	return fixtures.OpenPristine(a.OwnA, a.OwnB, strings.Fields(string(b)))
 }
 
 func parseChildArgs(args []string, stderr io.Writer) (ChildArgs, error) {
@@ -90,12 +110,19 @@ func parseChildArgs(args []string, stderr io.Writer) (ChildArgs, error) {
 	fs.Uint64Var(&a.Seed, "seed", 1, "seed of the looked-up IPs")
 	fs.DurationVar(&a.Reload, "reload", 50*time.Millisecond, "reload interval")
 	fs.StringVar(&a.Ring, "ring", "", "ring file for the last lookups")
+	fs.StringVar(&a.OwnA, "own-a", "", "pristine copy of the old version of a user's own pair")
+	fs.StringVar(&a.OwnB, "own-b", "", "pristine copy of the new version of a user's own pair")
+	fs.StringVar(&a.Samples, "samples", "", "file of the IPs to look up in a user's own pair")
 	if err := fs.Parse(args); err != nil {
 		return a, err
 	}
-	var err error
-	if a.Universe, err = fixtures.ParseUniverse(uni); err != nil {
-		return a, err
+	if a.OwnA == "" {
+		var err error
+		if a.Universe, err = fixtures.ParseUniverse(uni); err != nil {
+			return a, err
+		}
+	} else if a.OwnB == "" || a.Samples == "" {
+		return a, errors.New("-own-a needs -own-b and -samples")
 	}
 	switch role {
 	case "running":
@@ -126,7 +153,12 @@ func RunChild(ctx context.Context, args []string, reg *Registry, stdin io.Reader
 		fmt.Fprintf(stderr, "mapchaos reader: %v\n", err)
 		return 3
 	}
-	c := &child{args: a, reg: strat, out: bufio.NewWriter(stdout), opened: make(chan struct{}), stopped: make(chan struct{})}
+	orc, err := a.oracle()
+	if err != nil {
+		fmt.Fprintf(stderr, "mapchaos reader: %v\n", err)
+		return 3
+	}
+	c := &child{args: a, reg: strat, oracle: orc, out: bufio.NewWriter(stdout), opened: make(chan struct{}), stopped: make(chan struct{})}
 	if a.Ring != "" {
 		if c.ring, err = CreateRing(a.Ring); err != nil {
 			fmt.Fprintf(stderr, "mapchaos reader: %v\n", err)
@@ -146,9 +178,10 @@ func RunChild(ctx context.Context, args []string, reg *Registry, stdin io.Reader
 }
 
 type child struct {
-	args ChildArgs
-	reg  Registration
-	ring *Ring
+	args   ChildArgs
+	reg    Registration
+	oracle fixtures.Oracle
+	ring   *Ring
 
 	mu   sync.Mutex // guards out and sent
 	out  *bufio.Writer
@@ -287,7 +320,6 @@ func (c *child) run(stderr io.Writer) int {
 
 	rng := rand.New(rand.NewPCG(c.args.Seed, 0x6d61706368616f73))
 	lastReload := time.Now()
-	var rec fixtures.Record
 	for db != nil && !c.isStopped() {
 		if c.args.Reload > 0 && time.Since(lastReload) >= c.args.Reload {
 			lastReload = time.Now()
@@ -296,12 +328,13 @@ func (c *child) run(stderr io.Writer) int {
 				db = nd
 			}
 		}
-		ip := c.args.Universe.Sample(rng)
+		ip := c.oracle.Sample(rng)
+		rec := c.oracle.NewRecord()
 		if c.ring != nil {
 			c.ring.Note(ip, clock.Now())
 		}
 		c.lookups.Add(1)
-		found, err := db.Lookup(ip, &rec)
+		found, err := db.Lookup(ip, rec)
 		var fe *FaultError
 		switch {
 		case errors.As(err, &fe):
@@ -316,7 +349,7 @@ func (c *child) run(stderr io.Writer) int {
 			c.errs.Add(1)
 			c.note(Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: err.Error()})
 		default:
-			if verr := c.args.Universe.Verify(ip, rec, found); verr != nil {
+			if verr := c.oracle.Check(ip, rec, found); verr != nil {
 				c.wrong.Add(1)
 				c.note(Event{Ev: "wrong", IP: ip.String(), Detail: verr.Error()})
 			} else {

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 
 	maxminddbv2 "github.com/oschwald/maxminddb-golang/v2"
-
-	"github.com/mapchaos/mapchaos/fixtures"
 )
 
 // MmapV2 opens the target with maxminddb-golang/v2's Open, which maps the
@@ -25,8 +23,7 @@ func (MmapV2) Open(path string) (DB, error) {
 
 type v2DB struct{ r *maxminddbv2.Reader }
 
-func (d v2DB) Lookup(ip netip.Addr, rec *fixtures.Record) (bool, error) {
-	*rec = fixtures.Record{}
+func (d v2DB) Lookup(ip netip.Addr, rec any) (bool, error) {
 	res := d.r.Lookup(ip)
 	if err := res.Err(); err != nil {
 		return false, fmt.Errorf("lookup %s: %w", ip, err)

@@ -37,8 +37,8 @@ var _ = Describe("strategies", func() {
 				db, err := reg.Strategy.Open(path)
 				Expect(err).NotTo(HaveOccurred())
 				rng := rand.New(rand.NewPCG(1, 2))
-				var rec fixtures.Record
 				for range 2000 {
+					var rec fixtures.Record
 					ip := pair.Universe.Sample(rng)
 					found, err := db.Lookup(ip, &rec)
 					Expect(err).NotTo(HaveOccurred())

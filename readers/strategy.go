@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"github.com/oschwald/maxminddb-golang"
-
-	"github.com/mapchaos/mapchaos/fixtures"
 )
 
 // Strategy opens the target. It runs inside the reader child process.
@@ -23,9 +21,9 @@ type Strategy interface {
 
 // DB is an opened target.
 type DB interface {
-	// Lookup decodes the record for ip into rec and reports whether one
-	// was found.
-	Lookup(ip netip.Addr, rec *fixtures.Record) (found bool, err error)
+	// Lookup decodes the record for ip into rec (a pointer, such as a
+	// *fixtures.Record or a *any) and reports whether one was found.
+	Lookup(ip netip.Addr, rec any) (found bool, err error)
 	Close() error
 }
 
@@ -97,7 +95,7 @@ type mmapDB struct {
 	faulted bool
 }
 
-func (d *mmapDB) Lookup(ip netip.Addr, rec *fixtures.Record) (found bool, err error) {
+func (d *mmapDB) Lookup(ip netip.Addr, rec any) (found bool, err error) {
 	if !d.recover {
 		return lookup(d.r, ip, rec)
 	}
@@ -149,13 +147,12 @@ func (Bytes) Open(path string) (DB, error) {
 
 type bytesDB struct{ r *maxminddb.Reader }
 
-func (d bytesDB) Lookup(ip netip.Addr, rec *fixtures.Record) (bool, error) {
+func (d bytesDB) Lookup(ip netip.Addr, rec any) (bool, error) {
 	return lookup(d.r, ip, rec)
 }
 func (d bytesDB) Close() error { return d.r.Close() }
 
-func lookup(r *maxminddb.Reader, ip netip.Addr, rec *fixtures.Record) (bool, error) {
-	*rec = fixtures.Record{}
+func lookup(r *maxminddb.Reader, ip netip.Addr, rec any) (bool, error) {
 	_, ok, err := r.LookupNetwork(net.IP(ip.AsSlice()), rec)
 	if err != nil {
 		return false, fmt.Errorf("lookup %s: %w", ip, err)

@@ -104,6 +104,14 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
 		}, `--arch "riscv64": want native or arm64`),
+		Entry("--old without --new", func(dir string) []string {
+			return []string{"matrix", "--old", "a.mmdb", "--out", "out"}
+		}, "--old and --new go together"),
+		Entry("an own pair that is not a MaxMind DB", func(dir string) []string {
+			Expect(os.WriteFile(filepath.Join(dir, "old.mmdb"), []byte("hello"), 0o644)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
+			return []string{"matrix", "--old", "old.mmdb", "--new", "new.mmdb", "--out", "out"}
+		}, "old.mmdb is not a valid MaxMind DB file"),
 		Entry("a stray argument", func(dir string) []string {
 			return []string{"matrix", "extra", "--out", "out"}
 		}, `unexpected argument "extra"`),

@@ -25,6 +25,7 @@ const outMarker = ".mapchaos-out"
 
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
+	old, new                                         string
 	seed, updates                                    int64
 	configSet                                        bool
 }
@@ -42,6 +43,8 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
 	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
+	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
+	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, usageError{errors.New("help requested")}
@@ -68,6 +71,9 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	}
 	if f.updates < 0 || f.updates > 10000 {
 		return f, usagef("--updates %d: want 1 to 10000", f.updates)
+	}
+	if (f.old == "") != (f.new == "") {
+		return f, usagef("--old and --new go together: give both (your own pair) or neither (a generated pair)")
 	}
 	if f.seed < -1 {
 		return f, usagef("--seed %d: want a non-negative number", f.seed)
@@ -146,22 +152,19 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if f.arch == "arm64" {
 		return a.matrixArm64(ctx, f, cfg, plan)
 	}
+	if f.old != "" {
+		cfg.Fixture.Old, cfg.Fixture.New = f.old, f.new
+	}
+	pair, err := a.fixturePair(ctx, cfg, f.cache)
+	if err != nil {
+		return 0, err
+	}
 	if f.out, err = filepath.Abs(f.out); err != nil {
 		return 0, usagef("--out: %v", err)
 	}
 	if err := prepareOut(f.out); err != nil {
 		return 0, err
 	}
-	cache := f.cache
-	if cache == "" {
-		cache = fixtures.DefaultCacheDir()
-	}
-	fmt.Fprintf(a.stdout, "fixture: %s, %s (cache %s)\n", humanSize(cfg.Fixture.Size), cfg.Fixture.Shape, cache)
-	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), cache)
-	if err != nil {
-		return 0, fmt.Errorf("fixture: %w", err)
-	}
-	fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
 
 	if f.mode == "step" {
 		return a.matrixStep(ctx, f, cfg, plan, pair)
@@ -206,10 +209,37 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	return exitOK, nil
 }
 
+// fixturePair loads the user's own pair named by the config (or --old and
+// --new), or generates (or reuses) the configured pair.
+func (a *app) fixturePair(ctx context.Context, cfg config.Config, cache string) (fixtures.Pair, error) {
+	if cfg.Fixture.Old != "" {
+		fmt.Fprintf(a.stdout, "fixture: your own pair, old %s, new %s\n", cfg.Fixture.Old, cfg.Fixture.New)
+		pair, err := fixtures.LoadPair(cfg.Fixture.Old, cfg.Fixture.New, uint64(cfg.Race.Seed))
+		if err != nil {
+			return pair, usagef("fixture: %v", err)
+		}
+		fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
+		return pair, nil
+	}
+	if cache == "" {
+		cache = fixtures.DefaultCacheDir()
+	}
+	fmt.Fprintf(a.stdout, "fixture: %s, %s (cache %s)\n", humanSize(cfg.Fixture.Size), cfg.Fixture.Shape, cache)
+	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), cache)
+	if err != nil {
+		return pair, fmt.Errorf("fixture: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
+	return pair, nil
+}
+
 func reproCommand(f matrixFlags, cfg config.Config, c matrix.Combo) string {
 	parts := []string{"mapchaos", "matrix"}
 	if cfg.Path != "" {
 		parts = append(parts, "--config", matrix.ShellQuote(cfg.Path))
+	}
+	if f.old != "" {
+		parts = append(parts, "--old", matrix.ShellQuote(f.old), "--new", matrix.ShellQuote(f.new))
 	}
 	parts = append(parts, "--writers", c.Writer.Name, "--readers", c.Reader.Name, "--seed", fmt.Sprint(cfg.Race.Seed))
 	if f.updates > 0 {

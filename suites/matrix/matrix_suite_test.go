@@ -60,7 +60,12 @@ func TestMatrix(t *testing.T) {
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	bin, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
 	Expect(err).NotTo(HaveOccurred())
-	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), fixtures.DefaultCacheDir())
+	var pair fixtures.Pair
+	if cfg.Fixture.Old != "" {
+		pair, err = fixtures.LoadPair(cfg.Fixture.Old, cfg.Fixture.New, uint64(cfg.Race.Seed))
+	} else {
+		pair, err = fixtures.Generate(ctx, cfg.Fixture.Spec(), fixtures.DefaultCacheDir())
+	}
 	Expect(err).NotTo(HaveOccurred())
 	Expect(os.RemoveAll(filepath.Join(outDir, "runs"))).To(Succeed())
 	b, err := json.Marshal(shared{Bin: bin, Pair: pair})
