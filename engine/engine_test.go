@@ -90,7 +90,7 @@ var _ = Describe("Run", func() {
 		Expect(filepath.Join(cfg.Dir, "data")).NotTo(BeAnExistingFile(), "the big files are removed after the run")
 	},
 		Entry("maxminddb-golang v1", "mmap", "github.com/oschwald/maxminddb-golang."),
-		Entry("maxminddb-golang v2", "mmap-v2", "github.com/oschwald/maxminddb-golang/v2."),
+		Entry("maxminddb-golang v2", "mmap-v2", "github.com/oschwald/maxminddb-golang/v2"),
 	)
 
 	It("calls a reader that stops making progress stuck, and kills it", func(ctx SpecContext) {
