@@ -31,13 +31,14 @@ type Config struct {
 type Fixture struct {
 	Size  int64          // bytes of version A
 	Shape fixtures.Shape // B relative to A
+	Kind  string         // record shape: "" (plain) or fixtures.KindCity
 	// Old and New, when set, race a user's own pair instead of a
 	// generated one (paths relative to the config file's directory).
 	Old, New string
 }
 
 // Spec returns the fixtures.Spec.
-func (f Fixture) Spec() fixtures.Spec { return fixtures.Spec{Size: f.Size, Shape: f.Shape} }
+func (f Fixture) Spec() fixtures.Spec { return fixtures.Spec{Size: f.Size, Shape: f.Shape, Kind: f.Kind} }
 
 // Race holds the settings of one combination's race.
 type Race struct {
@@ -116,7 +117,7 @@ func Load(p string) (Config, error) {
 // keys lists the keys each mapping may hold.
 var keys = map[string][]string{
 	"":        {"fixture", "race", "writers", "readers", "expect"},
-	"fixture": {"size", "shape", "old", "new"},
+	"fixture": {"size", "shape", "kind", "old", "new"},
 	"race":    {"updates", "running_readers", "starting_readers", "reload", "gap", "stuck_after", "seed"},
 	"expect":  {"writer", "reader", "verdict", "why"},
 }
@@ -143,6 +144,11 @@ func Parse(b []byte, name string) (Config, error) {
 					c.Fixture.Size = p.size(v)
 				case "shape":
 					c.Fixture.Shape = fixtures.Shape(p.str(v, "fixture.shape"))
+				case "kind":
+					c.Fixture.Kind = p.str(v, "fixture.kind")
+					if c.Fixture.Kind != fixtures.KindCity {
+						p.fail(v, "fixture.kind is %q: want %s (GeoIP2-City-shaped records), or leave it out for plain records", c.Fixture.Kind, fixtures.KindCity)
+					}
 				case "old":
 					c.Fixture.Old = p.str(v, "fixture.old")
 				case "new":

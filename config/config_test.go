@@ -73,6 +73,8 @@ expect:
 		Entry("unknown nested key", "race:\n  updatez: 3\n", `ginkgo.yml:2: unknown key "updatez" in race`, "updates"),
 		Entry("bad size", "fixture: {size: lots}\n", `fixture.size is "lots"`, "16MiB"),
 		Entry("size too small", "fixture: {size: 10}\n", "fixture.size is 10 bytes", "64KiB to 1GiB"),
+		Entry("unknown kind", "fixture: {kind: enterprise}\n", `fixture.kind is "enterprise"`, "geoip2-city"),
+		Entry("old without new", "fixture: {old: a.mmdb}\n", "old and new go together"),
 		Entry("unknown shape", "fixture: {shape: wobbly}\n", `fixture.shape is "wobbly"`, "same, shrink, grow"),
 		Entry("bad duration", "race: {reload: soon}\n", `race.reload is "soon"`, "50ms"),
 		Entry("bad count", "race: {updates: 0}\n", "race.updates", "1 to 10000"),

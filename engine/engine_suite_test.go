@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -18,8 +19,9 @@ func TestEngine(t *testing.T) {
 }
 
 type shared struct {
-	Bin  string
-	Pair fixtures.Pair
+	Bin      string
+	Pair     fixtures.Pair
+	CityPair fixtures.Pair // GeoIP2-City-shaped, for geoip2-golang readers
 }
 
 var env shared
@@ -27,11 +29,13 @@ var env shared
 // Process 1 builds the real mapchaos binary (its `reader` subcommand is the
 // reader child) and a small real fixture pair; every process shares them.
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	bin, err := mapchaosBin()
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 2 << 20, Shape: fixtures.Shrink}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())
-	b, err := json.Marshal(shared{Bin: bin, Pair: pair})
+	city, err := fixtures.Generate(ctx, fixtures.Spec{Size: 2 << 20, Shape: fixtures.Shrink, Kind: fixtures.KindCity}, fixtures.DefaultCacheDir())
+	Expect(err).NotTo(HaveOccurred())
+	b, err := json.Marshal(shared{Bin: bin, Pair: pair, CityPair: city})
 	Expect(err).NotTo(HaveOccurred())
 	return b
 }, func(b []byte) {
@@ -39,3 +43,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, NodeTimeout(3*time.Minute))
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+
+// mapchaosBin is $MAPCHAOS_BIN when set (a prebuilt binary: the arm64 guest
+// of `make test-arm64` has no Go toolchain), else the CLI built by gexec.
+func mapchaosBin() (string, error) {
+	if p := os.Getenv("MAPCHAOS_BIN"); p != "" {
+		return p, nil
+	}
+	return gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+}

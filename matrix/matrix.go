@@ -46,8 +46,12 @@ func Resolve(cfg config.Config, ws *writers.Registry, rs *readers.Registry, only
 	if len(wn) == 0 {
 		wn = ws.Names()
 	}
-	if len(rn) == 0 {
-		rn = rs.Names()
+	if len(rn) == 0 { // every reader the fixture suits
+		for _, r := range rs.All() {
+			if r.Fixture == "" || r.Fixture == cfg.Fixture.Kind {
+				rn = append(rn, r.Name)
+			}
+		}
 	}
 	var errs []error
 	if len(onlyWriters) > 0 {
@@ -65,6 +69,11 @@ func Resolve(cfg config.Config, ws *writers.Registry, rs *readers.Registry, only
 			}
 		}
 		rn = onlyReaders
+	}
+	for _, r := range rn {
+		if rr, err := rs.Lookup(r); err == nil && rr.Fixture != "" && rr.Fixture != cfg.Fixture.Kind {
+			errs = append(errs, fmt.Errorf("reader %s needs fixture kind %s (fixture: {kind: %s} in the config)", r, rr.Fixture, rr.Fixture))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Plan{}, err

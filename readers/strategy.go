@@ -34,6 +34,9 @@ type Properties struct {
 	// PanicOnFault: lookups run with debug.SetPanicOnFault(true), and a
 	// fault is returned as a *FaultError instead of killing the process.
 	PanicOnFault bool
+	// Fixture is the fixture kind the strategy needs ("" for any; see
+	// fixtures.KindCity).
+	Fixture string
 }
 
 // Registration is a registered reader strategy.
@@ -217,6 +220,8 @@ func Builtin() *Registry {
 		Properties: Properties{Mapped: true, PanicOnFault: true}, Strategy: Mmap{PanicOnFault: true}})
 	g.Register(Registration{Name: "mmap-v2", Summary: "maxminddb-golang/v2 Open (memory-mapped, fd closed at once), no protection",
 		Properties: Properties{Mapped: true}, Strategy: MmapV2{}})
+	g.Register(Registration{Name: "geoip2-city", Summary: "geoip2-golang typed City lookups (maxminddb v1 mmap); needs fixture kind geoip2-city",
+		Properties: Properties{Mapped: true, Fixture: "geoip2-city"}, Strategy: GeoIP2City{}})
 	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
 		Strategy: Bytes{}})
 	return g

@@ -112,6 +112,10 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
 			return []string{"matrix", "--old", "old.mmdb", "--new", "new.mmdb", "--out", "out"}
 		}, "old.mmdb is not a valid MaxMind DB file"),
+		Entry("a reader that needs another fixture kind", func(dir string) []string {
+			writeConfig(dir, "writers: [cp]\n")
+			return []string{"matrix", "--config", "ginkgo.yml", "--readers", "geoip2-city", "--out", "out"}
+		}, "reader geoip2-city needs fixture kind geoip2-city"),
 		Entry("a stray argument", func(dir string) []string {
 			return []string{"matrix", "extra", "--out", "out"}
 		}, `unexpected argument "extra"`),

@@ -1,0 +1,31 @@
+package engine_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/matchers"
+)
+
+var _ = Describe("geoip2-golang typed City lookups on a GeoIP2-City fixture", func() {
+	It("die under cp with the frames a production trace shows", func(ctx SpecContext) {
+		cfg := config("cp", "geoip2-city")
+		cfg.Pair = env.CityPair
+		res, err := engine.Run(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res).To(matchers.Crash())
+		Expect(res.Evidence.Code).To(Equal("BUS_ADRERR"))
+		Expect(res.Evidence.Stderr).To(ContainSubstring("github.com/oschwald/geoip2-golang.(*Reader).City"))
+	})
+
+	It("are safe under symlink-swap, every typed answer checked", func(ctx SpecContext) {
+		cfg := config("symlink-swap", "geoip2-city")
+		cfg.Pair = env.CityPair
+		res, err := engine.Run(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res).To(matchers.BeSafe())
+		Expect(res.Answers.Right).To(Equal(res.Lookups))
+		Expect(res.Lookups).To(BeNumerically(">", 1000))
+	})
+})
