@@ -38,7 +38,9 @@ type Fixture struct {
 }
 
 // Spec returns the fixtures.Spec.
-func (f Fixture) Spec() fixtures.Spec { return fixtures.Spec{Size: f.Size, Shape: f.Shape, Kind: f.Kind} }
+func (f Fixture) Spec() fixtures.Spec {
+	return fixtures.Spec{Size: f.Size, Shape: f.Shape, Kind: f.Kind}
+}
 
 // Race holds the settings of one combination's race.
 type Race struct {
