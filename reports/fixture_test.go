@@ -38,6 +38,8 @@ func fullReport() reports.Report {
 			Host:       "ci-runner-7",
 			Config:     "ginkgo.yml",
 			Fixture:    "16 MiB, shrink",
+			WriterCmd:  "./bin/update-geoip {new} {target}",
+			ReaderCmd:  "python3 reader.py {target}",
 			Warnings:   []string{"ptrace not permitted: fell back to race mode"},
 		},
 		Results: []reports.Entry{

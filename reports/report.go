@@ -52,8 +52,12 @@ type Run struct {
 	// Config is the path of the ginkgo.yml the run used.
 	Config string `json:"config,omitempty"`
 	// Fixture describes the fixture pair, e.g. "16 MiB, shrink".
-	Fixture  string   `json:"fixture,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Fixture string `json:"fixture,omitempty"`
+	// WriterCmd and ReaderCmd are the user's own updater and reader
+	// commands of a `check` run, as given.
+	WriterCmd string   `json:"writer_cmd,omitempty"`
+	ReaderCmd string   `json:"reader_cmd,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // Entry is the result of one combination together with its expectation.

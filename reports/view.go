@@ -77,6 +77,8 @@ func unmetText(e Entry) string {
 	switch {
 	case !unmet(e):
 		return ""
+	case e.WriterError != "":
+		return "✗ (the writer itself failed)"
 	case e.Expected == "":
 		return "✗"
 	default:

@@ -64,4 +64,9 @@
 //
 // The package uses Linux system calls (copy_file_range) and builds on
 // Linux only.
+//
+// Exec (writers.Command) runs the user's own updater instead: a real
+// command, once per update, with {new} and {target} substituted as whole
+// arguments; its process group is killed on timeout or cancellation, and an
+// exit 0 that did not install the new version is a failure.
 package writers

@@ -60,8 +60,9 @@ func (r *Registry) All() []Strategy {
 }
 
 // Builtin returns a new registry holding every built-in strategy. The names
-// are part of the mapchaos contract (DESIGN.md); `exec`, the user's own
-// updater, is not a Writer of this package.
+// are part of the mapchaos contract (DESIGN.md). `exec`, the user's own
+// updater (see Command), is not registered: it needs a command, so `check`
+// builds it from --writer-cmd.
 func Builtin() *Registry {
 	r := NewRegistry()
 	r.Register(Strategy{

@@ -1,8 +1,473 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// check validates a team's own updater (and reader): see issue "mapchaos check".
+	"github.com/mapchaos/mapchaos/config"
+	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/verdicts"
+	"github.com/mapchaos/mapchaos/writers"
+)
+
+const checkUsage = `Usage: mapchaos check --writer-cmd 'PROG ARG {new} {target}' [flags]
+
+Races your own updater against every chosen reader, in real processes, and
+says whether any reader crashed or was served a wrong answer.
+
+The command runs once per update (A -> B -> A ...), never on a real file:
+  {new}     a fresh copy of the version to install, in the target's directory;
+            the command may read, move or delete it
+  {target}  the file readers use, inside the run directory under --out
+Placeholders are whole arguments. The command also gets $MAPCHAOS_NEW,
+$MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a command without {new} finds the new
+version in $MAPCHAOS_NEW. After it exits 0 the target must hold exactly the
+new version.
+
+--writer-cmd and --reader-cmd are split into words like a shell would, with
+'single quotes', "double quotes" and backslash escapes, but no shell runs
+them and nothing is expanded ($VAR, ~, globs); $, backquotes and the
+operators | & ; < > ( ) are refused unless quoted. For a shell, say so:
+  --writer-cmd 'sh -c '\''cat "$1" > "$2"'\'' sh {new} {target}'
+
+Exit status:
+  0  no reader crashed, got stuck or was served a wrong answer (safe,
+     degraded or recovered; degraded and recovered are noted)
+  1  the updater is unsafe: a reader crashed, got stuck or was served a wrong
+     answer; or the updater itself failed (exited non-zero, was killed, ran
+     past --writer-timeout, or did not install the new version): it is
+     reported as UPDATER FAILED with its output, not as a reader verdict
+  2  bad usage or input (nothing is started)
+  3  the harness itself failed
+
+Flags:
+`
+
+// checkGate is what check demands of every reader: the verdicts of DESIGN.md
+// below stuck. Stuck, corrupt and crash make the updater unsafe.
+var checkGate = config.Expectation{Writer: "exec", Reader: "*",
+	Verdicts: []verdicts.Verdict{verdicts.Safe, verdicts.Degraded, verdicts.Recovered},
+	Why:      "mapchaos check: no reader may crash, get stuck or be served a wrong answer"}
+
+type checkFlags struct {
+	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
+	updates, seed                                                            int64
+	timeout                                                                  time.Duration
+
+	argv       []string        // --writer-cmd, split
+	readerArgv []string        // --reader-cmd, split
+	fixture    fixtures.Spec   // --size, --shape
+	set        map[string]bool // flags given on the command line
+}
+
+func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
+	f := checkFlags{set: map[string]bool{}}
+	fs := flag.NewFlagSet("mapchaos check", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), checkUsage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.writerCmd, "writer-cmd", "", "your updater, run once per update with {new} and {target} replaced (required)")
+	fs.StringVar(&f.readers, "readers", "mmap,mmap-recover,bytes", "comma-separated built-in readers to race the updater against (see mapchaos list)")
+	fs.StringVar(&f.readerCmd, "reader-cmd", "", "also race a foreign reader: 'PROG ARGS {target}', speaking the line protocol (DESIGN.md)")
+	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
+	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
+	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the updater under ptrace; not built yet for check)")
+	fs.StringVar(&f.targetKind, "target-kind", "file", "file (the target is a regular file) or symlink (a symlink to a file in the same directory)")
+	fs.StringVar(&f.size, "size", "16MiB", "size of version A of the generated fixture (64KiB to 1GiB)")
+	fs.StringVar(&f.shape, "shape", string(fixtures.Shrink), "size of B relative to A: same, shrink (about 60%) or grow (about 160%)")
+	fs.DurationVar(&f.timeout, "writer-timeout", writers.DefaultTimeout, "longest one run of the updater may take; past it its process group is killed and the updater failed")
+	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, usageError{errors.New("help requested")}
+		}
+		return f, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return f, usagef("unexpected argument %q: check takes only flags (quote the whole command: --writer-cmd 'cp {new} {target}')", fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if err := f.validate(); err != nil {
+		return f, usageError{err}
+	}
+	return f, nil
+}
+
+// validate checks every flag before anything is started or written.
+func (f *checkFlags) validate() error {
+	if strings.TrimSpace(f.writerCmd) == "" {
+		if f.set["writer-cmd"] {
+			return errors.New("--writer-cmd is empty: want your updater, e.g. --writer-cmd './update.sh {new} {target}'")
+		}
+		return errors.New("--writer-cmd is required: your updater, e.g. --writer-cmd './update.sh {new} {target}' (see mapchaos check -h)")
+	}
+	var err error
+	if f.argv, err = writers.SplitCommand(f.writerCmd); err != nil {
+		return fmt.Errorf("--writer-cmd: %w", err)
+	}
+	switch f.mode {
+	case "race":
+	case "step":
+		return errors.New("--mode step: step mode for check is not built yet; use --mode race")
+	default:
+		return fmt.Errorf("--mode %q: want race or step", f.mode)
+	}
+	switch f.targetKind {
+	case "file", "symlink":
+	default:
+		return fmt.Errorf("--target-kind %q: want file or symlink", f.targetKind)
+	}
+	if f.updates < 1 || f.updates > 10000 {
+		return fmt.Errorf("--updates %d: want 1 to 10000", f.updates)
+	}
+	if f.seed < 0 {
+		return fmt.Errorf("--seed %d: want a non-negative number", f.seed)
+	}
+	if f.timeout <= 0 {
+		return fmt.Errorf("--writer-timeout %s: want a positive duration such as 30s", f.timeout)
+	}
+	size, err := config.ParseSize(f.size)
+	if err != nil {
+		return fmt.Errorf("--size: %w", err)
+	}
+	f.fixture = fixtures.Spec{Size: size, Shape: fixtures.Shape(f.shape)}
+	if size < fixtures.MinSize || size > fixtures.MaxSize {
+		return fmt.Errorf("--size %s: want 64KiB to 1GiB", f.size)
+	}
+	if f.fixture.Shape.Ratio() == 0 {
+		return fmt.Errorf("--shape %q: want same, shrink or grow", f.shape)
+	}
+	if err := f.exec(nil).Validate(); err != nil {
+		return fmt.Errorf("--writer-cmd: %w", err)
+	}
+	if f.readerCmd != "" {
+		if f.readerArgv, err = writers.SplitCommand(f.readerCmd); err != nil {
+			return fmt.Errorf("--reader-cmd: %w", err)
+		}
+		if _, err := readers.Foreign("exec", f.readerArgv); err != nil {
+			return fmt.Errorf("--reader-cmd: %w", err)
+		}
+		if _, err := exec.LookPath(f.readerArgv[0]); err != nil {
+			return fmt.Errorf("--reader-cmd: program %q: %w", f.readerArgv[0], errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+// exec is the updater as a writer, its output going to log.
+func (f checkFlags) exec(log io.Writer) writers.Exec {
+	e := writers.Command(f.argv...)
+	e.Timeout, e.Output = f.timeout, log
+	return e
+}
+
+// strategy is the updater as the engine races it.
+func (f checkFlags) strategy(log io.Writer) writers.Strategy {
+	return writers.Strategy{Name: "exec", Summary: "your updater: " + f.exec(nil).String(),
+		Properties: writers.Properties{SymlinkTarget: f.targetKind == "symlink"}, Writer: f.exec(log)}
+}
+
+// resolveReaders returns the readers to race: the built-in ones named by
+// --readers, then the foreign one of --reader-cmd.
+func (a *app) resolveReaders(f checkFlags) ([]readers.Registration, error) {
+	var out []readers.Registration
+	var errs []error
+	seen := map[string]bool{}
+	for _, name := range splitList(f.readers) {
+		r, err := a.readers.Lookup(name)
+		switch {
+		case err != nil && name == "exec":
+			errs = append(errs, fmt.Errorf("--readers: %w (a foreign reader is given with --reader-cmd 'PROG {target}')", err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--readers: %w", err))
+		case seen[name]:
+			errs = append(errs, fmt.Errorf("--readers: %q is listed twice", name))
+		default:
+			seen[name] = true
+			out = append(out, r)
+		}
+	}
+	if f.readerArgv != nil {
+		r, err := readers.Foreign("exec", f.readerArgv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--reader-cmd: %w", err))
+		}
+		out = append(out, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, usageError{err}
+	}
+	if len(out) == 0 {
+		return nil, usagef("--readers is empty and there is no --reader-cmd: no reader to race the updater against")
+	}
+	return out, nil
+}
+
+// check races the user's updater (--writer-cmd) against every chosen reader.
 func (a *app) check(ctx context.Context, args []string) (int, error) {
-	return 0, usagef("check is not built yet")
+	start := time.Now()
+	f, err := a.parseCheckFlags(args)
+	if err != nil {
+		return 0, err
+	}
+	rs, err := a.resolveReaders(f)
+	if err != nil {
+		return 0, err
+	}
+	if f.out, err = filepath.Abs(f.out); err != nil {
+		return 0, usagef("--out: %v", err)
+	}
+	if err := prepareOut(f.out); err != nil {
+		return 0, err
+	}
+	cache := f.cache
+	if cache == "" {
+		cache = fixtures.DefaultCacheDir()
+	}
+	fmt.Fprintf(a.stdout, "updater: %s (target: %s)\n", f.exec(nil), f.targetKind)
+	fmt.Fprintf(a.stdout, "fixture: %s, %s (cache %s)\n", humanSize(f.fixture.Size), f.fixture.Shape, cache)
+	pair, err := fixtures.Generate(ctx, f.fixture, cache)
+	if err != nil {
+		return 0, fmt.Errorf("fixture: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
+
+	race := config.Default().Race
+	race.Updates, race.Seed = int(f.updates), f.seed
+	cfg := config.Default()
+	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape}
+	cfg.Race = race
+	rep := matrix.NewReport(f.out, f.seed, "", pair)
+	rep.Run.WriterCmd, rep.Run.ReaderCmd = f.writerCmd, f.readerCmd
+	if !f.exec(nil).HasNew() {
+		rep.Run.Warnings = append(rep.Run.Warnings, "the updater command has no {new} argument: it found the new version only through $MAPCHAOS_NEW")
+		fmt.Fprintln(a.stdout, "note: the updater command has no {new} argument: it gets the new version's path in $MAPCHAOS_NEW")
+	}
+	fmt.Fprintf(a.stdout, "racing the updater against %d reader(s): %d updates each, %d running + %d starting readers per update, seed %d\n",
+		len(rs), race.Updates, race.RunningReaders, race.StartingReaders, race.Seed)
+
+	n := len(rs)
+	var failure *reports.Entry
+	for i, r := range rs {
+		c := matrix.Combo{Reader: r, Expected: &checkGate}
+		runner := matrix.Runner{Plan: matrix.Plan{Config: cfg}, Pair: pair, Out: f.out,
+			ReaderCmd: []string{a.self, "reader"}, Repro: func(matrix.Combo) string { return checkRepro(f, r) }}
+		e, err := a.checkOne(ctx, runner, c, f)
+		if err != nil {
+			return 0, err
+		}
+		rep.Results = append(rep.Results, e)
+		printCheckProgress(a.stdout, i+1, n, e, time.Since(start))
+		if e.WriterError != "" {
+			failure = &rep.Results[len(rep.Results)-1]
+			if i+1 < n {
+				fmt.Fprintf(a.stdout, "the updater failed: not racing the other %d readers\n", n-i-1)
+			}
+			break
+		}
+	}
+	matrix.Finish(&rep, start)
+	if err := reports.WriteAll(f.out, rep); err != nil {
+		return 0, fmt.Errorf("write report: %w", err)
+	}
+	fmt.Fprintln(a.stdout)
+	printCheckSummary(a.stdout, rep)
+	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(f.out, reports.JSONFile))
+	return checkVerdict(a.stdout, rep, failure, f.out, time.Since(start)), nil
+}
+
+// checkOne races the updater against one reader. The updater's output goes
+// to writer.log in the combination's run directory.
+func (a *app) checkOne(ctx context.Context, runner matrix.Runner, c matrix.Combo, f checkFlags) (reports.Entry, error) {
+	c.Writer = f.strategy(nil)
+	dir := runner.RunDir(c)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return reports.Entry{}, fmt.Errorf("run directory: %w", err)
+	}
+	// The engine wants an empty run directory: the log waits beside it.
+	logPath := dir + ".writer.log"
+	log, err := os.Create(logPath)
+	if err != nil {
+		return reports.Entry{}, fmt.Errorf("updater log: %w", err)
+	}
+	defer os.Remove(logPath)
+	defer log.Close()
+	c.Writer = f.strategy(log)
+	e, err := runner.Run(ctx, c)
+	if errors.Is(err, engine.ErrBadReader) {
+		// A --reader-cmd that never starts properly is bad input.
+		return e, usageError{err}
+	}
+	if err != nil {
+		return e, err
+	}
+	if err := log.Close(); err == nil {
+		_ = os.Rename(logPath, filepath.Join(dir, "writer.log"))
+	}
+	return e, nil
+}
+
+// checkRepro is the command that races the updater against reader r again.
+func checkRepro(f checkFlags, r readers.Registration) string {
+	q := matrix.ShellQuote
+	parts := []string{"mapchaos", "check", "--writer-cmd", q(f.writerCmd)}
+	if r.Command != nil {
+		parts = append(parts, "--readers", "''", "--reader-cmd", q(f.readerCmd))
+	} else {
+		parts = append(parts, "--readers", r.Name)
+	}
+	parts = append(parts, "--updates", fmt.Sprint(f.updates), "--seed", fmt.Sprint(f.seed))
+	if f.targetKind != "file" {
+		parts = append(parts, "--target-kind", f.targetKind)
+	}
+	if f.set["size"] || f.set["shape"] {
+		parts = append(parts, "--size", f.size, "--shape", f.shape)
+	}
+	if f.timeout != writers.DefaultTimeout {
+		parts = append(parts, "--writer-timeout", f.timeout.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// failsCheck reports whether v fails the check.
+func failsCheck(v verdicts.Verdict) bool { return !checkGate.Allows(v) }
+
+func printCheckProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Duration) {
+	if e.WriterError != "" {
+		fmt.Fprintf(w, "[%d/%d %5.1fs] exec x %-12s UPDATER FAILED: %s\n", i, n, elapsed.Seconds(), e.Reader,
+			strings.TrimSuffix(firstLineOf(e.WriterError), "; its output:"))
+		return
+	}
+	mark := "ok"
+	if failsCheck(e.Verdict) {
+		mark = "UNSAFE"
+	}
+	fmt.Fprintf(w, "[%d/%d %5.1fs] exec x %-12s %-9s %-6s (%s; %d lookups, %.0f/s per reader)\n",
+		i, n, elapsed.Seconds(), e.Reader, e.Verdict, mark, checkRoles(e), e.Lookups, e.LookupsPerSec)
+}
+
+func checkRoles(e reports.Entry) string {
+	var parts []string
+	for _, role := range []engine.Role{engine.Running, engine.Starting} {
+		if r, ok := e.Roles[role]; ok && r.Readers > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%s", role, r.Verdict))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// printCheckSummary prints one row per reader and, under it, why each
+// reader that was not safe was not.
+func printCheckSummary(w io.Writer, r reports.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "READER\tVERDICT\tRUNNING\tSTARTING\tLOOKUPS\tWRONG\tERRORS\tFAULTS")
+	for _, e := range r.Results {
+		verdict := e.Verdict.String()
+		if e.WriterError != "" {
+			verdict = "(updater failed)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", e.Reader, verdict, checkRoleVerdict(e, engine.Running), checkRoleVerdict(e, engine.Starting),
+			e.Lookups, e.Answers.Wrong, e.Answers.Errors+e.Answers.OpenErrors, e.Answers.Faults)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%s/%s, %s, kernel %s, page size %d, seed %d\n", r.Run.GOOS, r.Run.GOARCH, r.Run.FS, r.Run.Kernel, r.Run.PageSize, r.Run.Seed)
+	for _, e := range r.Results {
+		if e.Evidence == nil || e.WriterError != "" {
+			continue
+		}
+		ev := e.Evidence
+		fmt.Fprintf(w, "\n%s: %s in a %s reader: %s\n", e.Reader, ev.Outcome, ev.Role, checkHeadline(*ev))
+		if ev.WriterStep != "" {
+			fmt.Fprintf(w, "  the updater was at: %s\n", ev.WriterStep)
+		}
+		if ev.Repro != "" {
+			fmt.Fprintf(w, "  repro: %s\n", ev.Repro)
+		}
+	}
+}
+
+func checkRoleVerdict(e reports.Entry, role engine.Role) string {
+	if r, ok := e.Roles[role]; ok && r.Readers > 0 {
+		return r.Verdict.String()
+	}
+	return "-"
+}
+
+// checkHeadline says in one line what happened to a reader.
+func checkHeadline(ev engine.Evidence) string {
+	var parts []string
+	if ev.Signal != "" {
+		s := ev.Signal
+		if ev.Code != "" {
+			s += " " + ev.Code
+		}
+		if ev.Addr != "" {
+			s += " at " + ev.Addr
+		}
+		parts = append(parts, s)
+	}
+	if ev.Fatal != "" {
+		parts = append(parts, ev.Fatal)
+	}
+	if ev.Detail != "" {
+		parts = append(parts, ev.Detail)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// checkVerdict prints the conclusion and returns the exit status.
+func checkVerdict(w io.Writer, r reports.Report, failure *reports.Entry, out string, elapsed time.Duration) int {
+	if failure != nil {
+		fmt.Fprintf(w, "UPDATER FAILED (racing reader %s): this is the updater's own failure, not a reader verdict\n%s\n", failure.Reader, failure.WriterError)
+		fmt.Fprintf(w, "its output of every update: %s\n", filepath.Join(out, "runs", "exec_x_"+failure.Reader, "writer.log"))
+		return exitFailed
+	}
+	var bad, noted []string
+	for _, e := range r.Results {
+		switch {
+		case failsCheck(e.Verdict):
+			bad = append(bad, e.Reader+" "+e.Verdict.String())
+		case e.Verdict != verdicts.Safe:
+			noted = append(noted, e.Reader+" "+e.Verdict.String())
+		}
+	}
+	for _, e := range r.Results {
+		switch e.Verdict {
+		case verdicts.Degraded:
+			fmt.Fprintf(w, "note: %s was degraded: an open, reload or lookup failed (no wrong answer, no crash); a reader that did not handle that error would have failed\n", e.Reader)
+		case verdicts.Recovered:
+			fmt.Fprintf(w, "note: %s recovered from memory faults (SetPanicOnFault): readers without that protection crash with this updater\n", e.Reader)
+		}
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(w, "UNSAFE: the updater made readers crash, get stuck or serve wrong answers: %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
+		return exitFailed
+	}
+	if len(noted) > 0 {
+		fmt.Fprintf(w, "OK: no reader crashed, got stuck or was served a wrong answer; with notes: %s (%.1fs)\n", strings.Join(noted, ", "), elapsed.Seconds())
+		return exitOK
+	}
+	fmt.Fprintf(w, "SAFE: every reader got the right answer, from the old or the new version, throughout (%.1fs)\n", elapsed.Seconds())
+	return exitOK
+}
+
+func firstLineOf(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }

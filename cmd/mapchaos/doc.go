@@ -2,10 +2,16 @@
 // of it, in real processes, and reports which combinations crash, and how.
 //
 //	mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
+//	                 [--old FILE --new FILE] [--mode race|step] [--arch native|arm64]
+//	mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
+//	mapchaos explain [FILE|-]
+//	mapchaos report merge A/report.json B/report.json --out DIR
 //	mapchaos list
 //
-// Exit status: 0 every expectation held; 1 an expectation failed; 2 bad
-// usage, config or input; 3 the harness itself failed.
+// Exit status: 0 every expectation held (matrix), or no reader crashed,
+// got stuck or was served a wrong answer (check); 1 an expectation failed,
+// or the updater is unsafe or itself failed; 2 bad usage, config or input;
+// 3 the harness itself failed or was interrupted.
 //
 // `mapchaos reader ...` is the reader child the harness starts; it is not
 // meant to be run by hand.

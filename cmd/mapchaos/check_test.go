@@ -1,0 +1,172 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/mapchaos/mapchaos/reports"
+)
+
+var _ = Describe("mapchaos check: bad usage or input exits 2, names the problem, starts and writes nothing", func() {
+	DescribeTable("check",
+		func(args []string, msg string) {
+			dir := GinkgoT().TempDir()
+			s := mapchaos(dir, append([]string{"check", "--out", "out"}, args...)...)
+			Eventually(s).Should(gexec.Exit(2))
+			Expect(s.Err).To(gbytes.Say(regexpQuote(msg)))
+			Expect(filepath.Join(dir, "out")).NotTo(BeAnExistingFile())
+		},
+		Entry("no --writer-cmd", []string{}, "--writer-cmd is required"),
+		Entry("an empty --writer-cmd", []string{"--writer-cmd", " "}, "--writer-cmd is empty"),
+		Entry("a program that does not exist", []string{"--writer-cmd", "no-such-updater {new} {target}"},
+			`program "no-such-updater": not found in $PATH`),
+		Entry("a script that does not exist", []string{"--writer-cmd", "./bin/update.sh {new} {target}"},
+			`program "./bin/update.sh": no such file`),
+		Entry("no {target}", []string{"--writer-cmd", "cp {new} /srv/GeoIP2-City.mmdb"}, "has no {target} argument"),
+		Entry("a placeholder inside a word", []string{"--writer-cmd", "update --db={target}"}, `{target} must be a whole argument, but "--db={target}" contains it`),
+		Entry("an unterminated quote", []string{"--writer-cmd", "sh -c 'cp {new} {target}"}, "--writer-cmd: unterminated single quote at column 7"),
+		Entry("a shell operator", []string{"--writer-cmd", "cp {new} {target}.tmp && mv {target}.tmp {target}"}, "--writer-cmd: unquoted && at column 23"),
+		Entry("an unknown reader", []string{"--writer-cmd", "cp {new} {target}", "--readers", "mmap,mmapp"}, `--readers: unknown reader "mmapp"`),
+		Entry("the foreign reader by name", []string{"--writer-cmd", "cp {new} {target}", "--readers", "exec"}, "a foreign reader is given with --reader-cmd"),
+		Entry("no reader at all", []string{"--writer-cmd", "cp {new} {target}", "--readers", ""}, "no reader to race the updater against"),
+		Entry("a reader command without {target}", []string{"--writer-cmd", "cp {new} {target}", "--reader-cmd", "python3 reader.py"}, "--reader-cmd: reader command \"python3 reader.py\" has no {target} argument"),
+		Entry("a reader command that does not exist", []string{"--writer-cmd", "cp {new} {target}", "--reader-cmd", "no-such-reader {target}"}, `--reader-cmd: program "no-such-reader"`),
+		Entry("step mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "step"}, "--mode step: step mode for check is not built yet; use --mode race"),
+		Entry("an unknown mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "fast"}, `--mode "fast": want race or step`),
+		Entry("an unknown target kind", []string{"--writer-cmd", "cp {new} {target}", "--target-kind", "dir"}, `--target-kind "dir": want file or symlink`),
+		Entry("no updates", []string{"--writer-cmd", "cp {new} {target}", "--updates", "0"}, "--updates 0: want 1 to 10000"),
+		Entry("a fixture too small", []string{"--writer-cmd", "cp {new} {target}", "--size", "1KiB"}, "--size 1KiB: want 64KiB to 1GiB"),
+		Entry("an unknown shape", []string{"--writer-cmd", "cp {new} {target}", "--shape", "huge"}, `--shape "huge": want same, shrink or grow`),
+		Entry("a zero timeout", []string{"--writer-cmd", "cp {new} {target}", "--writer-timeout", "0s"}, "--writer-timeout 0s: want a positive duration"),
+		Entry("an unquoted command", []string{"--writer-cmd", "cp", "{new}", "{target}"}, `unexpected argument "{new}": check takes only flags (quote the whole command`),
+	)
+
+	It("explains the placeholders, the word splitting and the exit statuses in its help", func() {
+		s := mapchaos(GinkgoT().TempDir(), "check", "-h")
+		Eventually(s).Should(gexec.Exit(2))
+		Expect(s.Err).To(gbytes.Say(`\{new\}\s+a fresh copy of the version to install`))
+		Expect(s.Err).To(gbytes.Say(`split into words like a shell would`))
+		Expect(s.Err).To(gbytes.Say(`1  the updater is unsafe`))
+		Expect(s.Err).To(gbytes.Say(`-writer-timeout duration`))
+	})
+})
+
+// processesRunning lists live processes whose command line, its arguments
+// joined by spaces, begins with prefix (processesMentioning matches the raw
+// command line, and would also find mapchaos itself, whose arguments hold
+// the updater's command).
+func processesRunning(prefix string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if cmd := strings.ReplaceAll(string(b), "\x00", " "); err == nil && strings.HasPrefix(cmd, prefix) {
+			out = append(out, cmd)
+		}
+	}
+	return out
+}
+
+var _ = Describe("mapchaos check, for real", Serial, func() {
+	var dir string
+	BeforeEach(func() { dir = GinkgoT().TempDir() })
+
+	check := func(args ...string) *gexec.Session {
+		return mapchaos(dir, append([]string{"check", "--out", "out"}, args...)...)
+	}
+	report := func() reports.Report {
+		GinkgoHelper()
+		r, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		return r
+	}
+
+	It("exits 0 for an updater that renames, printing a line per reader, the table and the report", func() {
+		s := check("--writer-cmd", "mv {new} {target}", "--readers", "mmap,bytes", "--updates", "4", "--size", "1MiB")
+		Eventually(s).Should(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say(`updater: mv \{new\} \{target\} \(target: file\)`))
+		Expect(s.Out).To(gbytes.Say(`\[1/2 .*\] exec x mmap\s+safe\s+ok`))
+		Expect(s.Out).To(gbytes.Say(`\[2/2 .*\] exec x bytes\s+safe\s+ok`))
+		Expect(s.Out).To(gbytes.Say(`READER\s+VERDICT\s+RUNNING\s+STARTING`))
+		Expect(s.Out).To(gbytes.Say(`SAFE: every reader got the right answer`))
+		for _, f := range []string{"report.json", "report.md", "report.html", "junit.xml"} {
+			Expect(filepath.Join(dir, "out", f)).To(BeAnExistingFile())
+		}
+		r := report()
+		Expect(r.Results).To(HaveLen(2))
+		Expect(r.Results[0].Writer).To(Equal("exec"))
+		Expect(r.Results[0].Expected).To(Equal("safe|degraded|recovered"))
+		Expect(r.Results[0].Met).To(BeTrue())
+		log, err := os.ReadFile(filepath.Join(dir, "out", "runs", "exec_x_mmap", "writer.log"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(log)).To(ContainSubstring("== update 4: exit status 0"))
+	})
+
+	It("exits 1 for an updater that rewrites the file in place, with the evidence and a repro", func() {
+		s := check("--writer-cmd", "cp {new} {target}", "--readers", "mmap", "--updates", "4")
+		Eventually(s).Should(gexec.Exit(1))
+		Expect(s.Out).To(gbytes.Say(`exec x mmap\s+crash\s+UNSAFE`))
+		Expect(s.Out).To(gbytes.Say(`mmap: crash in a (running|starting) reader: SIGBUS BUS_ADRERR`))
+		Expect(s.Out).To(gbytes.Say(`the updater was at: update \d of 4`))
+		Expect(s.Out).To(gbytes.Say(regexpQuote("repro: mapchaos check --writer-cmd 'cp {new} {target}' --readers mmap --updates 4 --seed 1")))
+		Expect(s.Out).To(gbytes.Say(`UNSAFE: the updater made readers crash, get stuck or serve wrong answers: mmap crash`))
+		Expect(report().Results[0].Met).To(BeFalse())
+	})
+
+	It("exits 0 with a note when readers only met errors", func() {
+		s := check("--writer-cmd", `sh -c 'rm -f "$2"; sleep 0.1; mv "$1" "$2"' sh {new} {target}`, "--readers", "bytes", "--updates", "4", "--size", "1MiB")
+		Eventually(s).Should(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say(`exec x bytes\s+degraded\s+ok`))
+		Expect(s.Out).To(gbytes.Say(`note: bytes was degraded`))
+		Expect(s.Out).To(gbytes.Say(`OK: no reader crashed, got stuck or was served a wrong answer; with notes: bytes degraded`))
+	})
+
+	It("races a symlink target", func() {
+		s := check("--writer-cmd", "ln -sfn {new} {target}", "--target-kind", "symlink", "--readers", "mmap", "--updates", "4", "--size", "1MiB")
+		Eventually(s).Should(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say(`\(target: symlink\)`))
+		Expect(s.Out).To(gbytes.Say(`exec x mmap\s+safe`))
+	})
+
+	It("exits 1 for an updater that fails, showing its output, and races no further reader", func() {
+		s := check("--writer-cmd", `sh -c 'echo "cannot write $2" >&2; exit 5' sh {new} {target}`, "--readers", "mmap,bytes", "--size", "1MiB")
+		Eventually(s).Should(gexec.Exit(1))
+		Expect(s.Out).To(gbytes.Say(`\[1/2 .*\] exec x mmap\s+UPDATER FAILED: update 1 \(A->B\): updater command .* failed: exit status 5 \(ran \d+ms\)\n`))
+		Expect(s.Out).To(gbytes.Say(`the updater failed: not racing the other 1 readers`))
+		Expect(s.Out).To(gbytes.Say(`UPDATER FAILED \(racing reader mmap\): this is the updater's own failure, not a reader verdict`))
+		Expect(s.Out).To(gbytes.Say(`\| cannot write .*/out/runs/exec_x_mmap/data/db.mmdb`))
+		Expect(s.Out).To(gbytes.Say(`its output of every update: .*/out/runs/exec_x_mmap/writer.log`))
+		r := report()
+		Expect(r.Results).To(HaveLen(1))
+		Expect(r.Results[0].WriterError).To(ContainSubstring("exit status 5"))
+	})
+
+	It("exits 1 for an updater that hangs, and leaves no process of it behind", func() {
+		s := check("--writer-cmd", `sh -c 'sleep 50.1234 & sleep 50.4321' sh {target}`, "--writer-timeout", "500ms", "--readers", "mmap", "--size", "1MiB")
+		Eventually(s).Should(gexec.Exit(1))
+		Expect(s.Out).To(gbytes.Say(`note: the updater command has no \{new\} argument`))
+		Expect(s.Out).To(gbytes.Say(`timed out after 500ms \(--writer-timeout\): killed its process group`))
+		Expect(processesRunning("sleep 50.")).To(BeEmpty())
+	})
+
+	It("on Ctrl-C stops the updater and every reader, and exits 3", func() {
+		s := check("--writer-cmd", `sh -c 'sleep 51.777; mv "$1" "$2"' sh {new} {target}`, "--readers", "mmap", "--size", "1MiB")
+		Eventually(func() []string { return processesRunning("sleep 51.777") }).ShouldNot(BeEmpty())
+		s.Signal(syscall.SIGINT)
+		Eventually(s).Should(gexec.Exit(3))
+		Expect(s.Err).To(gbytes.Say("interrupted"))
+		Expect(processesRunning("sleep 51.777")).To(BeEmpty())
+		Expect(processesMentioning(filepath.Join(dir, "out"))).To(BeEmpty())
+	})
+})

@@ -1,0 +1,13 @@
+// Package tools_test is the real-tools suite: common Unix updaters (cp, mv,
+// rsync, a shell redirection, install, ln -sfn), each raced through
+// `mapchaos check --writer-cmd` against the mmap and bytes readers, with the
+// verdicts they really earn on this kind of machine and one line on why.
+// Entries are labelled tool:NAME:
+//
+//	go tool ginkgo --label-filter='tool:rsync-inplace' ./suites/tools
+//
+// rsync must be installed (apt-get install rsync). The fixture is the
+// default pair (16 MiB, B 60% of A); the reports stay in
+// mapchaos-out/tools/NAME at the repository root (MAPCHAOS_OUT moves them).
+// MAPCHAOS_BIN names a prebuilt mapchaos instead of building one.
+package tools_test
