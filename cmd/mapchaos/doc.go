@@ -4,8 +4,8 @@
 //	mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
 //	                 [--old FILE --new FILE] [--mode race|step] [--arch native|arm64]
 //	mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
-//	mapchaos explain [FILE|-]
-//	mapchaos report merge A/report.json B/report.json --out DIR
+//	mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]
+//	mapchaos report merge A/report.json B/report.json [...] --out DIR [--labels a,b]
 //	mapchaos list
 //
 // Exit status: 0 every expectation held (matrix), or no reader crashed,

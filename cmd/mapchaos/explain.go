@@ -1,8 +1,242 @@
 package main
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/mapchaos/mapchaos/config"
+	"github.com/mapchaos/mapchaos/explain"
+	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/reports"
+)
+
+// maxTrace is the most explain reads: a log larger than this is not a paste.
+const maxTrace = 64 << 20
+
+type explainFlags struct {
+	config, out          string
+	seed                 int64
+	json, reproduce, set bool
+}
 
 // explain reads a crash trace and says what happened and how to fix it.
+// Exit status: 0 explained (or nothing found), 2 bad input, 3 the
+// reproduction could not run.
 func (a *app) explain(ctx context.Context, args []string) (int, error) {
-	return 0, usagef("explain is not built yet")
+	var f explainFlags
+	fs := flag.NewFlagSet("mapchaos explain", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(a.stderr, "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--seed N] [--out DIR] [FILE|-]")
+		fmt.Fprintln(a.stderr, "Reads a crash trace (default: stdin) and says what happened, the likely cause, the combinations that reproduce it, and the fix.")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.config, "config", "ginkgo.yml", "the harness configuration whose expectations name the combinations that reproduce a fault")
+	fs.BoolVar(&f.json, "json", false, "print the explanation as JSON (schema "+explain.Schema+")")
+	fs.BoolVar(&f.reproduce, "reproduce", false, "race the combinations that should reproduce the fault, and compare what they show with the trace")
+	fs.StringVar(&f.out, "out", "", "with --reproduce: keep the runs in a new directory under DIR (default: a temporary directory, removed afterwards)")
+	fs.Int64Var(&f.seed, "seed", -1, "seed of the reproductions (default: race.seed of the config)")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 0, err
+	}
+	fs.Visit(func(fl *flag.Flag) { f.set = f.set || fl.Name == "config" })
+	if len(files) > 1 {
+		return 0, usagef("one trace at a time: got %d arguments (%s)", len(files), strings.Join(files, " "))
+	}
+	if f.seed < -1 {
+		return 0, usagef("--seed %d: want a non-negative number", f.seed)
+	}
+	if f.out != "" && !f.reproduce {
+		return 0, usagef("--out is for --reproduce")
+	}
+	name, text, err := a.readTrace(files)
+	if err != nil {
+		return 0, err
+	}
+
+	cfg, err := loadConfig(matrixFlags{config: f.config, configSet: f.set})
+	if err != nil {
+		return 0, err
+	}
+	if f.seed >= 0 {
+		cfg.Race.Seed = f.seed
+	}
+	plan, err := matrix.Resolve(cfg, a.writers, a.readers, nil, nil)
+	if err != nil {
+		return 0, usageError{err}
+	}
+	known := explain.Known(plan, builtinLibrary(), func(c matrix.Combo) string { return reproCommand(matrixFlags{}, cfg, c) })
+	x := explain.Analyze(text, known)
+	if cfg.Path == "" && x.MemoryFault && len(x.Reproduce) == 0 {
+		x.ReproduceNote = fmt.Sprintf("No %s here: pass --config path/to/ginkgo.yml (the one in the mapchaos repository) to name the combinations that reproduce this.", f.config)
+	}
+	if f.reproduce {
+		if err := a.reproduce(ctx, f, cfg, plan, &x); err != nil {
+			return 0, err
+		}
+	}
+	if f.json {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(x); err != nil {
+			return 0, fmt.Errorf("encode the explanation of %s: %w", name, err)
+		}
+		return exitOK, nil
+	}
+	fmt.Fprint(a.stdout, x.Text())
+	return exitOK, nil
+}
+
+// readTrace reads the trace from the named file, or stdin for none or "-".
+func (a *app) readTrace(files []string) (name, text string, err error) {
+	var r io.Reader
+	name = "stdin"
+	if len(files) == 0 || files[0] == "-" {
+		r = a.stdin
+		if isTerminal(a.stdin) {
+			fmt.Fprintln(a.stderr, "mapchaos explain: paste the crash trace, then press Ctrl-D")
+		}
+	} else {
+		name = files[0]
+		fh, err := os.Open(name)
+		if err != nil {
+			return name, "", usagef("cannot read the trace: %v", err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxTrace+1))
+	switch {
+	case err != nil:
+		return name, "", usagef("%s: cannot read the trace: %v", name, err)
+	case len(b) > maxTrace:
+		return name, "", usagef("%s: more than %d MiB: give the part of the log around the crash", name, maxTrace>>20)
+	}
+	if err := explain.Validate(b); err != nil {
+		return name, "", usagef("%s: %v", name, err)
+	}
+	return name, explain.Decode(b), nil
+}
+
+// reproduce races the combinations x names and records what they showed.
+func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, plan matrix.Plan, x *explain.Explanation) error {
+	var combos []matrix.Combo
+	for _, r := range x.Reproduce {
+		for _, c := range plan.Combos {
+			if c.Writer.Name == r.Writer && c.Reader.Name == r.Reader {
+				combos = append(combos, c)
+			}
+		}
+	}
+	if len(combos) == 0 {
+		why := x.ReproduceNote
+		if !x.MemoryFault {
+			why = "the input shows no memory fault"
+		}
+		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", why)
+		return nil
+	}
+	base := f.out
+	if base == "" {
+		base = os.TempDir()
+	} else if err := os.MkdirAll(base, 0o755); err != nil {
+		return usagef("--out %s: cannot create it: %v", base, err)
+	}
+	base, err := filepath.Abs(base)
+	if err != nil {
+		return usagef("--out %s: %v", f.out, err)
+	}
+	dir, err := os.MkdirTemp(base, "mapchaos-explain-")
+	if err != nil {
+		if f.out != "" {
+			return usagef("--out %s: cannot create a directory in it: %v", base, err)
+		}
+		return fmt.Errorf("--reproduce: %w", err)
+	}
+	if f.out == "" {
+		defer os.RemoveAll(dir)
+	}
+	start := time.Now()
+	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), fixtures.DefaultCacheDir())
+	if err != nil {
+		return fmt.Errorf("--reproduce: fixture: %w", err)
+	}
+	runner := matrix.Runner{Plan: plan, Pair: pair, Out: dir, ReaderCmd: []string{a.self, "reader"},
+		Repro: func(c matrix.Combo) string { return reproCommand(matrixFlags{}, cfg, c) }}
+	rep := matrix.NewReport(dir, cfg.Race.Seed, cfg.Path, pair)
+	for i, c := range combos {
+		fmt.Fprintf(a.stderr, "mapchaos explain: racing %s (%d of %d, seed %d) ...\n", c.Name(), i+1, len(combos), cfg.Race.Seed)
+		e, err := runner.Run(ctx, c)
+		if err != nil {
+			return fmt.Errorf("--reproduce: %w", err)
+		}
+		rep.Results = append(rep.Results, e)
+		stderr := ""
+		if e.Evidence != nil && e.Evidence.Reader != "" {
+			b, _ := os.ReadFile(filepath.Join(runner.RunDir(c), "readers", e.Evidence.Reader+".stderr"))
+			stderr = string(b)
+		}
+		o := explain.ObservedFrom(e, stderr)
+		if f.out != "" {
+			o.Dir = runner.RunDir(c)
+		}
+		x.Reproduced = append(x.Reproduced, x.Compare(o))
+	}
+	if f.out != "" {
+		matrix.Finish(&rep, start)
+		if err := reports.WriteAll(dir, rep); err != nil {
+			return fmt.Errorf("--reproduce: write report: %w", err)
+		}
+		fmt.Fprintf(a.stderr, "mapchaos explain: runs and report kept in %s\n", dir)
+	}
+	return nil
+}
+
+// builtinLibrary names what the built-in readers read with, from the build
+// information of this binary: "maxminddb-golang v1.13.1".
+func builtinLibrary() string {
+	const mod = "github.com/oschwald/maxminddb-golang"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == mod {
+				return "maxminddb-golang " + d.Version
+			}
+		}
+	}
+	return "maxminddb-golang"
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, which it returns. "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageError{errors.New("help requested")}
+			}
+			return nil, usageError{err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

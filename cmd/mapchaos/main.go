@@ -36,8 +36,8 @@ Usage:
                    [--mode race|step] [--arch native|arm64]
   mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
                    [--mode race|step] [--out DIR]
-  mapchaos explain [FILE|-]
-  mapchaos report merge A/report.json B/report.json --out DIR
+  mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]
+  mapchaos report merge A/report.json B/report.json [...] --out DIR [--labels a,b]
   mapchaos list
 
 Run 'mapchaos matrix -h' for the flags of a command.
@@ -96,7 +96,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 			return code
 		}
 	case "report":
-		err = a.report(args[1:])
+		var code int
+		code, err = a.report(args[1:])
+		if err == nil {
+			return code
+		}
 	case "reader":
 		return readers.RunChild(ctx, args[1:], a.readers, a.stdin, a.stdout, a.stderr)
 	case "writer":

@@ -180,7 +180,10 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	fmt.Fprintf(a.stdout, "racing %d combinations: %d updates each, %d running + %d starting readers per update, seed %d\n",
 		n, cfg.Race.Updates, cfg.Race.RunningReaders, cfg.Race.StartingReaders, cfg.Race.Seed)
 	failed := 0
+	prog := newProgress(a.stdout, n, start)
+	defer prog.close()
 	for i, c := range plan.Combos {
+		prog.begin(i+1, c.Name())
 		e, err := runner.Run(ctx, c)
 		if err != nil {
 			if errors.Is(err, engine.ErrHarness) {
@@ -192,7 +195,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 		if !e.Met {
 			failed++
 		}
-		printProgress(a.stdout, i+1, n, e, time.Since(start))
+		printProgress(prog, i+1, n, e, time.Since(start))
 	}
 	matrix.Finish(&rep, start)
 	if err := reports.WriteAll(f.out, rep); err != nil {
@@ -258,7 +261,8 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// printProgress prints one line for a finished combination.
+// printProgress prints one line for a finished combination. Given a
+// *progress, it also clears the status line first and counts the verdict.
 func printProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Duration) {
 	mark := "ok"
 	switch {
@@ -276,8 +280,13 @@ func printProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Duration
 	if r, ok := e.Roles[engine.Starting]; ok && r.Readers > 0 {
 		roles += " starting=" + r.Verdict.String()
 	}
-	fmt.Fprintf(w, "[%2d/%d %5.1fs] %-16s x %-12s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
+	line := fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-12s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
 		i, n, elapsed.Seconds(), e.Writer, e.Reader, e.Verdict, mark, strings.TrimSpace(roles), e.Lookups, e.LookupsPerSec)
+	if p, ok := w.(*progress); ok {
+		p.finished(line, e.Verdict)
+		return
+	}
+	io.WriteString(w, line)
 }
 
 // printMatrix prints the verdict matrix: writers as rows, readers as columns.
