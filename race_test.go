@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -15,28 +13,12 @@ import (
 
 	"github.com/mapchaos/mapchaos"
 	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
 )
-
-// processesMentioning lists live processes whose command line, its
-// arguments joined by spaces, contains s.
-func processesMentioning(s string) []string {
-	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if cmd := strings.ReplaceAll(string(b), "\x00", " "); err == nil && strings.Contains(cmd, s) {
-			out = append(out, cmd)
-		}
-	}
-	return out
-}
 
 var _ = Describe("Race", Serial, func() {
 	DescribeTable("races a writer against a reader and returns the verdict",
@@ -102,8 +84,8 @@ var _ = Describe("Race", Serial, func() {
 		_, err := mapchaos.Race(c, writers.Command("sh", "-c", `sleep 40.7713`, "sh", "{target}"),
 			mapchaos.Reader("mmap"), mapchaos.ReaderBinary(bin))
 		Expect(err).To(MatchError(context.DeadlineExceeded))
-		Expect(processesMentioning("sleep 40.7713")).To(BeEmpty())
-		Expect(processesMentioning("mapchaos-race-")).To(BeEmpty())
+		Expect(proctest.Mentioning("sleep 40.7713")).To(BeEmpty())
+		Expect(proctest.Mentioning("mapchaos-race-")).To(BeEmpty())
 	})
 
 	DescribeTable("refuses bad input before starting anything",

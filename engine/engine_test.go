@@ -4,14 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -29,22 +28,6 @@ func config(writer, reader string) engine.Config {
 		ReaderCmd: []string{env.Bin, "reader"},
 		Updates:   8, Seed: 7, Repro: "repro-command",
 	}
-}
-
-// childrenIn lists live processes whose command line mentions dir.
-func childrenIn(dir string) []string {
-	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), dir) {
-			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
-		}
-	}
-	return out
 }
 
 var _ = Describe("Run", func() {
@@ -105,7 +88,7 @@ var _ = Describe("Run", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(matchers.HaveVerdict(verdicts.Stuck))
 		Expect(res.Evidence.Detail).To(ContainSubstring("no progress"))
-		Expect(childrenIn(cfg.Dir)).To(BeEmpty())
+		Expect(proctest.Mentioning(cfg.Dir)).To(BeEmpty())
 	})
 
 	It("stops and reaps every reader when the context is cancelled", func(ctx SpecContext) {
@@ -115,7 +98,7 @@ var _ = Describe("Run", func() {
 		defer cancel()
 		_, err := engine.Run(c, cfg)
 		Expect(err).To(MatchError(context.DeadlineExceeded))
-		Expect(childrenIn(cfg.Dir)).To(BeEmpty(), "no reader outlives Run")
+		Expect(proctest.Mentioning(cfg.Dir)).To(BeEmpty(), "no reader outlives Run")
 	})
 
 	It("refuses a run directory that is not empty", func(ctx SpecContext) {

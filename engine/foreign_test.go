@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -67,7 +68,7 @@ var _ = Describe("a foreign reader that breaks the protocol", func() {
 			_, err := engine.Run(ctx, cfg)
 			Expect(err).To(MatchError(engine.ErrBadReader))
 			Expect(err.Error()).To(ContainSubstring(msg))
-			Expect(childrenIn(cfg.Dir)).To(BeEmpty())
+			Expect(proctest.Mentioning(cfg.Dir)).To(BeEmpty())
 		},
 		Entry("never says ready", "sleep 30", "did not say ready"),
 		Entry("says something else", `echo "hello there"; sleep 30`, `first line "hello there", want "ready"`),

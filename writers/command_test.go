@@ -6,13 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/writers"
 )
 
@@ -122,23 +121,6 @@ func (f execFixture) update(ctx context.Context, e writers.Exec, seq int) ([]str
 	return r.steps, err
 }
 
-// processesRunning lists live processes whose command line, its arguments
-// joined by spaces, contains s.
-func processesRunning(s string) []string {
-	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if cmd := strings.ReplaceAll(string(b), "\x00", " "); err == nil && strings.Contains(cmd, s) {
-			out = append(out, cmd)
-		}
-	}
-	return out
-}
-
 var _ = Describe("Exec.Update", func() {
 	DescribeTable("runs the command once with {new} and {target}, and reports what it saw as steps",
 		func(ctx SpecContext, line string, steps []string, left []string) {
@@ -218,7 +200,7 @@ var _ = Describe("Exec.Update", func() {
 		Expect(ce.TimedOut).To(BeTrue())
 		Expect(ce.Status).To(HavePrefix("timed out after 300ms"))
 		Expect(ce.Output).To(Equal("started\n"))
-		Expect(processesRunning("sleep 30.487")).To(BeEmpty())
+		Expect(proctest.Mentioning("sleep 30.487")).To(BeEmpty())
 	})
 
 	It("stops the command when ctx is cancelled", func(ctx SpecContext) {
@@ -227,7 +209,7 @@ var _ = Describe("Exec.Update", func() {
 		time.AfterFunc(200*time.Millisecond, cancel)
 		_, err := f.update(c, writers.Command("sh", "-c", `sleep 30.5391 & sleep 30.5392`, "sh", "{target}"), 1)
 		Expect(err).To(MatchError(context.Canceled))
-		Expect(processesRunning("sleep 30.539")).To(BeEmpty())
+		Expect(proctest.Mentioning("sleep 30.539")).To(BeEmpty())
 		Expect(names(f.dir)).To(ConsistOf("db.mmdb"))
 	})
 
@@ -235,7 +217,7 @@ var _ = Describe("Exec.Update", func() {
 		f := newExecFixture()
 		_, err := f.update(ctx, writers.Command("sh", "-c", `(sleep 30.6113 >/dev/null 2>&1 &); cp "$1" "$2"`, "sh", "{new}", "{target}"), 1)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(processesRunning("sleep 30.611")).To(BeEmpty())
+		Expect(proctest.Mentioning("sleep 30.611")).To(BeEmpty())
 	})
 
 	It("keeps the start and the end of a long output, and writes every run to Output", func(ctx SpecContext) {

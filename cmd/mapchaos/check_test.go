@@ -3,8 +3,6 @@ package main_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,6 +10,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
@@ -58,25 +57,6 @@ var _ = Describe("mapchaos check: bad usage or input exits 2, names the problem,
 		Expect(s.Err).To(gbytes.Say(`-writer-timeout duration`))
 	})
 })
-
-// processesRunning lists live processes whose command line, its arguments
-// joined by spaces, begins with prefix (processesMentioning matches the raw
-// command line, and would also find mapchaos itself, whose arguments hold
-// the updater's command).
-func processesRunning(prefix string) []string {
-	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if cmd := strings.ReplaceAll(string(b), "\x00", " "); err == nil && strings.HasPrefix(cmd, prefix) {
-			out = append(out, cmd)
-		}
-	}
-	return out
-}
 
 var _ = Describe("mapchaos check, for real", Serial, func() {
 	var dir string
@@ -157,16 +137,16 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 		Eventually(s).Should(gexec.Exit(1))
 		Expect(s.Out).To(gbytes.Say(`note: the updater command has no \{new\} argument`))
 		Expect(s.Out).To(gbytes.Say(`timed out after 500ms \(--writer-timeout\): killed its process group`))
-		Expect(processesRunning("sleep 50.")).To(BeEmpty())
+		Expect(proctest.StartingWith("sleep 50.")).To(BeEmpty())
 	})
 
 	It("on Ctrl-C stops the updater and every reader, and exits 3", func() {
 		s := check("--writer-cmd", `sh -c 'sleep 51.777; mv "$1" "$2"' sh {new} {target}`, "--readers", "mmap", "--size", "1MiB")
-		Eventually(func() []string { return processesRunning("sleep 51.777") }).ShouldNot(BeEmpty())
+		Eventually(func() []string { return proctest.StartingWith("sleep 51.777") }).ShouldNot(BeEmpty())
 		s.Signal(syscall.SIGINT)
 		Eventually(s).Should(gexec.Exit(3))
 		Expect(s.Err).To(gbytes.Say("interrupted"))
-		Expect(processesRunning("sleep 51.777")).To(BeEmpty())
-		Expect(processesMentioning(filepath.Join(dir, "out"))).To(BeEmpty())
+		Expect(proctest.StartingWith("sleep 51.777")).To(BeEmpty())
+		Expect(proctest.Mentioning(filepath.Join(dir, "out"))).To(BeEmpty())
 	})
 })

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
@@ -41,22 +41,6 @@ func writeConfig(dir, text string) string {
 	p := filepath.Join(dir, "ginkgo.yml")
 	Expect(os.WriteFile(p, []byte(text), 0o644)).To(Succeed())
 	return p
-}
-
-// processesMentioning lists live processes whose command line contains s.
-func processesMentioning(s string) []string {
-	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), s) {
-			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
-		}
-	}
-	return out
 }
 
 var _ = Describe("mapchaos list", func() {
@@ -205,11 +189,11 @@ var _ = Describe("mapchaos matrix, for real", Serial, func() {
 		dir := GinkgoT().TempDir()
 		writeConfig(dir, strings.Replace(small, "updates: 6", "updates: 5000", 1))
 		s := mapchaos(dir, "matrix", "--out", "out")
-		Eventually(func() []string { return processesMentioning(filepath.Join(dir, "out")) }).ShouldNot(BeEmpty())
+		Eventually(func() []string { return proctest.Mentioning(filepath.Join(dir, "out")) }).ShouldNot(BeEmpty())
 		time.Sleep(300 * time.Millisecond)
 		s.Signal(syscall.SIGINT)
 		Eventually(s).Should(gexec.Exit(3))
 		Expect(s.Err).To(gbytes.Say("interrupted"))
-		Expect(processesMentioning(filepath.Join(dir, "out"))).To(BeEmpty())
+		Expect(proctest.Mentioning(filepath.Join(dir, "out"))).To(BeEmpty())
 	})
 })
