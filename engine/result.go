@@ -34,6 +34,71 @@ type Result struct {
 	Evidence *Evidence `json:"evidence,omitempty"`
 	// WriterError is set when the writer itself failed (not a verdict).
 	WriterError string `json:"writer_error,omitempty"`
+	// Step is what step mode (--mode step) saw: the sequence of states of
+	// each stepped update. Nil in race mode.
+	Step *StepTrace `json:"step,omitempty"`
+}
+
+// StepTrace is what step mode saw of one combination: for each stepped
+// update, the distinct states of the target, each produced by a real
+// system call of the real writer process stopped under ptrace, with this
+// reader strategy's outcome in both roles, and what a starting reader
+// found when the writer was killed right after each step.
+type StepTrace struct {
+	Updates []StepUpdate `json:"updates"`
+}
+
+// StepUpdate is one stepped update.
+type StepUpdate struct {
+	// Update is its direction, e.g. "A->B".
+	Update string `json:"update"`
+	// Command is the writer's command line.
+	Command string      `json:"command"`
+	States  []StepState `json:"states"`
+	// FirstUnsafe is the call number (#N) of the first unsafe state, 0
+	// when no state was unsafe.
+	FirstUnsafe int `json:"first_unsafe,omitempty"`
+	// Kills holds one kill point per step.
+	Kills []StepKill `json:"kills,omitempty"`
+	// Calls counts the system calls on the target or its directory,
+	// Stops the ptrace stops, Probes the probes.
+	Calls  int `json:"calls"`
+	Stops  int `json:"stops"`
+	Probes int `json:"probes"`
+	// Exit is how the stepped writer ended ("exit 0").
+	Exit     string   `json:"exit"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// StepState is one distinct state of the target.
+type StepState struct {
+	// N is the call that produced it (#N); 0 is the state before the update.
+	N    int    `json:"n"`
+	Call string `json:"call"`
+	// Running is what a reader that mapped the target before the update
+	// can read; Starting what a reader opening the target now finds.
+	Running  string `json:"running"`
+	Starting string `json:"starting"`
+	// Unsafe: a starting reader finds no whole version, or the old
+	// mapping faults or changed.
+	Unsafe bool `json:"unsafe,omitempty"`
+	// RunningVerdict and StartingVerdict are this reader strategy's
+	// outcomes in this state; Detail says what went wrong.
+	RunningVerdict  verdicts.Verdict `json:"running_verdict"`
+	StartingVerdict verdicts.Verdict `json:"starting_verdict"`
+	Detail          string           `json:"detail,omitempty"`
+}
+
+// StepKill is what a starting reader found after the writer was killed
+// (SIGKILL) right after call #After.
+type StepKill struct {
+	After int    `json:"after"`
+	Call  string `json:"call"`
+	Found string `json:"found"`
+	// Broken: neither the whole old nor the whole new file.
+	Broken     bool     `json:"broken,omitempty"`
+	LeftBehind []string `json:"left_behind,omitempty"`
+	Note       string   `json:"note,omitempty"`
 }
 
 // Role is "running" or "starting".
@@ -95,6 +160,9 @@ type Evidence struct {
 	Stderr string `json:"stderr,omitempty"`
 	// Repro is a command that runs this combination again.
 	Repro string `json:"repro,omitempty"`
+	// Step is the call number (#N) of the state where step mode saw this
+	// outcome (WriterStep then holds that call); 0 in race mode.
+	Step int `json:"step,omitempty"`
 }
 
 // Outcome returns the verdict and a readable account of it: what the

@@ -105,6 +105,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return readers.RunChild(ctx, args[1:], a.readers, a.stdin, a.stdout, a.stderr)
 	case "writer":
 		return a.writerChild(ctx, args[1:])
+	case "trace-wrap":
+		return a.traceWrap(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(a.stdout, usage)
 		return exitOK

@@ -27,7 +27,7 @@ type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
 	old, new                                         string
 	seed, updates                                    int64
-	configSet                                        bool
+	configSet, probeEveryWrite                       bool
 }
 
 func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
@@ -43,6 +43,7 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
 	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
+	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	if err := fs.Parse(args); err != nil {

@@ -1,0 +1,700 @@
+package step
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/verdicts"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// version is a pristine copy of one version of the target, summed page by
+// page (CRC32C), so that a probe hashes the target instead of copying it.
+type version struct {
+	label string
+	f     *os.File
+	size  int64
+	pages []uint32 // the last one may cover a partial page
+}
+
+func loadVersion(label, path string, page int) (*version, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("version %s: %w", label, err)
+	}
+	v := &version{label: label, f: f}
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		n, err := f.ReadAt(buf, off)
+		for i := 0; i < n; i += page {
+			v.pages = append(v.pages, crc32.Checksum(buf[i:min(i+page, n)], castagnoli))
+		}
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("version %s: %w", label, err)
+		}
+	}
+	v.size = off
+	return v, nil
+}
+
+// pageCRC returns the CRC of the n bytes of page i, or false when the
+// version has no such bytes.
+func (v *version) pageCRC(i, page, n int) (uint32, bool) {
+	off := int64(i) * int64(page)
+	if i >= len(v.pages) || off+int64(n) > v.size {
+		return 0, false
+	}
+	if int64(n) == min(int64(page), v.size-off) {
+		return v.pages[i], true
+	}
+	b := make([]byte, n)
+	if _, err := v.f.ReadAt(b, off); err != nil {
+		return 0, false
+	}
+	return crc32.Checksum(b, castagnoli), true
+}
+
+// paddedCRC returns the CRC of the n bytes a mapping shows at page i of a
+// file holding this version: its bytes, then zeros past its end. ok is
+// false when the page lies wholly past the end (a read there faults).
+func (v *version) paddedCRC(i, page, n int) (uint32, bool) {
+	off := int64(i) * int64(page)
+	if off >= v.size {
+		return 0, false
+	}
+	have := int(min(int64(n), v.size-off))
+	c, ok := v.pageCRC(i, page, have)
+	if !ok {
+		return 0, false
+	}
+	if have < n {
+		c = crc32.Update(c, castagnoli, make([]byte, n-have))
+	}
+	return c, true
+}
+
+// Found is what a reader that opens the target finds.
+type Found int
+
+// What a starting reader can find.
+const (
+	FoundOld     Found = iota // the whole old version
+	FoundNew                  // the whole new version
+	FoundMissing              // no file: ENOENT, or a dangling symlink
+	FoundEmpty                // a file of 0 bytes
+	FoundPartial              // a strict prefix of a version
+	FoundTorn                 // anything else: pages of both versions, or of neither
+	FoundError                // the open failed for another reason
+)
+
+var foundNames = [...]string{"old", "new", "missing", "empty", "partial", "torn", "error"}
+
+func (f Found) String() string {
+	if f < 0 || int(f) >= len(foundNames) {
+		return fmt.Sprintf("found(%d)", int(f))
+	}
+	return foundNames[f]
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (f Found) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// Whole reports whether f is a whole version, old or new.
+func (f Found) Whole() bool { return f == FoundOld || f == FoundNew }
+
+// StartingView is what a reader that opens the target now finds.
+type StartingView struct {
+	Found Found  `json:"found"`
+	Size  int64  `json:"size"`
+	Text  string `json:"text"` // "whole B", "empty file", "ENOENT (no file)" ...
+	key   uint64
+}
+
+// RunningView is what a reader that mapped the target before the update
+// can read through its mapping now.
+type RunningView struct {
+	Size int64 `json:"size"` // length of the mapping (the old file's size)
+	// FaultAt is the first offset at which a read faults (a read there
+	// raises SIGBUS), -1 when every page can be read.
+	FaultAt int64  `json:"fault_at"`
+	Pages   int    `json:"pages"`    // pages that can be read
+	Changed int    `json:"changed"`  // of those, pages that differ from the old version
+	FromNew int    `json:"from_new"` // of the changed ones, pages equal to the new version's
+	Text    string `json:"text"`
+	key     uint64
+}
+
+// Intact reports whether the mapping still shows the whole old version.
+func (v RunningView) Intact() bool { return v.FaultAt < 0 && v.Changed == 0 }
+
+// Outcome is what one reader strategy met in one role in one state.
+type Outcome struct {
+	Verdict verdicts.Verdict `json:"verdict"`
+	Lookups int              `json:"lookups"`
+	Right   int              `json:"right"`
+	Wrong   int              `json:"wrong"`
+	Errors  int              `json:"errors"`
+	Faults  int              `json:"faults"`
+	// OpenError: the starting reader could not open the target.
+	OpenError bool `json:"open_error,omitempty"`
+	// Addr is the address of the first memory fault.
+	Addr string `json:"addr,omitempty"`
+	// Detail says what went wrong: the first event of the kind that
+	// decided the verdict.
+	Detail string `json:"detail,omitempty"`
+
+	faultDetail, wrongDetail, errorDetail string
+}
+
+// ReaderOutcome is what one reader strategy met in one state.
+type ReaderOutcome struct {
+	Reader   string  `json:"reader"`
+	Running  Outcome `json:"running"`
+	Starting Outcome `json:"starting"`
+}
+
+// observation is one probe's result.
+type observation struct {
+	running  RunningView
+	starting StartingView
+	readers  []ReaderOutcome
+}
+
+// prober looks at the target while the updater is stopped.
+type prober struct {
+	target   string
+	page     int
+	old, new *version
+	regs     []readers.Registration
+	oracle   fixtures.Oracle
+	ips      []netip.Addr
+
+	mapping  []byte // the old file, mapped before the update
+	mapDev   uint64
+	mapIno   uint64
+	running  []readers.DB // per reader, opened before the update
+	buf      []byte
+	fileCRCs []uint32 // page CRCs of the target at the last starting probe
+	fileDev  uint64
+	fileIno  uint64
+
+	runCache   map[uint64][]Outcome // running outcomes by running view
+	startCache map[uint64][]Outcome // starting outcomes by starting view
+}
+
+func newProber(target string, old, new *version, regs []readers.Registration, oracle fixtures.Oracle, lookups int, seed int64) *prober {
+	p := &prober{target: target, page: os.Getpagesize(), old: old, new: new, regs: regs, oracle: oracle,
+		buf: make([]byte, 1<<20), runCache: map[uint64][]Outcome{}, startCache: map[uint64][]Outcome{}}
+	if oracle != nil {
+		rng := rand.New(rand.NewPCG(uint64(seed), 0x73746570))
+		for range lookups {
+			p.ips = append(p.ips, oracle.Sample(rng))
+		}
+	}
+	return p
+}
+
+// open maps the target and opens every reader on it: the running readers,
+// opened before the update begins.
+func (p *prober) open() error {
+	f, err := os.Open(p.target)
+	if err != nil {
+		return fmt.Errorf("open the target before the update: %w", err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat the target: %w", err)
+	}
+	if st.Size == 0 {
+		return fmt.Errorf("the target %s is empty before the update", p.target)
+	}
+	p.mapDev, p.mapIno = st.Dev, st.Ino
+	p.mapping, err = unix.Mmap(int(f.Fd()), 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map the target: %w", err)
+	}
+	for _, r := range p.regs {
+		db, err := runningStrategy(r).Open(p.target)
+		if err != nil {
+			p.close()
+			return fmt.Errorf("running reader %s cannot open the target before the update: %w", r.Name, err)
+		}
+		p.running = append(p.running, db)
+	}
+	return nil
+}
+
+// runningStrategy is how a running reader of r is opened. A mapped
+// reader is opened without its own fault recovery: the probe recovers
+// every fault itself and classifies it by r.PanicOnFault (a reader that
+// recovers a fault would also refuse lookups until a reload, which step
+// mode shows as the starting reader of that state).
+func runningStrategy(r readers.Registration) readers.Strategy {
+	if r.Mapped {
+		return readers.Mmap{}
+	}
+	return r.Strategy
+}
+
+func (p *prober) close() {
+	for _, db := range p.running {
+		db.Close()
+	}
+	p.running = nil
+	if p.mapping != nil {
+		unix.Munmap(p.mapping)
+		p.mapping = nil
+	}
+}
+
+// observe probes every view: the running mapping, a starting open, and
+// every reader in both roles. Outcomes of a view seen before are reused:
+// lookups are a pure function of the bytes.
+func (p *prober) observe() observation {
+	var o observation
+	o.starting = p.startingView()
+	o.running = p.runningView()
+	if len(p.regs) == 0 {
+		return o
+	}
+	// Each reader's lookups are independent (each has its own DB): they
+	// run side by side, as many at a time as there are CPUs.
+	var jobs []func()
+	run, haveRun := p.runCache[o.running.key]
+	if !haveRun {
+		run = make([]Outcome, len(p.regs))
+		for i, r := range p.regs {
+			jobs = append(jobs, func() { run[i] = p.lookups(p.running[i], r) })
+		}
+		p.runCache[o.running.key] = run
+	}
+	start, haveStart := p.startCache[o.starting.key]
+	if !haveStart {
+		start = make([]Outcome, len(p.regs))
+		for i, r := range p.regs {
+			jobs = append(jobs, func() { start[i] = p.startOne(r) })
+		}
+		p.startCache[o.starting.key] = start
+	}
+	parallel(jobs)
+	for i, r := range p.regs {
+		o.readers = append(o.readers, ReaderOutcome{Reader: r.Name, Running: run[i], Starting: start[i]})
+	}
+	return o
+}
+
+// parallel runs jobs, GOMAXPROCS at a time, and waits for them.
+func parallel(jobs []func()) {
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			j()
+		}()
+	}
+	wg.Wait()
+}
+
+// startingView opens the target as a starting reader would and says what
+// it holds, page by page against both versions.
+func (p *prober) startingView() StartingView {
+	p.fileCRCs = p.fileCRCs[:0]
+	p.fileDev, p.fileIno = 0, 0
+	via := ""
+	if dest, err := os.Readlink(p.target); err == nil {
+		via = fmt.Sprintf(" (link to %q)", dest)
+	}
+	f, err := os.Open(p.target)
+	if err != nil {
+		v := StartingView{Found: FoundError, Text: "open: " + errText(err)}
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			v.Found, v.Text = FoundMissing, errText(err)+" (no file)"
+			if via != "" {
+				v.Text = errText(err) + via + ": dangling link"
+			}
+		}
+		v.key = hashKey(uint64(v.Found), 0, v.Text)
+		return v
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		v := StartingView{Found: FoundError, Text: "fstat: " + errText(err)}
+		v.key = hashKey(uint64(v.Found), 0, v.Text)
+		return v
+	}
+	p.fileDev, p.fileIno = st.Dev, st.Ino
+	v := StartingView{Size: st.Size}
+	if st.Size == 0 {
+		v.Found, v.Text = FoundEmpty, "empty file"+via
+		v.key = hashKey(uint64(v.Found), 0, v.Text)
+		return v
+	}
+	h := crc32.New(castagnoli)
+	var off int64
+	for off < st.Size {
+		n, err := f.ReadAt(p.buf, off)
+		for i := 0; i < n; i += p.page {
+			p.fileCRCs = append(p.fileCRCs, crc32.Checksum(p.buf[i:min(i+p.page, n)], castagnoli))
+		}
+		off += int64(n)
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	size := off // what could be read
+	var eqOld, eqNew, both, neither int
+	for i, c := range p.fileCRCs {
+		n := int(min(int64(p.page), size-int64(i)*int64(p.page)))
+		oc, okO := p.old.pageCRC(i, p.page, n)
+		nc, okN := p.new.pageCRC(i, p.page, n)
+		o, w := okO && oc == c, okN && nc == c
+		switch {
+		case o && w:
+			both++
+		case o:
+			eqOld++
+		case w:
+			eqNew++
+		default:
+			neither++
+		}
+		var b [4]byte
+		b[0], b[1], b[2], b[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+		h.Write(b[:])
+	}
+	pages := len(p.fileCRCs)
+	switch {
+	case size == p.old.size && eqOld+both == pages:
+		v.Found, v.Text = FoundOld, "whole "+p.old.label
+	case size == p.new.size && eqNew+both == pages:
+		v.Found, v.Text = FoundNew, "whole "+p.new.label
+	case size < p.new.size && eqNew+both == pages:
+		v.Found, v.Text = FoundPartial, fmt.Sprintf("partial: the first %d of %d bytes of %s", size, p.new.size, p.new.label)
+	case size < p.old.size && eqOld+both == pages:
+		v.Found, v.Text = FoundPartial, fmt.Sprintf("partial: the first %d of %d bytes of %s", size, p.old.size, p.old.label)
+	default:
+		v.Found = FoundTorn
+		v.Text = fmt.Sprintf("torn: %d bytes; %s", size, pageMix(eqNew, eqOld, neither, both, p.new.label, p.old.label))
+	}
+	v.Text += via
+	v.key = hashKey(uint64(v.Found), uint64(size), v.Text) ^ uint64(h.Sum32())<<32
+	return v
+}
+
+// pageMix says where the pages of a torn file or mapping come from.
+func pageMix(fromNew, fromOld, neither, both int, newLabel, oldLabel string) string {
+	var parts []string
+	if fromNew > 0 {
+		parts = append(parts, fmt.Sprintf("%d pages of %s", fromNew, newLabel))
+	}
+	if fromOld > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %s", fromOld, oldLabel))
+	}
+	if both > 0 {
+		parts = append(parts, fmt.Sprintf("%d the same in both", both))
+	}
+	if neither > 0 {
+		parts = append(parts, fmt.Sprintf("%d of neither", neither))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runningView probes the mapping made before the update: where a read
+// would fault, and which pages changed.
+func (p *prober) runningView() RunningView {
+	v := RunningView{Size: int64(len(p.mapping)), FaultAt: firstFault(p.mapping, p.page)}
+	readable := len(p.mapping)
+	if v.FaultAt >= 0 {
+		readable = int(v.FaultAt)
+	}
+	h := crc32.New(castagnoli)
+	// Pages of the same inode already summed from the file are reused.
+	sameInode := p.fileDev == p.mapDev && p.fileIno == p.mapIno
+	for i := 0; i*p.page < readable; i++ {
+		lo, hi := i*p.page, min((i+1)*p.page, readable)
+		var c uint32
+		if sameInode && i < len(p.fileCRCs) && hi-lo == p.page && int64(hi) <= fileSizeFromCRCs(p) {
+			c = p.fileCRCs[i]
+		} else {
+			c = p.crcOfMapping(lo, hi)
+		}
+		v.Pages++
+		if oc, ok := p.old.pageCRC(i, p.page, hi-lo); !ok || oc != c {
+			v.Changed++
+			if nc, ok := p.new.paddedCRC(i, p.page, hi-lo); ok && nc == c {
+				v.FromNew++
+			}
+		}
+		var b [4]byte
+		b[0], b[1], b[2], b[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+		h.Write(b[:])
+	}
+	v.Text = v.describe(p.old.label, p.new.label)
+	v.key = hashKey(uint64(v.FaultAt), uint64(v.Changed), v.Text) ^ uint64(h.Sum32())<<32
+	return v
+}
+
+// fileSizeFromCRCs is the number of bytes the last starting probe read
+// in whole pages.
+func fileSizeFromCRCs(p *prober) int64 { return int64(len(p.fileCRCs)-1) * int64(p.page) }
+
+// crcOfMapping sums mapping[lo:hi], which MADV_POPULATE_READ has just
+// shown readable; a fault would still be recovered.
+func (p *prober) crcOfMapping(lo, hi int) (c uint32) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			c = 0
+		}
+	}()
+	return crc32.Checksum(p.mapping[lo:hi], castagnoli)
+}
+
+func (v RunningView) describe(oldLabel, newLabel string) string {
+	mix := func() string {
+		if v.Changed == v.Pages && v.FromNew == v.Pages {
+			return fmt.Sprintf("shows %s's bytes in every page", newLabel)
+		}
+		return fmt.Sprintf("torn: %d of %d pages changed (%d of them %s's)", v.Changed, v.Pages, v.FromNew, newLabel)
+	}
+	switch {
+	case v.FaultAt == 0:
+		return "SIGBUS at offset 0"
+	case v.FaultAt > 0 && v.Changed == 0:
+		return fmt.Sprintf("SIGBUS from offset %d (of %d); below it %s intact", v.FaultAt, v.Size, oldLabel)
+	case v.FaultAt > 0:
+		return fmt.Sprintf("SIGBUS from offset %d (of %d); below it %s", v.FaultAt, v.Size, mix())
+	case v.Changed == 0:
+		return "whole " + oldLabel + " (intact)"
+	}
+	return mix()
+}
+
+// firstFault returns the first offset of m at which a read would fault,
+// or -1: MADV_POPULATE_READ fails with EFAULT exactly where a read raises
+// SIGBUS, and faults of a file mapping are a suffix (past the end of the
+// file), so a binary search finds the first.
+func firstFault(m []byte, page int) int64 {
+	if len(m) == 0 || populate(m) {
+		return -1
+	}
+	n := (len(m) + page - 1) / page
+	lo, hi := 0, n // pages [0, lo) read fine; the first fault is in [lo, hi)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if populate(m[lo*page : mid*page]) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if populate(m[lo*page : min((lo+1)*page, len(m))]) {
+		return int64(hi) * int64(page)
+	}
+	return int64(lo) * int64(page)
+}
+
+// populate reports whether every page of m can be read.
+func populate(m []byte) bool {
+	for {
+		err := unix.Madvise(m, unix.MADV_POPULATE_READ)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue
+		}
+		return err == nil
+	}
+}
+
+// lookups runs the probe's lookups on db for reader r, recovering memory
+// faults, and classifies them as r would end: a fault kills a reader
+// without PanicOnFault (crash) and is recovered by one with it.
+func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
+	var o Outcome
+	if db == nil {
+		return o
+	}
+	for _, ip := range p.ips {
+		if o.worst(r) {
+			break // nothing later can change the verdict
+		}
+		o.Lookups++
+		rec := p.oracle.NewRecord()
+		found, err := safeLookup(db, ip, rec)
+		var fe *readers.FaultError
+		switch {
+		case errors.As(err, &fe):
+			o.Faults++
+			if o.Addr == "" {
+				o.Addr = fmt.Sprintf("%#x", fe.Addr)
+				o.faultDetail = fmt.Sprintf("lookup of %s: memory fault at %#x", ip, fe.Addr)
+			}
+		case err != nil:
+			o.Errors++
+			first(&o.errorDetail, fmt.Sprintf("lookup of %s: %v", ip, err))
+		default:
+			if verr := p.oracle.Check(ip, rec, found); verr != nil {
+				o.Wrong++
+				first(&o.wrongDetail, verr.Error())
+			} else {
+				o.Right++
+			}
+		}
+	}
+	o.Verdict = o.verdict(r)
+	return o
+}
+
+// worst reports whether o has reached the most severe outcome reader r
+// can earn: a fault (crash) for a reader that does not recover faults, a
+// wrong answer (corrupt) for one that does.
+func (o *Outcome) worst(r readers.Registration) bool {
+	if r.PanicOnFault {
+		return o.Wrong > 0
+	}
+	return o.Faults > 0
+}
+
+// maxDetail bounds a detail: a decoding error on a torn file can quote
+// megabytes of garbage.
+const maxDetail = 400
+
+// first sets *dst to s (clipped) unless it is set.
+func first(dst *string, s string) {
+	if *dst == "" {
+		*dst = clip(s, maxDetail)
+	}
+}
+
+// clip cuts s to at most n bytes (at a rune boundary), marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
+// verdict classifies o as reader r would end, and sets Detail to the
+// first event of the deciding kind.
+func (o *Outcome) verdict(r readers.Registration) verdicts.Verdict {
+	v := verdicts.Safe
+	if o.Errors > 0 || o.OpenError {
+		v, o.Detail = verdicts.Degraded, o.errorDetail
+	}
+	if o.Faults > 0 && r.PanicOnFault {
+		v, o.Detail = verdicts.Recovered, o.faultDetail
+	}
+	if o.Wrong > 0 {
+		v, o.Detail = verdicts.Corrupt, o.wrongDetail
+	}
+	if o.Faults > 0 && !r.PanicOnFault {
+		v, o.Detail = verdicts.Crash, o.faultDetail+" (SIGBUS: the reader process dies)"
+	}
+	return v
+}
+
+// startOne opens the target with r's own strategy, as a reader starting
+// now would, and looks up.
+func (p *prober) startOne(r readers.Registration) Outcome {
+	db, err := safeOpen(r.Strategy, p.target)
+	var fe *readers.FaultError
+	switch {
+	case errors.As(err, &fe):
+		o := Outcome{Faults: 1, Addr: fmt.Sprintf("%#x", fe.Addr), faultDetail: clip("open: "+err.Error(), maxDetail)}
+		o.Verdict = o.verdict(r)
+		return o
+	case err != nil:
+		o := Outcome{OpenError: true, errorDetail: clip("open: "+err.Error(), maxDetail)}
+		o.Verdict = o.verdict(r)
+		return o
+	}
+	defer db.Close()
+	return p.lookups(db, r)
+}
+
+// safeOpen opens path with s, turning a memory fault into a *FaultError.
+func safeOpen(s readers.Strategy, path string) (db readers.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			db, err = nil, faultError(v)
+		}
+	}()
+	return s.Open(path)
+}
+
+// safeLookup looks ip up in db, turning a memory fault into a *FaultError.
+func safeLookup(db readers.DB, ip netip.Addr, rec any) (found bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			found, err = false, faultError(v)
+		}
+	}()
+	return db.Lookup(ip, rec)
+}
+
+func faultError(v any) error {
+	if a, ok := v.(interface{ Addr() uintptr }); ok {
+		return &readers.FaultError{Addr: a.Addr(), Value: fmt.Sprint(v)}
+	}
+	return fmt.Errorf("panic: %v", v)
+}
+
+// errText is err's innermost message with its errno name when known.
+func errText(err error) string {
+	var en unix.Errno
+	if errors.As(err, &en) {
+		return errnoName(en)
+	}
+	return err.Error()
+}
+
+// hashKey mixes the parts of a view into a cache key.
+func hashKey(a, b uint64, s string) uint64 {
+	h := crc32.New(castagnoli)
+	fmt.Fprintf(h, "%d/%d/%s", a, b, s)
+	return uint64(h.Sum32()) | (a^b)<<32
+}
+
+// listDir lists the entries of dir, sorted.
+func listDir(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}

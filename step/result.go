@@ -1,0 +1,145 @@
+package step
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/verdicts"
+)
+
+// Update is one stepped update of a writer: its direction ("A->B") and
+// its sequence.
+type Update struct {
+	Label string
+	Seq   *Sequence
+}
+
+// Result judges the combination writer x reader from the stepped updates
+// of the writer, exactly as race mode judges a race: each state is one
+// running reader (mapped before the update) and one starting reader
+// (opening the target in that state), each earning the outcome of its
+// lookups (a memory fault kills a reader without PanicOnFault: crash; a
+// wrong answer: corrupt; an error: degraded ...), and the combination
+// earns the most severe. Evidence is kept for the first state that showed
+// the most severe outcome, with the system call that produced it. repro is
+// the command that runs the combination again.
+func Result(writer, reader string, updates []Update, repro string) engine.Result {
+	res := engine.Result{Writer: writer, Reader: reader, Roles: map[engine.Role]engine.RoleResult{},
+		Updates: len(updates), Step: &engine.StepTrace{}}
+	var best *engine.Evidence
+	var dur time.Duration
+	for _, u := range updates {
+		s := u.Seq
+		dur += s.Duration
+		su := engine.StepUpdate{Update: u.Label, Command: quoteArgs(s.Command), Calls: len(s.Calls),
+			Stops: s.Stops, Probes: s.Probes, Exit: s.Exit, Warnings: s.Warnings}
+		if st := s.Unsafe(); st != nil {
+			su.FirstUnsafe = st.N
+		}
+		if s.ExitCode != 0 && res.WriterError == "" {
+			res.WriterError = fmt.Sprintf("update %s: %s: %s", u.Label, s.Exit, strings.TrimSpace(s.Output))
+		}
+		for _, st := range s.States {
+			ro, ok := st.Reader(reader)
+			ss := engine.StepState{N: st.N, Call: st.Call, Running: st.Running.Text, Starting: st.Starting.Text, Unsafe: st.Unsafe}
+			if ok {
+				ss.RunningVerdict, ss.StartingVerdict = ro.Running.Verdict, ro.Starting.Verdict
+				for _, role := range []struct {
+					role engine.Role
+					o    Outcome
+				}{{engine.Running, ro.Running}, {engine.Starting, ro.Starting}} {
+					account(&res, role.role, role.o)
+					if ev := evidence(u.Label, st, role.role, role.o); ev != nil && (best == nil || ev.Outcome > best.Outcome) {
+						best = ev
+					}
+				}
+				ss.Detail = stateDetail(ro)
+			}
+			su.States = append(su.States, ss)
+		}
+		for _, k := range s.Kills {
+			su.Kills = append(su.Kills, engine.StepKill{After: k.After, Call: k.Call, Found: k.Found.Text,
+				Broken: k.Broken(), LeftBehind: k.LeftBehind, Note: k.Note})
+		}
+		res.Step.Updates = append(res.Step.Updates, su)
+	}
+	res.Verdict = res.Counts.Worst()
+	res.DurationMS = dur.Milliseconds()
+	if best != nil && best.Outcome > verdicts.Safe {
+		best.Repro = repro
+		res.Evidence = best
+	}
+	return res
+}
+
+// account adds one reader's outcome in one role and state.
+func account(res *engine.Result, role engine.Role, o Outcome) {
+	res.Counts.Add(o.Verdict)
+	rr := res.Roles[role]
+	rr.Counts.Add(o.Verdict)
+	rr.Readers++
+	rr.Verdict = rr.Counts.Worst()
+	res.Roles[role] = rr
+	res.Lookups += int64(o.Lookups)
+	res.Answers.Right += int64(o.Right)
+	res.Answers.Wrong += int64(o.Wrong)
+	res.Answers.Errors += int64(o.Errors)
+	res.Answers.Faults += int64(o.Faults)
+	if o.OpenError {
+		res.Answers.OpenErrors++
+	}
+}
+
+// evidence describes outcome o of a reader in role in state st, or nil
+// when it was safe.
+func evidence(label string, st State, role engine.Role, o Outcome) *engine.Evidence {
+	if o.Verdict == verdicts.Safe {
+		return nil
+	}
+	ev := &engine.Evidence{Outcome: o.Verdict, Role: role, Reader: string(role), Step: st.N,
+		WriterStep: fmt.Sprintf("update %s, #%d %s", label, st.N, st.Call), Addr: o.Addr}
+	view := "the target: " + st.Starting.Text
+	if role == engine.Running {
+		view = "its mapping of the old file: " + st.Running.Text
+		if o.Faults > 0 && st.Running.FaultAt >= 0 {
+			ev.Signal, ev.SignalNumber, ev.Code = "SIGBUS", 7, "BUS_ADRERR"
+			view += " (not delivered: MADV_POPULATE_READ fails with EFAULT exactly where a read raises SIGBUS, and the lookup's fault was recovered in the probe)"
+		}
+	}
+	who := "a reader that mapped the target before the update"
+	if role == engine.Starting {
+		who = "a reader opening the target in this state"
+	}
+	ev.Detail = fmt.Sprintf("%s: %s; %s", who, o.Detail, view)
+	if o.Lookups > 0 {
+		ev.Detail += fmt.Sprintf(" [%d lookups: %d right, %d wrong, %d errors, %d faults]", o.Lookups, o.Right, o.Wrong, o.Errors, o.Faults)
+	}
+	return ev
+}
+
+// stateDetail says what went wrong for a reader in a state.
+func stateDetail(ro ReaderOutcome) string {
+	var parts []string
+	if ro.Running.Verdict != verdicts.Safe {
+		parts = append(parts, "running: "+ro.Running.Detail)
+	}
+	if ro.Starting.Verdict != verdicts.Safe {
+		parts = append(parts, "starting: "+ro.Starting.Detail)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// quoteArgs renders argv for a POSIX shell.
+func quoteArgs(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:@+") == "" {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}
