@@ -225,26 +225,13 @@ func (e Exec) Update(ctx context.Context, u Update) error {
 	if err != nil {
 		return fmt.Errorf("update %s: %w", u.Target, err)
 	}
-	dir, base := filepath.Dir(target), filepath.Base(target)
-	newPath := filepath.Join(dir, newName(base, u.Seq))
+	dir := filepath.Dir(target)
+	argv, newPath := e.Expand(target, u.Seq)
 	if err := copyFresh(u.Source, newPath); err != nil {
 		return fmt.Errorf("update %s: make {new}: %w", u.Target, err)
 	}
 	defer tidyNew(target)
-
-	argv := make([]string, len(e.Argv))
-	for i, a := range e.Argv {
-		switch a {
-		case NewArg:
-			argv[i] = newPath
-		case TargetArg:
-			argv[i] = target
-		default:
-			argv[i] = a
-		}
-	}
-	env := append(os.Environ(), e.Env...)
-	env = append(env, "MAPCHAOS_NEW="+newPath, "MAPCHAOS_TARGET="+target, fmt.Sprintf("MAPCHAOS_UPDATE=%d", u.Seq))
+	env := append(os.Environ(), e.UpdateEnv(target, u.Seq)...)
 
 	u.step("exec " + e.String())
 	w := startWatch(dir, map[string]string{filepath.Base(newPath): NewArg}, u.step)
@@ -266,6 +253,44 @@ func (e Exec) Update(ctx context.Context, u Update) error {
 		return cerr
 	}
 	return nil
+}
+
+// Expand returns the command of update seq with {new} and {target}
+// substituted, and the path of its {new} file (beside the target, so that a
+// rename of it stays on one file system). target must be absolute.
+func (e Exec) Expand(target string, seq int) (argv []string, newPath string) {
+	newPath = filepath.Join(filepath.Dir(target), newName(filepath.Base(target), seq))
+	argv = make([]string, len(e.Argv))
+	for i, a := range e.Argv {
+		switch a {
+		case NewArg:
+			argv[i] = newPath
+		case TargetArg:
+			argv[i] = target
+		default:
+			argv[i] = a
+		}
+	}
+	return argv, newPath
+}
+
+// UpdateEnv is what the command of update seq finds in its environment
+// besides the harness's own: e.Env, MAPCHAOS_NEW, MAPCHAOS_TARGET and
+// MAPCHAOS_UPDATE.
+func (e Exec) UpdateEnv(target string, seq int) []string {
+	_, newPath := e.Expand(target, seq)
+	return append(append([]string(nil), e.Env...),
+		"MAPCHAOS_NEW="+newPath, "MAPCHAOS_TARGET="+target, fmt.Sprintf("MAPCHAOS_UPDATE=%d", seq))
+}
+
+// PlaceNew puts a fresh copy of source where update seq's {new} goes and
+// returns its path (for step mode, which runs the command itself).
+func (e Exec) PlaceNew(source, target string, seq int) (string, error) {
+	_, newPath := e.Expand(target, seq)
+	if err := copyFresh(source, newPath); err != nil {
+		return "", fmt.Errorf("make {new}: %w", err)
+	}
+	return newPath, nil
 }
 
 // ran is the end of one run of a command.

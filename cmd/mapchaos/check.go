@@ -19,6 +19,7 @@ import (
 	"github.com/mapchaos/mapchaos/matrix"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/step"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
 )
@@ -64,6 +65,7 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
+	old, new                                                                 string
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
 
@@ -87,7 +89,9 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
 	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the updater under ptrace; not built yet for check)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the updater under ptrace, probed after every system call)")
+	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
+	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	fs.StringVar(&f.targetKind, "target-kind", "file", "file (the target is a regular file) or symlink (a symlink to a file in the same directory)")
 	fs.StringVar(&f.size, "size", "16MiB", "size of version A of the generated fixture (64KiB to 1GiB)")
 	fs.StringVar(&f.shape, "shape", string(fixtures.Shrink), "size of B relative to A: same, shrink (about 60%) or grow (about 160%)")
@@ -122,11 +126,15 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
-	case "race":
-	case "step":
-		return errors.New("--mode step: step mode for check is not built yet; use --mode race")
+	case "race", "step":
 	default:
 		return fmt.Errorf("--mode %q: want race or step", f.mode)
+	}
+	if (f.old == "") != (f.new == "") {
+		return errors.New("--old and --new go together: give both (your own pair) or neither (a generated pair)")
+	}
+	if f.mode == "step" && f.readerCmd != "" {
+		return errors.New("--mode step probes the built-in readers in process; a --reader-cmd reader can only be raced (--mode race)")
 	}
 	switch f.targetKind {
 	case "file", "symlink":
@@ -230,34 +238,37 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	race := config.Default().Race
+	race.Updates, race.Seed = int(f.updates), f.seed
+	cfg := config.Default()
+	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Old: f.old, New: f.new}
+	cfg.Race = race
+	fmt.Fprintf(a.stdout, "updater: %s (target: %s)\n", f.exec(nil), f.targetKind)
+	pair, err := a.fixturePair(ctx, cfg, f.cache)
+	if err != nil {
+		return 0, err
+	}
 	if f.out, err = filepath.Abs(f.out); err != nil {
 		return 0, usagef("--out: %v", err)
 	}
 	if err := prepareOut(f.out); err != nil {
 		return 0, err
 	}
-	cache := f.cache
-	if cache == "" {
-		cache = fixtures.DefaultCacheDir()
-	}
-	fmt.Fprintf(a.stdout, "updater: %s (target: %s)\n", f.exec(nil), f.targetKind)
-	fmt.Fprintf(a.stdout, "fixture: %s, %s (cache %s)\n", humanSize(f.fixture.Size), f.fixture.Shape, cache)
-	pair, err := fixtures.Generate(ctx, f.fixture, cache)
-	if err != nil {
-		return 0, fmt.Errorf("fixture: %w", err)
-	}
-	fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
-
-	race := config.Default().Race
-	race.Updates, race.Seed = int(f.updates), f.seed
-	cfg := config.Default()
-	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape}
-	cfg.Race = race
 	rep := matrix.NewReport(f.out, f.seed, "", pair)
 	rep.Run.WriterCmd, rep.Run.ReaderCmd = f.writerCmd, f.readerCmd
 	if !f.exec(nil).HasNew() {
 		rep.Run.Warnings = append(rep.Run.Warnings, "the updater command has no {new} argument: it found the new version only through $MAPCHAOS_NEW")
 		fmt.Fprintln(a.stdout, "note: the updater command has no {new} argument: it gets the new version's path in $MAPCHAOS_NEW")
+	}
+	if f.mode == "step" {
+		if err := step.Available(); err == nil {
+			return a.checkStep(ctx, f, pair, rs, rep, start)
+		} else {
+			warning := fallbackWarning(err)
+			fmt.Fprintf(a.stderr, "mapchaos check: warning: %s\n", warning)
+			rep.Run.Requested = "step"
+			rep.Run.Warnings = append(rep.Run.Warnings, warning)
+		}
 	}
 	fmt.Fprintf(a.stdout, "racing the updater against %d reader(s): %d updates each, %d running + %d starting readers per update, seed %d\n",
 		len(rs), race.Updates, race.RunningReaders, race.StartingReaders, race.Seed)
@@ -341,6 +352,12 @@ func checkRepro(f checkFlags, r readers.Registration) string {
 	}
 	if f.timeout != writers.DefaultTimeout {
 		parts = append(parts, "--writer-timeout", f.timeout.String())
+	}
+	if f.old != "" {
+		parts = append(parts, "--old", q(f.old), "--new", q(f.new))
+	}
+	if f.mode != "race" {
+		parts = append(parts, "--mode", f.mode)
 	}
 	return strings.Join(parts, " ")
 }

@@ -38,7 +38,9 @@ var _ = Describe("mapchaos check: bad usage or input exits 2, names the problem,
 		Entry("no reader at all", []string{"--writer-cmd", "cp {new} {target}", "--readers", ""}, "no reader to race the updater against"),
 		Entry("a reader command without {target}", []string{"--writer-cmd", "cp {new} {target}", "--reader-cmd", "python3 reader.py"}, "--reader-cmd: reader command \"python3 reader.py\" has no {target} argument"),
 		Entry("a reader command that does not exist", []string{"--writer-cmd", "cp {new} {target}", "--reader-cmd", "no-such-reader {target}"}, `--reader-cmd: program "no-such-reader"`),
-		Entry("step mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "step"}, "--mode step: step mode for check is not built yet; use --mode race"),
+		Entry("step mode with a foreign reader", []string{"--writer-cmd", "cp {new} {target}", "--mode", "step", "--reader-cmd", "cat {target}"}, "--mode step probes the built-in readers in process"),
+		Entry("--old without --new", []string{"--writer-cmd", "cp {new} {target}", "--old", "a.mmdb"}, "--old and --new go together"),
+		Entry("an own pair that is not a database", []string{"--writer-cmd", "cp {new} {target}", "--old", "/etc/hostname", "--new", "/etc/hostname"}, "/etc/hostname is not a valid MaxMind DB file"),
 		Entry("an unknown mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "fast"}, `--mode "fast": want race or step`),
 		Entry("an unknown target kind", []string{"--writer-cmd", "cp {new} {target}", "--target-kind", "dir"}, `--target-kind "dir": want file or symlink`),
 		Entry("no updates", []string{"--writer-cmd", "cp {new} {target}", "--updates", "0"}, "--updates 0: want 1 to 10000"),
@@ -149,4 +151,37 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 		Expect(proctest.StartingWith("sleep 51.777")).To(BeEmpty())
 		Expect(proctest.Mentioning(filepath.Join(dir, "out"))).To(BeEmpty())
 	})
+})
+
+var _ = Describe("mapchaos check --mode step, on real tools", Serial, Label("ptrace"), func() {
+	DescribeTable("steps the updater under ptrace and gates on what the states did to the readers",
+		func(cmd string, code int, firstUnsafe string) {
+			dir := GinkgoT().TempDir()
+			s := mapchaos(dir, "check", "--out", "out", "--mode", "step", "--size", "256KiB", "--readers", "mmap,bytes", "--writer-cmd", cmd)
+			Eventually(s).Should(gexec.Exit(code))
+			rep, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.Run.Mode).To(Equal("step"))
+			Expect(rep.Run.WriterCmd).To(Equal(cmd))
+			Expect(rep.Results).To(HaveLen(2))
+			st := rep.Results[0].Step
+			Expect(st).NotTo(BeNil())
+			Expect(st.Updates).To(HaveLen(2))
+			up := st.Updates[0]
+			if firstUnsafe == "" {
+				Expect(up.FirstUnsafe).To(BeZero())
+				return
+			}
+			var call string
+			for _, state := range up.States {
+				if state.N == up.FirstUnsafe {
+					call = state.Call
+				}
+			}
+			Expect(call).To(ContainSubstring(firstUnsafe))
+		},
+		Entry("cp: the truncating open is the first unsafe state", "cp {new} {target}", 1, "O_TRUNC"),
+		Entry("mv: no unsafe state", "mv {new} {target}", 0, ""),
+		Entry("install: the unlink leaves no path", "install -m 0644 {new} {target}", 0, "unlinkat"),
+	)
 })
