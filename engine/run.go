@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -178,10 +177,10 @@ func (r *run) prepare() (a, b string, err error) {
 		}
 	}
 	a, b = filepath.Join(d, "versions", "A.mmdb"), filepath.Join(d, "versions", "B.mmdb")
-	if err := copyFile(r.cfg.Pair.A, a); err != nil {
+	if err := fixtures.CopyReadOnly(r.cfg.Pair.A, a); err != nil {
 		return "", "", harnessErr("%v", err)
 	}
-	if err := copyFile(r.cfg.Pair.B, b); err != nil {
+	if err := fixtures.CopyReadOnly(r.cfg.Pair.B, b); err != nil {
 		return "", "", harnessErr("%v", err)
 	}
 	r.versions = [2]string{a, b}
@@ -202,23 +201,6 @@ func (r *run) prepare() (a, b string, err error) {
 		return "", "", harnessErr("install target: %v", err)
 	}
 	return a, b, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("fixture: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("copy fixture: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy fixture to %s: %w", dst, err)
-	}
-	return out.Close()
 }
 
 func (r *run) spawn(id string, role Role, seed uint64) (*proc, error) {

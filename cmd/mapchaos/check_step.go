@@ -31,7 +31,7 @@ func (a *app) checkStep(ctx context.Context, f checkFlags, pair fixtures.Pair, r
 	dir := filepath.Join(f.out, "runs", "exec_step")
 	verA, verB := filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")
 	for src, dst := range map[string]string{pair.A: verA, pair.B: verB} {
-		if err := copyInto(src, dst); err != nil {
+		if err := fixtures.CopyReadOnly(src, dst); err != nil {
 			return 0, err
 		}
 	}

@@ -170,47 +170,54 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if f.mode == "step" {
 		return a.matrixStep(ctx, f, cfg, plan, pair)
 	}
+	rep := matrix.NewReport(f.out, cfg.Race.Seed, cfg.Path, pair)
+	return a.raceMatrix(ctx, f, cfg, plan, pair, rep, start)
+}
+
+// raceMatrix races every combination of plan by timing, one line per
+// combination as it finishes, then writes the report and concludes.
+func (a *app) raceMatrix(ctx context.Context, f matrixFlags, cfg config.Config, plan matrix.Plan, pair fixtures.Pair, rep reports.Report, start time.Time) (int, error) {
 	runner := matrix.Runner{Plan: plan, Pair: pair, Out: f.out, ReaderCmd: []string{a.self, "reader"},
 		Repro: func(c matrix.Combo) string { return reproCommand(f, cfg, c) }}
-	cfgPath := ""
-	if f.configSet || cfg.Path != "" {
-		cfgPath = cfg.Path
-	}
-	rep := matrix.NewReport(f.out, cfg.Race.Seed, cfgPath, pair)
 	n := len(plan.Combos)
 	fmt.Fprintf(a.stdout, "racing %d combinations: %d updates each, %d running + %d starting readers per update, seed %d\n",
 		n, cfg.Race.Updates, cfg.Race.RunningReaders, cfg.Race.StartingReaders, cfg.Race.Seed)
-	failed := 0
 	prog := newProgress(a.stdout, n, start)
 	defer prog.close()
 	for i, c := range plan.Combos {
 		prog.begin(i+1, c.Name())
 		e, err := runner.Run(ctx, c)
 		if err != nil {
-			if errors.Is(err, engine.ErrHarness) {
-				return 0, err
-			}
 			return 0, err
 		}
 		rep.Results = append(rep.Results, e)
-		if !e.Met {
-			failed++
-		}
 		printProgress(prog, i+1, n, e, time.Since(start))
 	}
 	matrix.Finish(&rep, start)
 	if err := reports.WriteAll(f.out, rep); err != nil {
 		return 0, fmt.Errorf("write report: %w", err)
 	}
+	return a.conclude(rep, f.out, "also report.md, report.html, junit.xml", start), nil
+}
+
+// conclude prints the matrix and where the report is, and returns the exit
+// status: 1 when any combination missed its expectation.
+func (a *app) conclude(rep reports.Report, out, files string, start time.Time) int {
 	fmt.Fprintln(a.stdout)
 	printMatrix(a.stdout, rep)
-	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(f.out, "report.json"))
-	if failed > 0 {
-		fmt.Fprintf(a.stdout, "%d of %d combinations did not meet their expectation\n", failed, n)
-		return exitFailed, nil
+	fmt.Fprintf(a.stdout, "\nreport: %s (%s)\n", filepath.Join(out, reports.JSONFile), files)
+	failed := 0
+	for _, e := range rep.Results {
+		if !e.Met {
+			failed++
+		}
 	}
-	fmt.Fprintf(a.stdout, "every expectation held (%d combinations, %.1fs)\n", n, time.Since(start).Seconds())
-	return exitOK, nil
+	if failed > 0 {
+		fmt.Fprintf(a.stdout, "%d of %d combinations did not meet their expectation\n", failed, len(rep.Results))
+		return exitFailed
+	}
+	fmt.Fprintf(a.stdout, "every expectation held (%d combinations, %.1fs)\n", len(rep.Results), time.Since(start).Seconds())
+	return exitOK
 }
 
 // fixturePair loads the user's own pair named by the config (or --old and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,12 +60,12 @@ func (a *app) matrixStepWith(ctx context.Context, f matrixFlags, cfg config.Conf
 	if err != nil {
 		return 0, err
 	}
-	rep := matrix.NewReport(f.out, cfg.Race.Seed, configPath(f, cfg), pair)
+	rep := matrix.NewReport(f.out, cfg.Race.Seed, cfg.Path, pair)
 	rep.Run.Mode = "step"
 	n := len(plan.Combos)
 	fmt.Fprintf(a.stdout, "stepping %d combinations: %d update(s) per writer under ptrace, every reader probed at every step, seed %d\n",
 		n, opt.updates, cfg.Race.Seed)
-	failed, done := 0, 0
+	done := 0
 	for _, w := range planWriters(plan) {
 		combos := combosOf(plan, w.Name)
 		var regs []readers.Registration
@@ -90,9 +89,6 @@ func (a *app) matrixStepWith(ctx context.Context, f matrixFlags, cfg config.Conf
 			if res.WriterError != "" {
 				e.Met = false
 			}
-			if !e.Met {
-				failed++
-			}
 			rep.Results = append(rep.Results, e)
 			done++
 			printProgress(a.stdout, done, n, e, time.Since(start))
@@ -102,15 +98,7 @@ func (a *app) matrixStepWith(ctx context.Context, f matrixFlags, cfg config.Conf
 	if err := writeStepReport(f.out, rep); err != nil {
 		return 0, err
 	}
-	fmt.Fprintln(a.stdout)
-	printMatrix(a.stdout, rep)
-	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md with the step sequences, report.html, junit.xml)\n", filepath.Join(f.out, "report.json"))
-	if failed > 0 {
-		fmt.Fprintf(a.stdout, "%d of %d combinations did not meet their expectation\n", failed, n)
-		return exitFailed, nil
-	}
-	fmt.Fprintf(a.stdout, "every expectation held (%d combinations, %.1fs)\n", n, time.Since(start).Seconds())
-	return exitOK, nil
+	return a.conclude(rep, f.out, "also report.md with the step sequences, report.html, junit.xml", start), nil
 }
 
 // stepWriter steps the updates of writer w, probing regs, and prints each
@@ -123,7 +111,7 @@ func (a *app) stepWriter(ctx context.Context, f matrixFlags, cfg config.Config, 
 	}
 	verA, verB := filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")
 	for src, dst := range map[string]string{pair.A: verA, pair.B: verB} {
-		if err := copyInto(src, dst); err != nil {
+		if err := fixtures.CopyReadOnly(src, dst); err != nil {
 			return nil, err
 		}
 	}
@@ -204,37 +192,11 @@ func (a *app) printSequence(writer, label string, s *step.Sequence) {
 func (a *app) matrixStepFallback(ctx context.Context, f matrixFlags, cfg config.Config, plan matrix.Plan, pair fixtures.Pair, start time.Time, why error) (int, error) {
 	warning := fallbackWarning(why)
 	fmt.Fprintf(a.stderr, "mapchaos matrix: warning: %s\n", warning)
-	runner := matrix.Runner{Plan: plan, Pair: pair, Out: f.out, ReaderCmd: []string{a.self, "reader"},
-		Repro: func(c matrix.Combo) string { return reproCommand(f, cfg, c) }}
-	rep := matrix.NewReport(f.out, cfg.Race.Seed, configPath(f, cfg), pair)
+	rep := matrix.NewReport(f.out, cfg.Race.Seed, cfg.Path, pair)
 	rep.Run.Mode, rep.Run.Requested = "race", "step"
 	rep.Run.Warnings = append(rep.Run.Warnings, warning)
-	n := len(plan.Combos)
-	fmt.Fprintf(a.stdout, "racing %d combinations (step mode is not possible here): %d updates each, seed %d\n", n, cfg.Race.Updates, cfg.Race.Seed)
-	failed := 0
-	for i, c := range plan.Combos {
-		e, err := runner.Run(ctx, c)
-		if err != nil {
-			return 0, err
-		}
-		rep.Results = append(rep.Results, e)
-		if !e.Met {
-			failed++
-		}
-		printProgress(a.stdout, i+1, n, e, time.Since(start))
-	}
-	matrix.Finish(&rep, start)
-	if err := reports.WriteAll(f.out, rep); err != nil {
-		return 0, fmt.Errorf("write report: %w", err)
-	}
-	fmt.Fprintln(a.stdout)
-	printMatrix(a.stdout, rep)
-	fmt.Fprintf(a.stdout, "\nreport: %s (race mode: %s)\n", filepath.Join(f.out, "report.json"), warning)
-	if failed > 0 {
-		fmt.Fprintf(a.stdout, "%d of %d combinations did not meet their expectation\n", failed, n)
-		return exitFailed, nil
-	}
-	return exitOK, nil
+	fmt.Fprintln(a.stdout, "step mode is not possible here: racing by timing instead")
+	return a.raceMatrix(ctx, f, cfg, plan, pair, rep, start)
 }
 
 // fallbackWarning says plainly why step mode was not used.
@@ -318,14 +280,6 @@ func combosOf(plan matrix.Plan, w string) []matrix.Combo {
 	return out
 }
 
-// configPath is the config path the report names.
-func configPath(f matrixFlags, cfg config.Config) string {
-	if f.configSet || cfg.Path != "" {
-		return cfg.Path
-	}
-	return ""
-}
-
 // stepRepro is the command that steps one combination again.
 func stepRepro(f matrixFlags, cfg config.Config, c matrix.Combo) string {
 	r := reproCommand(f, cfg, c)
@@ -335,25 +289,4 @@ func stepRepro(f matrixFlags, cfg config.Config, c matrix.Combo) string {
 		r = strings.Replace(r, " --updates "+strconv.FormatInt(f.updates, 10), "", 1)
 	}
 	return r
-}
-
-// copyInto copies src to dst (read-only), creating dst's directory.
-func copyInto(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("fixture: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("copy fixture: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy fixture to %s: %w", dst, err)
-	}
-	return out.Close()
 }
