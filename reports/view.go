@@ -211,7 +211,33 @@ func evidenceOf(e Entry) evidence {
 	if multiLine(e.WriterError) {
 		addBlock("writer error", e.WriterError)
 	}
+	addBlock("step sequence", stepText(e.Step))
 	return ev
+}
+
+// stepText renders what step mode saw: per update, each distinct state
+// with the call that produced it and this reader's outcome in both roles,
+// then what killing the writer after each step left.
+func stepText(st *engine.StepTrace) string {
+	if st == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, u := range st.Updates {
+		fmt.Fprintf(&b, "update %s: %s (%d calls, %d ptrace stops, %d probes)\n", u.Update, u.Exit, u.Calls, u.Stops, u.Probes)
+		for _, s := range u.States {
+			mark := ""
+			if s.N != 0 && s.N == u.FirstUnsafe {
+				mark = "   <- first unsafe state"
+			}
+			fmt.Fprintf(&b, "  #%d %s -> running: %s (%s); starting: %s (%s)%s\n",
+				s.N, s.Call, s.Running, s.RunningVerdict, s.Starting, s.StartingVerdict, mark)
+		}
+		for _, k := range u.Kills {
+			fmt.Fprintf(&b, "  killed after #%d %s -> %s\n", k.After, k.Call, k.Found)
+		}
+	}
+	return b.String()
 }
 
 // expectationText says what was expected and whether it held.
