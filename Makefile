@@ -8,7 +8,7 @@ BIN     := bin/mapchaos
 # Every suite, parallel where specs allow it (the matrix entries are Serial).
 GINKGO_FLAGS ?= -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going --timeout=60m
 
-.PHONY: all build demo test unit lint bench clean
+.PHONY: all build demo demo-arm64 test test-arm64 unit lint bench clean
 
 all: lint test
 
@@ -18,6 +18,14 @@ build:
 ## demo: race the default matrix of ginkgo.yml; print it and write $(OUT)/report.*
 demo: build
 	$(BIN) matrix --config ginkgo.yml --out $(OUT)
+
+## demo-arm64: the matrix of ginkgo.yml in a real arm64 kernel (qemu-system-aarch64), on ext4 and tmpfs
+demo-arm64: build
+	$(BIN) matrix --arch arm64 --config ginkgo.yml --out $(OUT)/arm64
+
+## test-arm64: the Ginkgo suites, compiled for linux/arm64, run in a real arm64 kernel
+test-arm64:
+	$(GO) run ./cmd/mapchaos-vm suites --out $(OUT)/arm64-suites
 
 ## test: lint, then every Ginkgo suite (unit specs, real races, the matrix)
 test: lint

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -127,6 +128,11 @@ var _ = Describe("Exec.Update", func() {
 			f := newExecFixture()
 			argv, err := writers.SplitCommand(line)
 			Expect(err).NotTo(HaveOccurred())
+			if _, err := exec.LookPath(argv[0]); err != nil && os.Getenv("CI") == "" {
+				// e.g. the arm64 guest of make test-arm64, whose busybox
+				// has no install(1); CI's host must have every tool.
+				Skip(argv[0] + " is not installed here")
+			}
 			got, err := f.update(ctx, writers.Command(argv...), 3)
 			Expect(err).NotTo(HaveOccurred())
 			expectContent(f.target, f.b)

@@ -58,7 +58,7 @@ func TestMatrix(t *testing.T) {
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	bin, err := mapchaosBin()
 	Expect(err).NotTo(HaveOccurred())
 	var pair fixtures.Pair
 	if cfg.Fixture.Old != "" {
@@ -140,3 +140,12 @@ var _ = ReportAfterSuite("mapchaos report", func(r Report) {
 	Expect(reports.WriteAll(outDir, rep)).To(Succeed())
 	GinkgoWriter.Printf("mapchaos report: %s\n", filepath.Join(outDir, "report.md"))
 })
+
+// mapchaosBin is $MAPCHAOS_BIN when set (a prebuilt binary: the arm64 guest
+// of `make test-arm64` has no Go toolchain), else the CLI built by gexec.
+func mapchaosBin() (string, error) {
+	if p := os.Getenv("MAPCHAOS_BIN"); p != "" {
+		return p, nil
+	}
+	return gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+}

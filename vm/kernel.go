@@ -1,0 +1,431 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// KernelMeta is the Debian package whose dependency names the current
+// arm64 cloud kernel (ext4 built in, virtio as modules).
+const KernelMeta = "linux-image-cloud-arm64"
+
+// UserlandPackage is the Debian package whose static busybox gives the
+// guest /bin/sh and the usual tools: some specs run `sh -c` scripts.
+const UserlandPackage = "busybox-static"
+
+// entryFormat changes whenever a cache entry would hold other files; an
+// entry of another format is fetched again.
+const entryFormat = 2
+
+// DiskModules are the modules the guest needs to see its virtio disk; their
+// dependencies are found from the modules' own .modinfo.
+var DiskModules = []string{"virtio_mmio", "virtio_blk"}
+
+// Kernel is a cached arm64 kernel: its Image, the modules the guest
+// loads, in load order, and a static busybox for the guest's /bin.
+type Kernel struct {
+	Format int `json:"format"`
+	// Package and Version name the Debian package it came from.
+	Package string `json:"package"`
+	Version string `json:"version"`
+	// Release is the kernel release (uname -r in the guest).
+	Release string `json:"release"`
+	// SHA256 is the digest of the .deb.
+	SHA256 string `json:"sha256"`
+	// Fetched is when it was downloaded (RFC 3339).
+	Fetched string `json:"fetched"`
+	// Modules are file names in ModuleDir, in load order.
+	Modules []string `json:"modules"`
+	// Userland is the package and version of the busybox (UserlandPackage).
+	Userland string `json:"userland"`
+	// Dir is the cache entry (not stored).
+	Dir string `json:"-"`
+}
+
+// Image is the path of the kernel Image (qemu -kernel).
+func (k Kernel) Image() string { return filepath.Join(k.Dir, "vmlinuz") }
+
+// ModuleDir holds the modules.
+func (k Kernel) ModuleDir() string { return filepath.Join(k.Dir, "modules") }
+
+// Busybox is the path of the static arm64 busybox.
+func (k Kernel) Busybox() string { return filepath.Join(k.Dir, "busybox") }
+
+// Fetcher downloads the arm64 kernel package and the userland package
+// (UserlandPackage) into dir and returns the paths of the two .debs.
+type Fetcher interface {
+	Fetch(ctx context.Context, dir string) (kernelDeb, userlandDeb string, err error)
+}
+
+// DefaultCacheDir is where the kernel is cached: $MAPCHAOS_VM_CACHE, else
+// vm/ in $MAPCHAOS_CACHE, else mapchaos/vm in the user's cache directory,
+// else mapchaos-cache/vm in the temporary directory.
+func DefaultCacheDir() string {
+	if d := os.Getenv("MAPCHAOS_VM_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("MAPCHAOS_CACHE"); d != "" {
+		return filepath.Join(d, "vm")
+	}
+	if d, err := os.UserCacheDir(); err == nil && d != "" {
+		return filepath.Join(d, "mapchaos", "vm")
+	}
+	return filepath.Join(os.TempDir(), "mapchaos-cache", "vm")
+}
+
+// currentFile names the cache entry in use.
+const currentFile = "kernel.json"
+
+// CachedKernel returns the kernel cached in cacheDir, if a complete one is
+// there.
+func CachedKernel(cacheDir string) (Kernel, bool) {
+	var cur struct {
+		Dir string `json:"dir"`
+	}
+	b, err := os.ReadFile(filepath.Join(cacheDir, currentFile))
+	if err != nil || json.Unmarshal(b, &cur) != nil || cur.Dir == "" || strings.ContainsAny(cur.Dir, `/\`) {
+		return Kernel{}, false
+	}
+	dir := filepath.Join(cacheDir, cur.Dir)
+	var k Kernel
+	if b, err = os.ReadFile(filepath.Join(dir, "entry.json")); err != nil || json.Unmarshal(b, &k) != nil {
+		return Kernel{}, false
+	}
+	k.Dir = dir
+	if !k.complete() {
+		return Kernel{}, false
+	}
+	return k, true
+}
+
+// EnsureKernel returns the cached kernel, or fetches the package with f,
+// extracts the Image and the disk modules into a new cache entry and
+// makes it current. fetched says whether it downloaded. Concurrent callers
+// may both download; each entry is complete before it is made current.
+func EnsureKernel(ctx context.Context, cacheDir string, f Fetcher) (k Kernel, fetched bool, err error) {
+	if k, ok := CachedKernel(cacheDir); ok {
+		return k, false, nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(cacheDir, ".fetch-")
+	if err != nil {
+		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	deb, userland, err := f.Fetch(ctx, tmp)
+	if err != nil {
+		return Kernel{}, false, err
+	}
+	k, err = unpackKernel(ctx, deb, userland, tmp)
+	if err != nil {
+		return Kernel{}, false, err
+	}
+	name := k.Package + "_" + k.Version
+	dst := filepath.Join(cacheDir, name)
+	err = os.Rename(filepath.Join(tmp, "entry"), dst)
+	if isExist(err) && !entryComplete(dst) {
+		// A broken entry of the same name (files removed by hand): replace it.
+		if err = os.RemoveAll(dst); err == nil {
+			err = os.Rename(filepath.Join(tmp, "entry"), dst)
+		}
+	}
+	if err != nil && !isExist(err) {
+		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
+	}
+	cur, _ := json.Marshal(map[string]string{"dir": name})
+	if err := writeFileAtomic(filepath.Join(cacheDir, currentFile), cur); err != nil {
+		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
+	}
+	k, ok := CachedKernel(cacheDir)
+	if !ok {
+		return Kernel{}, false, fmt.Errorf("kernel cache %s: the new entry %s is incomplete", cacheDir, name)
+	}
+	return k, true, nil
+}
+
+// isExist tells a rename that failed because the entry already exists
+// (another process made it first).
+func isExist(err error) bool {
+	return errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY)
+}
+
+// entryComplete tells whether the cache entry dir is whole.
+func entryComplete(dir string) bool {
+	var k Kernel
+	b, err := os.ReadFile(filepath.Join(dir, "entry.json"))
+	if err != nil || json.Unmarshal(b, &k) != nil {
+		return false
+	}
+	k.Dir = dir
+	return k.complete()
+}
+
+func (k Kernel) complete() bool {
+	if k.Format != entryFormat {
+		return false
+	}
+	for _, p := range []string{k.Image(), k.Busybox()} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			return false
+		}
+	}
+	for _, m := range k.Modules {
+		if _, err := os.Stat(filepath.Join(k.ModuleDir(), m)); err != nil {
+			return false
+		}
+	}
+	return len(k.Modules) > 0
+}
+
+// debName parses the name apt-get download gives a .deb (":" of an epoch
+// is written "%3a").
+var debName = regexp.MustCompile(`^([a-z0-9][a-z0-9+.-]*)_([^_]+)_arm64\.deb$`)
+
+func parseDebName(deb, wantPrefix string) (pkg, version string, err error) {
+	m := debName.FindStringSubmatch(filepath.Base(deb))
+	if m == nil || !strings.HasPrefix(m[1], wantPrefix) {
+		return "", "", fmt.Errorf("package %s: not an arm64 %s .deb", filepath.Base(deb), wantPrefix)
+	}
+	return m[1], strings.ReplaceAll(m[2], "%3a", ":"), nil
+}
+
+// dpkgExtract unpacks deb into dir with dpkg-deb.
+func dpkgExtract(ctx context.Context, deb, dir string) error {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		return fmt.Errorf("dpkg-deb not found (Debian package dpkg): it unpacks the kernel package: %w", err)
+	}
+	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("dpkg-deb -x %s: %w: %s", filepath.Base(deb), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// unpackKernel extracts the two packages (with dpkg-deb) under tmp and
+// builds the cache entry in tmp/entry.
+func unpackKernel(ctx context.Context, deb, userland, tmp string) (Kernel, error) {
+	pkg, version, err := parseDebName(deb, "linux-image-")
+	if err != nil {
+		return Kernel{}, err
+	}
+	k := Kernel{Format: entryFormat, Package: pkg, Version: version, Fetched: time.Now().UTC().Format(time.RFC3339)}
+	data, err := os.ReadFile(deb)
+	if err != nil {
+		return k, fmt.Errorf("kernel package: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	k.SHA256 = hex.EncodeToString(sum[:])
+	x := filepath.Join(tmp, "x")
+	if err := dpkgExtract(ctx, deb, x); err != nil {
+		return k, err
+	}
+	images, _ := filepath.Glob(filepath.Join(x, "boot", "vmlinuz-*"))
+	if len(images) != 1 {
+		return k, fmt.Errorf("kernel package %s: want one boot/vmlinuz-*, found %d", filepath.Base(deb), len(images))
+	}
+	k.Release = strings.TrimPrefix(filepath.Base(images[0]), "vmlinuz-")
+	entry := filepath.Join(tmp, "entry")
+	if err := os.MkdirAll(filepath.Join(entry, "modules"), 0o755); err != nil {
+		return k, err
+	}
+	if err := os.Rename(images[0], filepath.Join(entry, "vmlinuz")); err != nil {
+		return k, fmt.Errorf("kernel cache: %w", err)
+	}
+	if cfg := filepath.Join(x, "boot", "config-"+k.Release); fileExists(cfg) {
+		_ = os.Rename(cfg, filepath.Join(entry, "config"))
+	}
+	mods, err := indexModules(filepath.Join(x, "lib", "modules", k.Release))
+	if err != nil {
+		return k, err
+	}
+	order, err := LoadOrder(mods, DiskModules)
+	if err != nil {
+		return k, fmt.Errorf("kernel %s: %w", k.Release, err)
+	}
+	for _, name := range order {
+		if err := os.Rename(mods[name], filepath.Join(entry, "modules", name+".ko")); err != nil {
+			return k, fmt.Errorf("kernel cache: %w", err)
+		}
+		k.Modules = append(k.Modules, name+".ko")
+	}
+	upkg, uversion, err := parseDebName(userland, UserlandPackage)
+	if err != nil {
+		return k, err
+	}
+	k.Userland = upkg + " " + uversion
+	ux := filepath.Join(tmp, "userland")
+	if err := dpkgExtract(ctx, userland, ux); err != nil {
+		return k, err
+	}
+	if err := os.Rename(filepath.Join(ux, "bin", "busybox"), filepath.Join(entry, "busybox")); err != nil {
+		return k, fmt.Errorf("package %s has no bin/busybox: %w", filepath.Base(userland), err)
+	}
+	b, _ := json.MarshalIndent(k, "", "  ")
+	if err := os.WriteFile(filepath.Join(entry, "entry.json"), append(b, '\n'), 0o644); err != nil {
+		return k, fmt.Errorf("kernel cache: %w", err)
+	}
+	return k, nil
+}
+
+// indexModules maps module names to the .ko files under dir.
+func indexModules(dir string) (map[string]string, error) {
+	mods := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".ko") {
+			name := strings.ReplaceAll(strings.TrimSuffix(d.Name(), ".ko"), "-", "_")
+			mods[name] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kernel modules: %w", err)
+	}
+	return mods, nil
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// writeFileAtomic writes b to a temporary file beside path and renames it
+// over path.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// Apt fetches the kernel package with apt-get as configured on the host
+// (its sources and proxies), for arm64, without adding the architecture
+// to dpkg: the package lists go to a private directory.
+type Apt struct {
+	// Meta is the metapackage whose dependency names the kernel
+	// (default KernelMeta).
+	Meta string
+	// Log receives apt's output (nil: discarded).
+	Log io.Writer
+}
+
+// Fetch runs apt-get update, apt-cache depends and apt-get download for
+// arm64 with private state and cache directories under dir.
+func (a Apt) Fetch(ctx context.Context, dir string) (string, string, error) {
+	meta := a.Meta
+	if meta == "" {
+		meta = KernelMeta
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return "", "", fmt.Errorf("apt-get not found: the arm64 kernel is fetched with apt-get (Debian or Ubuntu host): %w", err)
+	}
+	for _, d := range []string{"lists/partial", "cache/archives/partial", "deb"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return "", "", fmt.Errorf("apt: %w", err)
+		}
+	}
+	opts := []string{
+		"-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
+		"-oDir::State::Lists=" + filepath.Join(dir, "lists"),
+		"-oDir::Cache=" + filepath.Join(dir, "cache"),
+		"-oAcquire::Languages=none", "-oAPT::Get::List-Cleanup=false",
+		"-oAcquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
+		"-oAcquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false",
+		"-oAcquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false",
+		"-oAcquire::IndexTargets::deb::CNF::DefaultEnabled=false",
+		"-oDebug::NoLocking=true", "-qq",
+	}
+	run := func(cwd string, args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, args[0], append(append([]string{}, opts...), args[1:]...)...)
+		cmd.Dir = cwd
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+		var out, errb bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = &errb
+		if a.Log != nil {
+			cmd.Stdout = io.MultiWriter(&out, a.Log)
+			cmd.Stderr = io.MultiWriter(&errb, a.Log)
+		}
+		cmd.WaitDelay = 5 * time.Second
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, lastLines(errb.String()+out.String(), 6))
+		}
+		return out.String(), nil
+	}
+	if _, err := run(dir, "apt-get", "update"); err != nil {
+		return "", "", err
+	}
+	deps, err := run(dir, "apt-cache", "depends", meta)
+	if err != nil {
+		return "", "", err
+	}
+	pkg := ""
+	for _, line := range strings.Split(deps, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "Depends:" && strings.HasPrefix(f[1], "linux-image-") {
+			pkg = f[1]
+			break
+		}
+	}
+	if pkg == "" {
+		return "", "", fmt.Errorf("apt-cache depends %s (arm64) names no linux-image package:\n%s", meta, lastLines(deps, 6))
+	}
+	debDir := filepath.Join(dir, "deb")
+	if _, err := run(debDir, "apt-get", "download", pkg, UserlandPackage); err != nil {
+		return "", "", err
+	}
+	var got []string
+	for _, p := range []string{pkg, UserlandPackage} {
+		debs, _ := filepath.Glob(filepath.Join(debDir, p+"_*_arm64.deb"))
+		if len(debs) != 1 {
+			return "", "", fmt.Errorf("apt-get download %s left %d .deb files for it", p, len(debs))
+		}
+		got = append(got, debs[0])
+	}
+	return got[0], got[1], nil
+}
+
+// lastLines returns the last n non-empty lines of s, joined.
+func lastLines(s string, n int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
+}
