@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,7 +149,7 @@ func stageArm64(ctx context.Context, src vm.Source, pair fixtures.Pair, cfg conf
 		return nil, fmt.Errorf("stage the fixture: %w", err)
 	}
 	if cfg.Path != "" {
-		if err := copyFile(cfg.Path, filepath.Join(disk, "ginkgo.yml")); err != nil {
+		if err := vm.StageCopy(cfg.Path, filepath.Join(disk, "ginkgo.yml")); err != nil {
 			return nil, err
 		}
 		args = append(args, "--config", vm.GuestDisk+"/ginkgo.yml")
@@ -250,7 +249,7 @@ func stageFixture(pair fixtures.Pair, disk string) ([]string, error) {
 	if pair.Own() {
 		dir := filepath.Join(disk, "pair")
 		for _, c := range []struct{ src, name string }{{pair.A, "old.mmdb"}, {pair.B, "new.mmdb"}} {
-			if err := linkOrCopy(c.src, filepath.Join(dir, c.name)); err != nil {
+			if err := vm.Stage(c.src, filepath.Join(dir, c.name)); err != nil {
 				return nil, err
 			}
 		}
@@ -264,43 +263,12 @@ func stageFixture(pair fixtures.Pair, disk string) ([]string, error) {
 	}
 	for _, e := range ents {
 		if e.Type().IsRegular() {
-			if err := linkOrCopy(filepath.Join(pair.Dir, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			if err := vm.Stage(filepath.Join(pair.Dir, e.Name()), filepath.Join(dst, e.Name())); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return []string{"--cache", vm.GuestDisk + "/cache"}, nil
-}
-
-// linkOrCopy hard-links src to dst, or copies it when it cannot.
-func linkOrCopy(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if os.Link(src, dst) == nil {
-		return nil
-	}
-	return copyFile(src, dst)
-}
-
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // arm64Timeout bounds the whole guest run: $MAPCHAOS_VM_TIMEOUT when set,
