@@ -112,7 +112,7 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Expect(os.WriteFile(filepath.Join(out, "runs", "keep.txt"), []byte("mine"), 0o644)).To(Succeed())
 		s := mapchaos(dir, "matrix", "--out", out)
 		Eventually(s).Should(gexec.Exit(2))
-		Expect(s.Err).To(gbytes.Say("not empty and was not made by mapchaos"))
+		Expect(s.Err).To(gbytes.Say("it holds runs, which mapchaos would replace, but was not made by mapchaos"))
 		Expect(os.ReadFile(filepath.Join(out, "runs", "keep.txt"))).To(Equal([]byte("mine")))
 	})
 
@@ -167,6 +167,11 @@ var _ = Describe("mapchaos matrix, for real", Serial, func() {
 		Expect(back.Results).To(HaveLen(1))
 		Expect(back.Results[0].Verdict).To(Equal(cp.Verdict))
 		Expect(back.Results[0].Evidence.Code).To(Equal("BUS_ADRERR"))
+
+		By("writing beside other files in the output directory, such as the suites' subdirectories")
+		Expect(os.MkdirAll(filepath.Join(dir, "shared", "suite"), 0o755)).To(Succeed())
+		Eventually(mapchaos(dir, "matrix", "--out", "shared", "--writers", "rename")).Should(gexec.Exit(0))
+		Expect(filepath.Join(dir, "shared", "suite")).To(BeADirectory())
 
 		By("reusing its own output directory")
 		Eventually(mapchaos(dir, "matrix", "--out", "out", "--writers", "rename")).Should(gexec.Exit(0))

@@ -95,23 +95,35 @@ func loadConfig(f matrixFlags) (config.Config, error) {
 	return c, nil
 }
 
-// prepareOut makes sure dir can hold this run's output: new, empty, or the
-// output of an earlier run (marked), and writable.
+// ours are the names mapchaos writes or clears in an output directory.
+var ours = []string{"runs", reports.JSONFile, reports.MarkdownFile, reports.HTMLFile, reports.JUnitFile}
+
+// prepareOut makes sure dir can hold this run's output and is writable. A
+// run replaces report files and clears runs/: where any of those exist
+// already, dir must be the output of an earlier run (marked), so that a
+// user's own files of those names are never overwritten. Other files
+// (such as the suites' subdirectories) are left alone.
 func prepareOut(dir string) error {
-	ents, err := os.ReadDir(dir)
+	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return usagef("--out %s: cannot use it as the output directory: %v", dir, err)
-	case len(ents) > 0:
+	case !st.IsDir():
+		return usagef("--out %s: cannot use it as the output directory: not a directory", dir)
+	default:
 		if _, err := os.Stat(filepath.Join(dir, outMarker)); err != nil {
-			return usagef("--out %s: the directory is not empty and was not made by mapchaos (no %s file): choose a new or empty directory", dir, outMarker)
+			for _, name := range ours {
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					return usagef("--out %s: it holds %s, which mapchaos would replace, but was not made by mapchaos (no %s file): choose a new or empty directory", dir, name, outMarker)
+				}
+			}
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return usagef("--out %s: cannot create it: %v", dir, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, outMarker), []byte("made by mapchaos; a later run may clear runs/ here\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, outMarker), []byte("made by mapchaos; a later run may clear runs/ and replace the reports here\n"), 0o644); err != nil {
 		return usagef("--out %s: not writable: %v", dir, err)
 	}
 	if err := os.RemoveAll(filepath.Join(dir, "runs")); err != nil {
