@@ -19,10 +19,12 @@ func (a *app) list(args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", w.Name, w.Atomic, target, w.Summary)
 	}
+	fmt.Fprintln(tw, "exec\t?\tfile|symlink\tyour own updater: mapchaos check --writer-cmd 'PROG {new} {target}'")
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "READERS\tMAPPED\tRECOVERS\tWHAT IT DOES")
 	for _, r := range a.readers.All() {
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\n", r.Name, r.Mapped, r.PanicOnFault, r.Summary)
 	}
+	fmt.Fprintln(tw, "exec\t?\t?\ta foreign reader over the line protocol: mapchaos check --reader-cmd 'PROG {target}'")
 	return tw.Flush()
 }
