@@ -136,15 +136,19 @@ func (r Runner) Run(ctx context.Context, c Combo) (reports.Entry, error) {
 	if err != nil {
 		return reports.Entry{}, fmt.Errorf("%s: %w", c.Name(), err)
 	}
-	e := reports.Entry{Result: res, Met: true}
+	return c.Judge(res), nil
+}
+
+// Judge compares an observed result with the combination's expectation:
+// met when the verdict is one it allows (or nothing is expected) and the
+// writer itself did not fail.
+func (c Combo) Judge(res engine.Result) reports.Entry {
+	e := reports.Entry{Result: res, Met: res.WriterError == ""}
 	if c.Expected != nil {
 		e.Expected = c.Expected.String()
-		e.Met = c.Expected.Allows(res.Verdict)
+		e.Met = e.Met && c.Expected.Allows(res.Verdict)
 	}
-	if res.WriterError != "" {
-		e.Met = false
-	}
-	return e, nil
+	return e
 }
 
 // FixtureText describes the fixture of a plan for the report.

@@ -84,8 +84,7 @@ func (a *app) checkStep(ctx context.Context, f checkFlags, pair fixtures.Pair, r
 		return 0, err
 	}
 	for i, r := range regs {
-		res := step.Result("exec", r.Name, ups, checkRepro(f, r))
-		e := reports.Entry{Result: res, Expected: checkGate.String(), Met: checkGate.Allows(res.Verdict)}
+		e := matrix.Combo{Reader: r, Expected: &checkGate}.Judge(step.Result("exec", r.Name, ups, checkRepro(f, r)))
 		rep.Results = append(rep.Results, e)
 		printCheckProgress(a.stdout, i+1, len(regs), e, time.Since(start))
 	}

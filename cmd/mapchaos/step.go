@@ -80,15 +80,7 @@ func (a *app) matrixStepWith(ctx context.Context, f matrixFlags, cfg config.Conf
 			return 0, fmt.Errorf("step %s: %w", w.Name, err)
 		}
 		for _, c := range combos {
-			res := step.Result(w.Name, c.Reader.Name, ups, stepRepro(f, cfg, c))
-			e := reports.Entry{Result: res, Met: true}
-			if c.Expected != nil {
-				e.Expected = c.Expected.String()
-				e.Met = c.Expected.Allows(res.Verdict)
-			}
-			if res.WriterError != "" {
-				e.Met = false
-			}
+			e := c.Judge(step.Result(w.Name, c.Reader.Name, ups, stepRepro(f, cfg, c)))
 			rep.Results = append(rep.Results, e)
 			done++
 			printProgress(a.stdout, done, n, e, time.Since(start))
