@@ -153,7 +153,8 @@ type run struct {
 	tl     *timeline
 	target string
 	// versions are the run's read-only copies of A and B; samples the
-	// file of IPs to look up and oracle the judge, for a user's own pair.
+	// file of IPs to look up, for a user's own pair; oracle judges a
+	// foreign reader's answers in the harness.
 	versions [2]string
 	samples  string
 	oracle   fixtures.Oracle
@@ -192,8 +193,12 @@ func (r *run) prepare() (a, b string, err error) {
 		if err := os.WriteFile(r.samples, []byte(strings.Join(r.cfg.Pair.Samples, "\n")+"\n"), 0o444); err != nil {
 			return "", "", harnessErr("samples: %v", err)
 		}
-		if r.oracle, err = fixtures.OpenPristine(a, b, r.cfg.Pair.Samples); err != nil {
-			return "", "", harnessErr("%v", err)
+		// Only a foreign reader is judged here, in the harness: reader
+		// children load their own pristine copies.
+		if r.cfg.Reader.Command != nil {
+			if r.oracle, err = fixtures.OpenPristine(a, b, r.cfg.Pair.Samples); err != nil {
+				return "", "", harnessErr("%v", err)
+			}
 		}
 	}
 	r.target = filepath.Join(d, "data", "db.mmdb")
