@@ -45,7 +45,7 @@ var _ = Describe("a foreign reader (Python, libmaxminddb mmap) over the line pro
 		res, err := engine.Run(ctx, foreignConfig("cp", pythonReader()...))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(matchers.Crash())
-		Expect(res.Evidence.Signal).To(Equal("SIGBUS"))
+		Expect(res.Evidence.Signal).To(Equal("SIGBUS"), "evidence: %v\nstderr: %s", res.Evidence, res.Evidence.Stderr)
 		Expect(res.Evidence.ExitStatus).To(HavePrefix("killed by SIGBUS"))
 		Expect(res.Evidence.LastLookups).NotTo(BeEmpty())
 	})

@@ -103,6 +103,9 @@ func (p *proc) watch(stdout io.Reader) {
 			}
 		case e.Ev == "ready":
 			readyOnce.Do(func() { p.readyAt = clock.Now(); close(p.ready) })
+		case e.Ev == "tick" && p.finished:
+			// A tick the child's ticker computed before "done" but wrote
+			// after it: "done" holds the final counts.
 		case e.Ev == "tick" || e.Ev == "done":
 			if e.Stats != nil {
 				p.last = *e.Stats

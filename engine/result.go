@@ -207,12 +207,31 @@ func (e Evidence) String() string {
 	if len(e.LastLookups) > 0 {
 		line("last lookups", strings.Join(e.LastLookups, " "))
 	}
-	if e.Trace != "" {
-		b.WriteString("  trace:\n")
-		for _, l := range strings.Split(e.Trace, "\n") {
+	block := func(k, v string) {
+		b.WriteString("  " + k + ":\n")
+		for _, l := range strings.Split(v, "\n") {
 			b.WriteString("    " + l + "\n")
 		}
 	}
+	switch {
+	case e.Trace != "":
+		block("trace", e.Trace)
+	case strings.TrimSpace(e.Stderr) != "":
+		// Not a trace the harness knows (a Python traceback, a C
+		// program's message): its last lines usually say why.
+		block("stderr (last lines)", lastLines(e.Stderr, 3))
+	}
 	line("repro", e.Repro)
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// lastLines returns the last n non-blank lines of s.
+func lastLines(s string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\r\n\t "), "\n") {
+		if strings.TrimSpace(l) != "" {
+			keep = append(keep, strings.TrimRight(l, "\r"))
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }

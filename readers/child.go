@@ -254,6 +254,17 @@ func (c *child) note(e Event) {
 	}
 }
 
+// startTicker runs the ticker until the child stops; the returned channel
+// closes once the ticker has ended.
+func (c *child) startTicker() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.ticker()
+	}()
+	return done
+}
+
 func (c *child) ticker() {
 	t := time.NewTicker(TickEvery)
 	defer t.Stop()
@@ -290,6 +301,7 @@ func (c *child) run(stderr io.Writer) int {
 		debug.SetPanicOnFault(true)
 	}
 	var db DB
+	var ticking <-chan struct{}
 	if c.args.Starting {
 		c.emit(Event{Ev: "ready"})
 		select {
@@ -298,7 +310,7 @@ func (c *child) run(stderr io.Writer) int {
 			c.emit(Event{Ev: "done", Stats: c.stats()})
 			return 0
 		}
-		go c.ticker()
+		ticking = c.startTicker()
 		// A starting reader retries until it has the target open, as a
 		// pod in a restart loop would (without the restart delay).
 		for db == nil && !c.isStopped() {
@@ -315,7 +327,7 @@ func (c *child) run(stderr io.Writer) int {
 		}
 		c.opens.Add(1)
 		c.emit(Event{Ev: "ready"})
-		go c.ticker()
+		ticking = c.startTicker()
 	}
 
 	rng := rand.New(rand.NewPCG(c.args.Seed, 0x6d61706368616f73))
@@ -360,6 +372,8 @@ func (c *child) run(stderr io.Writer) int {
 	if db != nil {
 		db.Close()
 	}
+	// "done" carries the final counts: no tick may follow it.
+	<-ticking
 	c.emit(Event{Ev: "done", Stats: c.stats()})
 	return 0
 }

@@ -26,6 +26,14 @@ def open_db(path):
     return maxminddb.open_database(path, maxminddb.MODE_MMAP_EXT)
 
 
+def encode(answer):
+    """JSON for an answer. A record read from a torn file can hold values
+    JSON has no type for (a bytearray where a string belongs): they are
+    sent as text, so mapchaos sees a wrong answer rather than a reader that
+    died of its own encoding error."""
+    return json.dumps(answer, default=lambda v: v.hex() if isinstance(v, (bytes, bytearray)) else repr(v))
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: mmdb_reader.py TARGET", file=sys.stderr)
@@ -56,7 +64,7 @@ def main():
                 answer = {"reloaded": True}
         else:
             answer = {"error": "unknown command %r" % line.strip()}
-        out.write(json.dumps(answer) + "\n")
+        out.write(encode(answer) + "\n")
         out.flush()
     return 0
 
