@@ -12,8 +12,9 @@ import (
 // external assets. It shows the environment, the verdict matrix (a table
 // with id "matrix" whose cells carry data-writer, data-reader and
 // data-verdict attributes and are coloured by severity), the legend, and a
-// <details> section of evidence for every combination that was not safe,
-// which its matrix cell links to. Every value from the run is escaped.
+// <details> section of evidence for every combination that was not safe
+// (and, in step mode, for every combination: its sequence of states), which
+// its matrix cell links to. Every value from the run is escaped.
 func HTML(r Report) ([]byte, error) {
 	m := newMatrix(r.Results)
 	page := htmlPage{
@@ -25,7 +26,7 @@ func HTML(r Report) ([]byte, error) {
 		Legend:   legend(),
 		Total:    len(m.cells),
 	}
-	secs := m.sections()
+	secs := m.sections(true)
 	ids := anchors(secs)
 	for _, e := range secs {
 		page.Sections = append(page.Sections, htmlSection{

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
@@ -43,6 +44,26 @@ var _ = Describe("HTML", func() {
 		Expect(page).NotTo(ContainSubstring(`id="ev-rename`))
 		Expect(strings.Index(page, `id="ev-cp--mmap"`)).To(BeNumerically("<", strings.Index(page, `id="ev-cp--bytes"`)),
 			"most severe first")
+	})
+
+	It("in step mode, gives a safe combination its sequence of states too", func() {
+		r := smallReport()
+		r.Run.Mode = "step"
+		for i := range r.Results {
+			if r.Results[i].Writer == "rename" && r.Results[i].Reader == "mmap" {
+				r.Results[i].Step = &engine.StepTrace{Updates: []engine.StepUpdate{{
+					Update: "A->B", Exit: "exit 0", Calls: 2,
+					States: []engine.StepState{{N: 2, Call: "rename(db.mmdb.tmp, db.mmdb)",
+						Running: "old version, whole", Starting: "new version, whole"}},
+				}}}
+			}
+		}
+		page := render(r)
+		Expect(page).To(ContainSubstring(`data-writer="rename" data-reader="mmap" data-verdict="safe"><a href="#ev-rename--mmap">safe</a>`))
+		Expect(page).To(ContainSubstring(`<details class="evidence v-safe" id="ev-rename--mmap" open>`))
+		Expect(page).To(ContainSubstring("#2 rename(db.mmdb.tmp, db.mmdb) -&gt; running: old version, whole (safe); starting: new version, whole (safe)"))
+		Expect(page).NotTo(ContainSubstring(`id="ev-rename--bytes"`), "a safe race-mode entry has no sequence to show")
+		Expect(reports.Markdown(r)).NotTo(ContainSubstring("## rename × mmap"), "report.md shows step sequences as tables of their own")
 	})
 
 	It("shows a missing combination as —", func() {

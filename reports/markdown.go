@@ -31,7 +31,7 @@ func Markdown(r Report) string {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", l.Verdict, mdText(l.Meaning))
 	}
 
-	for _, e := range m.sections() {
+	for _, e := range m.sections(false) {
 		b.WriteString("\n")
 		writeMarkdownSection(&b, e)
 	}

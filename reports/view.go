@@ -114,11 +114,12 @@ func needsSection(e Entry) bool {
 }
 
 // sections returns the entries of m that get a section, most severe first,
-// then by writer and reader.
-func (m matrix) sections() []Entry {
+// then by writer and reader. With steps, a safe entry of step mode gets one
+// too: its sequence of states is the evidence that it is safe.
+func (m matrix) sections(steps bool) []Entry {
 	var out []Entry
 	for _, e := range m.entries() {
-		if needsSection(e) {
+		if needsSection(e) || (steps && e.Step != nil) {
 			out = append(out, e)
 		}
 	}

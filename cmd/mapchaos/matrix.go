@@ -203,7 +203,7 @@ func (a *app) raceMatrix(ctx context.Context, f matrixFlags, cfg config.Config, 
 			return 0, err
 		}
 		rep.Results = append(rep.Results, e)
-		printProgress(prog, i+1, n, e, time.Since(start))
+		prog.finished(progressLine(i+1, n, e, time.Since(start)), e.Verdict)
 	}
 	matrix.Finish(&rep, start)
 	if err := reports.WriteAll(f.out, rep); err != nil {
@@ -281,9 +281,8 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// printProgress prints one line for a finished combination. Given a
-// *progress, it also clears the status line first and counts the verdict.
-func printProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Duration) {
+// progressLine is the line printed for a finished combination.
+func progressLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 	mark := "ok"
 	switch {
 	case e.WriterError != "":
@@ -300,13 +299,8 @@ func printProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Duration
 	if r, ok := e.Roles[engine.Starting]; ok && r.Readers > 0 {
 		roles += " starting=" + r.Verdict.String()
 	}
-	line := fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-12s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
+	return fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-12s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
 		i, n, elapsed.Seconds(), e.Writer, e.Reader, e.Verdict, mark, strings.TrimSpace(roles), e.Lookups, e.LookupsPerSec)
-	if p, ok := w.(*progress); ok {
-		p.finished(line, e.Verdict)
-		return
-	}
-	io.WriteString(w, line)
 }
 
 // printMatrix prints the verdict matrix: writers as rows, readers as columns.

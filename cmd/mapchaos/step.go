@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,7 +84,7 @@ func (a *app) matrixStepWith(ctx context.Context, f matrixFlags, cfg config.Conf
 			e := c.Judge(step.Result(w.Name, c.Reader.Name, ups, stepRepro(f, cfg, c)))
 			rep.Results = append(rep.Results, e)
 			done++
-			printProgress(a.stdout, done, n, e, time.Since(start))
+			io.WriteString(a.stdout, progressLine(done, n, e, time.Since(start)))
 		}
 	}
 	matrix.Finish(&rep, start)
