@@ -1,15 +1,13 @@
 package engine_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/internal/foreigntest"
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
@@ -25,20 +23,8 @@ func foreignConfig(writer string, argv ...string) engine.Config {
 	return cfg
 }
 
-// pythonReader is the example foreign reader shipped in readers/foreign: a
-// Python process reading through libmaxminddb's mmap. CI installs Debian's
-// python3-maxminddb; elsewhere the specs say what is missing.
-func pythonReader() []string {
-	script, err := filepath.Abs(filepath.Join("..", "readers", "foreign", "mmdb_reader.py"))
-	Expect(err).NotTo(HaveOccurred())
-	if err := exec.Command("/usr/bin/python3", "-c", "import maxminddb.extension").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			Fail("CI must install python3-maxminddb (Debian) for the foreign reader specs")
-		}
-		Skip("python3-maxminddb is not installed: apt-get install python3-maxminddb")
-	}
-	return []string{"/usr/bin/python3", script, "{target}"}
-}
+// pythonReader is the example foreign reader shipped in readers/foreign.
+func pythonReader() []string { return foreigntest.RequirePythonReader("..") }
 
 var _ = Describe("a foreign reader (Python, libmaxminddb mmap) over the line protocol", func() {
 	It("dies by SIGBUS itself under cp: a crash read from its wait status", func(ctx SpecContext) {
