@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,7 +17,8 @@ import (
 
 // ErrBadReader marks a foreign reader that does not follow the line
 // protocol before it has started properly (no "ready", garbage instead).
-var ErrBadReader = errors.New("reader does not follow the line protocol")
+// It is readers.ErrBadForeign, which step mode returns for the same fault.
+var ErrBadReader = readers.ErrBadForeign
 
 // driver holds what the harness needs to drive a foreign reader: it sends
 // `lookup IP` and `reload` lines and checks every answer itself.

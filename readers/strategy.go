@@ -230,7 +230,8 @@ func Builtin() *Registry {
 // Foreign returns the registration of a foreign reader: a process in any
 // language that speaks the line protocol of DESIGN.md on its stdin and
 // stdout. argv is its command; the element "{target}" is replaced by the
-// target's path.
+// target's path. Race mode drives it from the engine (Command); step mode
+// opens it through its Strategy, a ForeignStrategy.
 func Foreign(name string, argv []string) (Registration, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return Registration{}, errors.New("reader command is empty: want a program and its arguments, with {target} as one of them")
@@ -242,14 +243,5 @@ func Foreign(name string, argv []string) (Registration, error) {
 		name = "exec"
 	}
 	return Registration{Name: name, Summary: "foreign reader: " + strings.Join(argv, " "),
-		Strategy: foreignStrategy{}, Command: append([]string(nil), argv...)}, nil
-}
-
-// foreignStrategy stands in for a foreign reader's Strategy: the harness
-// drives a foreign reader itself (see Registration.Command); it is never
-// opened in a reader child.
-type foreignStrategy struct{}
-
-func (foreignStrategy) Open(string) (DB, error) {
-	return nil, errors.New("a foreign reader runs as its own process, not inside a reader child")
+		Strategy: ForeignStrategy{Argv: append([]string(nil), argv...)}, Command: append([]string(nil), argv...)}, nil
 }

@@ -80,8 +80,14 @@
 // stepped updater is not job-controlled).
 //
 // Run reaps with wait4(-1): the calling process must not start other child
-// processes while it runs (probes run in process for that reason). It is
-// not meant to run concurrently with itself in one process.
+// processes while it runs, except inside a probe that reaps them before it
+// returns. Built-in readers are probed in process; a foreign reader (a
+// readers.ForeignStrategy) is a real process of the reader's command: the
+// running one is started before the update and asked its lookups at every
+// stop, a starting one is started and closed within the probe, and one
+// that dies is reaped at once, so its wait status (killed by SIGBUS) is the
+// verdict's evidence. It is not meant to run concurrently with itself in
+// one process.
 //
 // Kill points cover a killed updater, not a lost machine: the page cache
 // survives a SIGKILL. Barriers (fsync, fdatasync, sync_file_range, syncfs)

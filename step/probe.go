@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mapchaos/mapchaos/crashes"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -164,8 +165,15 @@ type Outcome struct {
 	// Detail says what went wrong: the first event of the kind that
 	// decided the verdict.
 	Detail string `json:"detail,omitempty"`
+	// Died says how a foreign reader's process ended during the probe
+	// ("killed by SIGBUS"), Signal names the signal, Stderr is the end of
+	// its stderr; Stuck: it stopped answering and was killed.
+	Died   string `json:"died,omitempty"`
+	Signal string `json:"signal,omitempty"`
+	Stuck  bool   `json:"stuck,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
 
-	faultDetail, wrongDetail, errorDetail string
+	faultDetail, wrongDetail, errorDetail, diedDetail string
 }
 
 // ReaderOutcome is what one reader strategy met in one state.
@@ -541,14 +549,16 @@ func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
 		return o
 	}
 	for _, ip := range p.ips {
-		if o.worst(r) {
+		if o.worst(r) || o.Died != "" {
 			break // nothing later can change the verdict
 		}
 		o.Lookups++
-		rec := p.oracle.NewRecord()
-		found, err := safeLookup(db, ip, rec)
+		verr, err := p.lookupOne(db, ip)
 		var fe *readers.FaultError
+		var died *readers.DiedError
 		switch {
+		case errors.As(err, &died):
+			o.died(died, "lookup of "+ip.String())
 		case errors.As(err, &fe):
 			o.Faults++
 			if o.Addr == "" {
@@ -558,17 +568,49 @@ func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
 		case err != nil:
 			o.Errors++
 			first(&o.errorDetail, fmt.Sprintf("lookup of %s: %v", ip, err))
+		case verr != nil:
+			o.Wrong++
+			first(&o.wrongDetail, verr.Error())
 		default:
-			if verr := p.oracle.Check(ip, rec, found); verr != nil {
-				o.Wrong++
-				first(&o.wrongDetail, verr.Error())
-			} else {
-				o.Right++
-			}
+			o.Right++
 		}
 	}
 	o.Verdict = o.verdict(r)
 	return o
+}
+
+// lookupOne looks ip up in db and judges the answer: err is the lookup's
+// failure, verr what is wrong with the answer. A foreign reader's answer
+// is JSON, judged as such.
+func (p *prober) lookupOne(db readers.DB, ip netip.Addr) (verr, err error) {
+	if f, ok := db.(*readers.ForeignProcess); ok {
+		raw, err := f.LookupJSON(ip)
+		if err != nil {
+			return nil, err
+		}
+		return p.oracle.CheckJSON(ip, raw), nil
+	}
+	rec := p.oracle.NewRecord()
+	found, err := safeLookup(db, ip, rec)
+	if err != nil {
+		return nil, err
+	}
+	return p.oracle.Check(ip, rec, found), nil
+}
+
+// died records that a foreign reader's process ended during what.
+func (o *Outcome) died(d *readers.DiedError, what string) {
+	o.Died, o.Stuck, o.Stderr = d.Status, d.Stuck, clip(lastLines(d.Stderr, 20), 2000)
+	if d.Signal != 0 {
+		o.Signal = crashes.Name(d.Signal)
+	}
+	o.diedDetail = clip(fmt.Sprintf("%s: reader process %s", what, d.Status), maxDetail)
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
 
 // worst reports whether o has reached the most severe outcome reader r
@@ -619,6 +661,13 @@ func (o *Outcome) verdict(r readers.Registration) verdicts.Verdict {
 	if o.Faults > 0 && !r.PanicOnFault {
 		v, o.Detail = verdicts.Crash, o.faultDetail+" (SIGBUS: the reader process dies)"
 	}
+	switch {
+	case o.Stuck && v <= verdicts.Stuck:
+		v, o.Detail = verdicts.Stuck, o.diedDetail
+	case o.Stuck:
+	case o.Died != "":
+		v, o.Detail = verdicts.Crash, o.diedDetail
+	}
 	return v
 }
 
@@ -627,7 +676,14 @@ func (o *Outcome) verdict(r readers.Registration) verdicts.Verdict {
 func (p *prober) startOne(r readers.Registration) Outcome {
 	db, err := safeOpen(r.Strategy, p.target)
 	var fe *readers.FaultError
+	var died *readers.DiedError
 	switch {
+	case errors.As(err, &died) && (died.Signal != 0 || died.Stuck):
+		// Killed by a signal, or hung, opening the target as it is now.
+		var o Outcome
+		o.died(died, "open")
+		o.Verdict = o.verdict(r)
+		return o
 	case errors.As(err, &fe):
 		o := Outcome{Faults: 1, Addr: fmt.Sprintf("%#x", fe.Addr), faultDetail: clip("open: "+err.Error(), maxDetail)}
 		o.Verdict = o.verdict(r)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mapchaos/mapchaos/crashes"
 	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -101,9 +102,19 @@ func evidence(label string, st State, role engine.Role, o Outcome) *engine.Evide
 	ev := &engine.Evidence{Outcome: o.Verdict, Role: role, Reader: string(role), Step: st.N,
 		WriterStep: fmt.Sprintf("update %s, #%d %s", label, st.N, st.Call), Addr: o.Addr}
 	view := "the target: " + st.Starting.Text
+	if o.Died != "" {
+		// A foreign reader's process really ended: its wait status says how.
+		ev.ExitStatus, ev.Stderr, ev.Signal = o.Died, o.Stderr, o.Signal
+		if o.Signal != "" {
+			ev.SignalNumber = crashes.Number(o.Signal)
+		}
+	}
 	if role == engine.Running {
 		view = "its mapping of the old file: " + st.Running.Text
-		if o.Faults > 0 && st.Running.FaultAt >= 0 {
+		if o.Died != "" && o.Signal == "SIGBUS" && st.Running.FaultAt >= 0 {
+			ev.Code = "BUS_ADRERR"
+			view += " (the harness's own mapping faults past the end of the file there: MADV_POPULATE_READ gives EFAULT)"
+		} else if o.Faults > 0 && st.Running.FaultAt >= 0 {
 			ev.Signal, ev.SignalNumber, ev.Code = "SIGBUS", 7, "BUS_ADRERR"
 			view += " (not delivered: MADV_POPULATE_READ fails with EFAULT exactly where a read raises SIGBUS, and the lookup's fault was recovered in the probe)"
 		}

@@ -109,8 +109,8 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, "readers without an oracle to judge their answers")
 	}
 	for _, r := range c.Readers {
-		if r.Command != nil {
-			errs = append(errs, fmt.Sprintf("reader %s is a foreign process: step mode probes reader strategies in process only", r.Name))
+		if r.Strategy == nil {
+			errs = append(errs, fmt.Sprintf("reader %s has no strategy to open the target with (a foreign reader's is a readers.ForeignStrategy)", r.Name))
 		}
 	}
 	if len(errs) > 0 {

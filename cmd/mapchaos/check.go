@@ -85,7 +85,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	}
 	fs.StringVar(&f.writerCmd, "writer-cmd", "", "your updater, run once per update with {new} and {target} replaced (required)")
 	fs.StringVar(&f.readers, "readers", "mmap,mmap-recover,bytes", "comma-separated built-in readers to race the updater against (see mapchaos list)")
-	fs.StringVar(&f.readerCmd, "reader-cmd", "", "also race a foreign reader: 'PROG ARGS {target}', speaking the line protocol (DESIGN.md)")
+	fs.StringVar(&f.readerCmd, "reader-cmd", "", "also check a foreign reader: 'PROG ARGS {target}', speaking the line protocol (DESIGN.md); raced, or probed at every step with --mode step")
 	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
 	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")
@@ -132,9 +132,6 @@ func (f *checkFlags) validate() error {
 	}
 	if (f.old == "") != (f.new == "") {
 		return errors.New("--old and --new go together: give both (your own pair) or neither (a generated pair)")
-	}
-	if f.mode == "step" && f.readerCmd != "" {
-		return errors.New("--mode step probes the built-in readers in process; a --reader-cmd reader can only be raced (--mode race)")
 	}
 	switch f.targetKind {
 	case "file", "symlink":

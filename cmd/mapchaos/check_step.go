@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,6 +72,10 @@ func (a *app) checkStep(ctx context.Context, f checkFlags, pair fixtures.Pair, r
 			Prepare: prepare, Readers: regs, Oracle: oracle, Seed: f.seed,
 			Env: append(os.Environ(), exe.UpdateEnv(target, u)...), Timeout: f.timeout,
 		})
+		if errors.Is(err, readers.ErrBadForeign) {
+			// A --reader-cmd that never starts properly is bad input.
+			return 0, usageError{fmt.Errorf("--reader-cmd: %w", err)}
+		}
 		if err != nil {
 			return 0, fmt.Errorf("step update %s: %w", label, err)
 		}

@@ -1,0 +1,310 @@
+package readers
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mapchaos/mapchaos/crashes"
+)
+
+// ErrBadForeign marks a foreign reader that does not follow the line
+// protocol before it has started properly: it never says "ready", says
+// something else, or ends first.
+var ErrBadForeign = errors.New("reader does not follow the line protocol")
+
+// ForeignStrategy opens the target by starting a foreign reader process on
+// it (argv, with the element "{target}" replaced by the path) and waiting
+// for its "ready". The DB it returns is that process, asked one lookup at
+// a time over the line protocol (see ForeignProcess). Step mode probes
+// foreign readers with it; race mode drives them in the engine instead.
+type ForeignStrategy struct {
+	Argv []string
+	// Ready bounds the wait for "ready" (default 10s); Answer the wait
+	// for each answer (default 10s).
+	Ready, Answer time.Duration
+}
+
+// Open implements Strategy.
+func (s ForeignStrategy) Open(path string) (DB, error) {
+	return StartForeign(s, path)
+}
+
+// ForeignProcess is one foreign reader process driven from the calling
+// process, one request at a time. It is a DB whose Lookup fills a
+// *json.RawMessage; LookupJSON returns the record directly.
+type ForeignProcess struct {
+	cmd    *exec.Cmd
+	stdin  *os.File
+	stdout *os.File
+	lines  *bufio.Reader
+	stderr *tailBuffer
+	answer time.Duration
+
+	mu   sync.Mutex
+	died *DiedError // set once the process has ended or was killed
+}
+
+// DiedError says that a foreign reader process ended while the harness
+// talked to it: killed by a signal (SIGBUS in a mapped read), exited, broke
+// the protocol, or stopped answering.
+type DiedError struct {
+	// Status is how it ended: "killed by SIGBUS", "exited with status 1",
+	// or what the harness did to it and why.
+	Status string
+	// Signal is the signal that killed it, 0 if none did.
+	Signal syscall.Signal
+	// Stuck: it stopped answering and the harness killed it.
+	Stuck bool
+	// BeforeReady: it ended before it said "ready"; the error then also
+	// matches ErrBadForeign.
+	BeforeReady bool
+	// Stderr is the end of what it wrote on stderr.
+	Stderr string
+}
+
+func (e *DiedError) Error() string {
+	s := "reader process " + e.Status
+	if e.BeforeReady {
+		s = ErrBadForeign.Error() + ": " + e.Status
+	}
+	if t := strings.TrimSpace(e.Stderr); t != "" {
+		lines := strings.Split(t, "\n")
+		s += "; stderr ends: " + strings.TrimSpace(lines[len(lines)-1])
+	}
+	return s
+}
+
+// Unwrap makes a death before "ready" match ErrBadForeign.
+func (e *DiedError) Unwrap() error {
+	if e.BeforeReady {
+		return ErrBadForeign
+	}
+	return nil
+}
+
+// StartForeign starts the foreign reader s on path and waits for its
+// "ready". A process that ends first, says something else, or nothing
+// within s.Ready (it is killed then) is a *DiedError with BeforeReady set,
+// which matches ErrBadForeign.
+func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
+	if len(s.Argv) == 0 {
+		return nil, errors.New("foreign reader: empty command")
+	}
+	argv := make([]string, len(s.Argv))
+	for i, a := range s.Argv {
+		if a == "{target}" {
+			a = path
+		}
+		argv[i] = a
+	}
+	ready, answer := s.Ready, s.Answer
+	if ready <= 0 {
+		ready = 10 * time.Second
+	}
+	if answer <= 0 {
+		answer = 10 * time.Second
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("foreign reader: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, fmt.Errorf("foreign reader: %w", err)
+	}
+	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: &tailBuffer{max: 8 << 10}, answer: answer}
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
+	// Own process group, killed with the harness.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = p.cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("foreign reader: start %s: %w", argv[0], err)
+	}
+	line, err := p.readLine(ready)
+	var d *DiedError
+	switch {
+	case err == nil && strings.TrimSpace(line) == "ready":
+		return p, nil
+	case err == nil:
+		d = p.kill(fmt.Sprintf("first line %q, want \"ready\": killed by the harness", truncate(line, 200)), false)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		d = p.kill(fmt.Sprintf("did not say ready within %s (a foreign reader prints \"ready\" once it has opened the target): killed by the harness", ready), true)
+	default:
+		d = p.reap("")
+		d.Status = "ended before saying ready (" + d.Status + ")"
+	}
+	d.BeforeReady = true
+	return nil, d
+}
+
+// LookupJSON asks the process to look ip up and returns the record it
+// sent (null when not found). An "error" answer is returned as an error;
+// the death of the process as a *DiedError (also for every later call).
+func (p *ForeignProcess) LookupJSON(ip netip.Addr) (json.RawMessage, error) {
+	p.mu.Lock()
+	died := p.died
+	p.mu.Unlock()
+	if died != nil {
+		return nil, died
+	}
+	if _, err := p.stdin.WriteString("lookup " + ip.String() + "\n"); err != nil {
+		return nil, p.end(err, p.answer)
+	}
+	line, err := p.readLine(p.answer)
+	if err != nil {
+		return nil, p.end(err, p.answer)
+	}
+	var a struct {
+		IP     string          `json:"ip"`
+		Record json.RawMessage `json:"record"`
+		Error  string          `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(line), &a); err != nil {
+		return nil, p.kill(fmt.Sprintf("broke the line protocol (answered lookup %s with %q): killed by the harness", ip, truncate(line, 200)), false)
+	}
+	if a.Error != "" {
+		return nil, errors.New(truncate(a.Error, 4<<10))
+	}
+	return a.Record, nil
+}
+
+// Lookup implements DB: rec must be a *json.RawMessage.
+func (p *ForeignProcess) Lookup(ip netip.Addr, rec any) (bool, error) {
+	dst, ok := rec.(*json.RawMessage)
+	if !ok {
+		return false, fmt.Errorf("a foreign reader answers in JSON: want a *json.RawMessage, not %T", rec)
+	}
+	raw, err := p.LookupJSON(ip)
+	if err != nil {
+		return false, err
+	}
+	*dst = raw
+	s := strings.TrimSpace(string(raw))
+	return s != "" && s != "null", nil
+}
+
+// Close ends the process: its stdin is closed (a reader of the protocol
+// then exits 0) and after 2s it is killed. It is always reaped.
+func (p *ForeignProcess) Close() error {
+	p.mu.Lock()
+	died := p.died
+	p.mu.Unlock()
+	if died != nil {
+		return nil
+	}
+	p.stdin.Close()
+	done := make(chan struct{})
+	t := time.AfterFunc(2*time.Second, func() {
+		select {
+		case <-done:
+		default:
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	defer t.Stop()
+	err := p.cmd.Wait()
+	close(done)
+	p.stdout.Close()
+	p.mu.Lock()
+	p.died = &DiedError{Status: "was closed"}
+	p.mu.Unlock()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return nil // a reader that exits non-zero once its input ends is no harm here
+	}
+	return err
+}
+
+// readLine reads one line within d.
+func (p *ForeignProcess) readLine(d time.Duration) (string, error) {
+	if err := p.stdout.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return "", err
+	}
+	line, err := p.lines.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// end records how the process ended after err cut the conversation short:
+// a timeout kills it (stuck); otherwise it is reaped and its wait status
+// read.
+func (p *ForeignProcess) end(err error, d time.Duration) *DiedError {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return p.kill(fmt.Sprintf("did not answer within %s: killed by the harness", d), true)
+	}
+	return p.reap("")
+}
+
+// kill kills the process group and reaps it, recording status.
+func (p *ForeignProcess) kill(status string, stuck bool) *DiedError {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	d := p.reap(status)
+	d.Stuck = stuck
+	return d
+}
+
+// reap waits for the process and records how it ended; status, when set,
+// replaces what the wait status says.
+func (p *ForeignProcess) reap(status string) *DiedError {
+	p.stdin.Close()
+	err := p.cmd.Wait()
+	p.stdout.Close()
+	d := &DiedError{Status: status, Stderr: p.stderr.String()}
+	if ps := p.cmd.ProcessState; ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && status == "" {
+			d.Signal = ws.Signal()
+			d.Status = "killed by " + crashes.Name(ws.Signal())
+		} else if d.Status == "" && ps.Exited() {
+			d.Status = fmt.Sprintf("exited with status %d", ps.ExitCode())
+		} else if d.Status == "" {
+			d.Status = ps.String()
+		}
+	} else if d.Status == "" {
+		d.Status = fmt.Sprintf("ended (%v)", err)
+	}
+	p.mu.Lock()
+	p.died = d
+	p.mu.Unlock()
+	return d
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
