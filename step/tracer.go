@@ -427,6 +427,13 @@ func (t *tracer) syscallStop(tk *task) {
 			c.Errno = unix.Errno(-c.Ret)
 		}
 		tk.act = action{req: t.defaultReq()}
+		if restarted(c.Ret) {
+			// Interrupted by a signal (Go's preemption SIGURG, say) before
+			// it did anything: the kernel runs it again after the handler,
+			// and that run is the call. Counting both would make the
+			// sequence depend on when signals land.
+			return
+		}
 		if t.obs.after(c) {
 			t.kill = true
 		}
@@ -506,4 +513,16 @@ func (t *tracer) reapAll() {
 		}
 	}
 	t.tasks = map[int]*task{}
+}
+
+// restarted reports whether ret is one of the kernel's internal restart
+// codes (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK):
+// a tracer sees them at the exit of a call a signal interrupted, which
+// user space never does, because the call is made again.
+func restarted(ret int64) bool {
+	switch ret {
+	case -512, -513, -514, -516:
+		return true
+	}
+	return false
 }
