@@ -20,7 +20,7 @@ func python() readers.Registration {
 	return r
 }
 
-var _ = Describe("stepping with a foreign reader (Python, libmaxminddb mmap) probed at every stop", Label("ptrace", "foreign"), func() {
+var _ = Describe("stepping with a foreign reader (Python, libmaxminddb mmap) probed at every stop", Serial, Label("ptrace", "foreign"), func() {
 	It("cp: the process mapped before the update is killed by SIGBUS at the truncating open", func(ctx SpecContext) {
 		py := python()
 		seq := stepBuiltin(ctx, "cp", fx.Shrink, func(c *step.Config) { c.Readers = []readers.Registration{py} })

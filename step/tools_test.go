@@ -1,6 +1,7 @@
 package step_test
 
 import (
+	"os"
 	"os/exec"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,19 +18,23 @@ var _ = Describe("stepping real tools", Label("ptrace", "tools"), func() {
 	DescribeTable("what must hold on every run",
 		func(ctx SpecContext, argv []string, check func(*step.Sequence)) {
 			if _, err := exec.LookPath(argv[0]); err != nil {
-				Fail(argv[0] + " is not installed (apt-get install -y " + argv[0] + "): the real-tool specs need it")
+				if os.Getenv("CI") != "" {
+					Fail(argv[0] + " is not installed (apt-get install -y " + argv[0] + "): the real-tool specs need it")
+				}
+				// e.g. the arm64 guest of make test-arm64, whose busybox has no rsync
+				Skip(argv[0] + " is not installed here")
 			}
 			seq := stepTool(ctx, argv, fx.Shrink)
 			Expect(seq.States[0].Unsafe).To(BeFalse())
 			check(seq)
 		},
-		Entry("cp: the first unsafe state is the truncating open; FICLONE fails, one copy_file_range", Label("tool:cp"), []string{"cp"}, func(seq *step.Sequence) {
+		Entry("cp: the first unsafe state is the truncating open; the data by copy_file_range (GNU) or sendfile (busybox)", Label("tool:cp"), []string{"cp"}, func(seq *step.Sequence) {
 			c := call(seq, seq.Unsafe())
 			Expect(c.Name).To(Equal("openat"))
 			Expect(c.Text).To(ContainSubstring("O_TRUNC"))
 			Expect(seq.Unsafe().Running.FaultAt).To(BeZero())
 			Expect(seq.Unsafe().Starting.Found).To(Equal(step.FoundEmpty))
-			Expect(names(seq)).To(ContainElement("copy_file_range"))
+			Expect(names(seq)).To(ContainElement(BeElementOf("copy_file_range", "sendfile")))
 			Expect(brokenKills(seq)).To(ContainElement(ContainSubstring("empty file")))
 		}),
 		Entry("mv: renameat2(RENAME_NOREPLACE) fails, renameat; atomic", Label("tool:mv"), []string{"mv"}, func(seq *step.Sequence) {
