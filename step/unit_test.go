@@ -89,7 +89,7 @@ var _ = Describe("Markdown", Label("ptrace"), func() {
 		Expect(md).To(ContainSubstring("**1** (first unsafe)"))
 		Expect(md).To(ContainSubstring("crash / degraded"))
 		// The descriptor number depends on what the runtime opened first.
-		Expect(md).To(MatchRegexp(`\| #1 \| `+"`"+`openat\("db\.mmdb", O_WRONLY\\\|O_CREAT\\\|O_TRUNC, 0644\) = \d+`+"`"+` \| \*\*empty file\*\* \|`))
+		Expect(md).To(MatchRegexp(`\| #1 \| ` + "`" + `openat\("db\.mmdb", O_WRONLY\\\|O_CREAT\\\|O_TRUNC, 0644\) = \d+` + "`" + ` \| \*\*empty file\*\* \|`))
 		// Every row of a table has as many cells as its header.
 		cols := 0
 		for _, l := range strings.Split(md, "\n") {
