@@ -29,14 +29,6 @@ type driver struct {
 	ready  time.Duration // how long to wait for "ready"
 }
 
-// answer is one JSON line of a foreign reader.
-type answer struct {
-	IP       string          `json:"ip"`
-	Record   json.RawMessage `json:"record"`
-	Error    string          `json:"error"`
-	Reloaded bool            `json:"reloaded"`
-}
-
 // drive talks to a foreign reader until asked to quit or until it dies, then
 // reaps it. The counters and events it records are those a reader child
 // would have sent, so the foreign reader is classified like any other.
@@ -133,7 +125,7 @@ func (p *proc) drive(stdout io.Reader, d driver) {
 			if !ok {
 				return
 			}
-			var a answer
+			var a readers.ForeignAnswer
 			switch err := json.Unmarshal([]byte(l), &a); {
 			case err != nil:
 				p.garbage("reload", l)
@@ -171,7 +163,7 @@ func (p *proc) drive(stdout io.Reader, d driver) {
 			return
 		}
 		st.Lookups++
-		var a answer
+		var a readers.ForeignAnswer
 		if err := json.Unmarshal([]byte(l), &a); err != nil {
 			p.garbage("lookup", l)
 			publish()

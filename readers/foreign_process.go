@@ -21,6 +21,15 @@ import (
 // something else, or ends first.
 var ErrBadForeign = errors.New("reader does not follow the line protocol")
 
+// ForeignAnswer is one JSON line a foreign reader sends: the record for a
+// lookup (null: not found), an error, or a reload's confirmation.
+type ForeignAnswer struct {
+	IP       string          `json:"ip"`
+	Record   json.RawMessage `json:"record"`
+	Error    string          `json:"error"`
+	Reloaded bool            `json:"reloaded"`
+}
+
 // ForeignStrategy opens the target by starting a foreign reader process on
 // it (argv, with the element "{target}" replaced by the path) and waiting
 // for its "ready". The DB it returns is that process, asked one lookup at
@@ -67,7 +76,7 @@ type DiedError struct {
 	// BeforeReady: it ended before it said "ready"; the error then also
 	// matches ErrBadForeign.
 	BeforeReady bool
-	// Stderr is the end of what it wrote on stderr.
+	// Stderr is the end of what it wrote on stderr (its last 2 KiB).
 	Stderr string
 }
 
@@ -123,7 +132,7 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 		inW.Close()
 		return nil, fmt.Errorf("foreign reader: %w", err)
 	}
-	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: &tailBuffer{max: 8 << 10}, answer: answer}
+	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: &tailBuffer{max: 2 << 10}, answer: answer}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	// Own process group, killed with the harness.
@@ -170,11 +179,7 @@ func (p *ForeignProcess) LookupJSON(ip netip.Addr) (json.RawMessage, error) {
 	if err != nil {
 		return nil, p.end(err, p.answer)
 	}
-	var a struct {
-		IP     string          `json:"ip"`
-		Record json.RawMessage `json:"record"`
-		Error  string          `json:"error"`
-	}
+	var a ForeignAnswer
 	if err := json.Unmarshal([]byte(line), &a); err != nil {
 		return nil, p.kill(fmt.Sprintf("broke the line protocol (answered lookup %s with %q): killed by the harness", ip, truncate(line, 200)), false)
 	}

@@ -600,17 +600,11 @@ func (p *prober) lookupOne(db readers.DB, ip netip.Addr) (verr, err error) {
 
 // died records that a foreign reader's process ended during what.
 func (o *Outcome) died(d *readers.DiedError, what string) {
-	o.Died, o.Stuck, o.Stderr = d.Status, d.Stuck, clip(lastLines(d.Stderr, 20), 2000)
+	o.Died, o.Stuck, o.Stderr = d.Status, d.Stuck, d.Stderr // its last 2 KiB
 	if d.Signal != 0 {
 		o.Signal = crashes.Name(d.Signal)
 	}
 	o.diedDetail = clip(fmt.Sprintf("%s: reader process %s", what, d.Status), maxDetail)
-}
-
-// lastLines is the last n lines of s.
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
 
 // worst reports whether o has reached the most severe outcome reader r
