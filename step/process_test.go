@@ -4,40 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/step"
 	"github.com/mapchaos/mapchaos/writers"
 )
-
-// processes lists live processes whose command line contains marker, with
-// their state (R, S, T ...).
-func processes(marker string) []string {
-	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmd), marker) {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		state := "?"
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) {
-			state = string(stat[i+2])
-		}
-		out = append(out, state+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
-	}
-	return out
-}
 
 // shell steps `sh -c script marker` on a fresh lab (the target A, in
 // data/, which is the working directory).
@@ -67,7 +42,7 @@ var _ = Describe("the updater process", Label("ptrace"), func() {
 		_, err := shell(c, "echo x > part.tmp; sleep 30")
 		Expect(err).To(MatchError(context.Canceled))
 		Expect(time.Since(began)).To(BeNumerically("<", 10*time.Second))
-		Expect(processes(m)).To(BeEmpty())
+		Expect(proctest.Mentioning(m)).To(BeEmpty())
 	})
 
 	It("is killed after Config.Timeout, and the error says so", func(ctx SpecContext) {
@@ -75,7 +50,7 @@ var _ = Describe("the updater process", Label("ptrace"), func() {
 		_, err := shell(ctx, "sleep 30", func(c *step.Config) { c.Timeout = 300 * time.Millisecond })
 		Expect(err).To(MatchError(context.DeadlineExceeded))
 		Expect(err).To(MatchError(ContainSubstring("did not finish within 300ms")))
-		Expect(processes(m)).To(BeEmpty())
+		Expect(proctest.Mentioning(m)).To(BeEmpty())
 	})
 
 	It("may fail: that is its exit status and output, not an error", func(ctx SpecContext) {

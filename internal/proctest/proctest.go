@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Find lists the command lines (arguments joined by spaces) of the live
-// processes for which match returns true.
+// Find lists the live processes for which match returns true, as
+// "PID (STATE): CMDLINE" (arguments joined by spaces; STATE is the letter
+// of /proc/PID/stat: R, S, T for a stopped or traced process ...).
 func Find(match func(cmdline string) bool) []string {
 	var out []string
 	ents, _ := os.ReadDir("/proc")
@@ -21,7 +22,7 @@ func Find(match func(cmdline string) bool) []string {
 			continue // gone, or a kernel thread
 		}
 		if cmd := strings.TrimRight(strings.ReplaceAll(string(b), "\x00", " "), " "); match(cmd) {
-			out = append(out, e.Name()+": "+cmd)
+			out = append(out, e.Name()+" ("+state(e.Name())+"): "+cmd)
 		}
 	}
 	return out
@@ -36,4 +37,13 @@ func Mentioning(s string) []string {
 // prefix (Mentioning would also find a parent whose arguments hold it).
 func StartingWith(prefix string) []string {
 	return Find(func(cmd string) bool { return strings.HasPrefix(cmd, prefix) })
+}
+
+// state is the state letter of process pid, "?" when it cannot be read.
+func state(pid string) string {
+	stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) {
+		return string(stat[i+2])
+	}
+	return "?"
 }
