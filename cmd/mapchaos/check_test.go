@@ -81,6 +81,7 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 		Expect(s.Out).To(gbytes.Say(`\[2/2 .*\] exec x bytes\s+safe\s+ok`))
 		Expect(s.Out).To(gbytes.Say(`READER\s+VERDICT\s+RUNNING\s+STARTING`))
 		Expect(s.Out).To(gbytes.Say(`SAFE: every reader got the right answer`))
+		Expect(s.Out).To(gbytes.Say(`hint: a race sees only the moments .* run the same check with --mode step`))
 		for _, f := range []string{"report.json", "report.md", "report.html", "junit.xml"} {
 			Expect(filepath.Join(dir, "out", f)).To(BeAnExistingFile())
 		}
@@ -170,6 +171,8 @@ var _ = Describe("mapchaos check --mode step, on real tools", Serial, Label("ptr
 			Expect(st).NotTo(BeNil())
 			Expect(st.Updates).To(HaveLen(2))
 			up := st.Updates[0]
+			// Step mode has looked inside every window: no hint to do so.
+			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("--mode step to stop"))
 			if firstUnsafe == "" {
 				Expect(up.FirstUnsafe).To(BeZero())
 				return
