@@ -31,7 +31,7 @@ type Config struct {
 type Fixture struct {
 	Size  int64          // bytes of version A
 	Shape fixtures.Shape // B relative to A
-	Kind  string         // record shape: "" (plain) or fixtures.KindCity
+	Kind  string         // record shape: "" (plain), fixtures.KindCity or fixtures.KindEnterprise
 	// Old and New, when set, race a user's own pair instead of a
 	// generated one (paths relative to the config file's directory).
 	Old, New string
@@ -148,8 +148,9 @@ func Parse(b []byte, name string) (Config, error) {
 					c.Fixture.Shape = fixtures.Shape(p.str(v, "fixture.shape"))
 				case "kind":
 					c.Fixture.Kind = p.str(v, "fixture.kind")
-					if c.Fixture.Kind != fixtures.KindCity {
-						p.fail(v, "fixture.kind is %q: want %s (GeoIP2-City-shaped records), or leave it out for plain records", c.Fixture.Kind, fixtures.KindCity)
+					if !slices.Contains(fixtures.Kinds, c.Fixture.Kind) {
+						p.fail(v, "fixture.kind is %q: want %s (GeoIP2-City-shaped records) or %s (GeoIP2-Enterprise), or leave it out for plain records",
+							c.Fixture.Kind, fixtures.KindCity, fixtures.KindEnterprise)
 					}
 				case "old":
 					c.Fixture.Old = p.str(v, "fixture.old")

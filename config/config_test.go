@@ -54,6 +54,15 @@ expect:
 		Expect(e.Allows(verdicts.Crash)).To(BeFalse())
 	})
 
+	DescribeTable("reads each GeoIP2 fixture kind",
+		func(kind string) {
+			c, err := config.Parse([]byte("fixture: {kind: "+kind+"}\n"), "t.yml")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.Fixture.Kind).To(Equal(kind))
+		},
+		Entry(nil, fixtures.KindCity), Entry(nil, fixtures.KindEnterprise),
+	)
+
 	It("keeps the defaults for what the file leaves out", func() {
 		c, err := config.Parse([]byte("writers: [cp]\n"), "t.yml")
 		Expect(err).NotTo(HaveOccurred())
@@ -73,7 +82,7 @@ expect:
 		Entry("unknown nested key", "race:\n  updatez: 3\n", `ginkgo.yml:2: unknown key "updatez" in race`, "updates"),
 		Entry("bad size", "fixture: {size: lots}\n", `fixture.size is "lots"`, "16MiB"),
 		Entry("size too small", "fixture: {size: 10}\n", "fixture.size is 10 bytes", "64KiB to 1GiB"),
-		Entry("unknown kind", "fixture: {kind: enterprise}\n", `fixture.kind is "enterprise"`, "geoip2-city"),
+		Entry("unknown kind", "fixture: {kind: enterprise}\n", `fixture.kind is "enterprise"`, "geoip2-city", "geoip2-enterprise"),
 		Entry("old without new", "fixture: {old: a.mmdb}\n", "old and new go together"),
 		Entry("unknown shape", "fixture: {shape: wobbly}\n", `fixture.shape is "wobbly"`, "same, shrink, grow"),
 		Entry("bad duration", "race: {reload: soon}\n", `race.reload is "soon"`, "50ms"),

@@ -19,9 +19,11 @@ func TestEngine(t *testing.T) {
 }
 
 type shared struct {
-	Bin      string
-	Pair     fixtures.Pair
-	CityPair fixtures.Pair // GeoIP2-City-shaped, for geoip2-golang readers
+	Bin  string
+	Pair fixtures.Pair
+	// Typed are GeoIP2-shaped pairs by fixture kind (City, Enterprise), for
+	// the geoip2-golang readers.
+	Typed map[string]fixtures.Pair
 }
 
 var env shared
@@ -33,9 +35,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 2 << 20, Shape: fixtures.Shrink}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())
-	city, err := fixtures.Generate(ctx, fixtures.Spec{Size: 2 << 20, Shape: fixtures.Shrink, Kind: fixtures.KindCity}, fixtures.DefaultCacheDir())
-	Expect(err).NotTo(HaveOccurred())
-	b, err := json.Marshal(shared{Bin: bin, Pair: pair, CityPair: city})
+	typed := map[string]fixtures.Pair{}
+	for _, kind := range []string{fixtures.KindCity, fixtures.KindEnterprise} {
+		typed[kind], err = fixtures.Generate(ctx, fixtures.Spec{Size: 2 << 20, Shape: fixtures.Shrink, Kind: kind}, fixtures.DefaultCacheDir())
+		Expect(err).NotTo(HaveOccurred())
+	}
+	b, err := json.Marshal(shared{Bin: bin, Pair: pair, Typed: typed})
 	Expect(err).NotTo(HaveOccurred())
 	return b
 }, func(b []byte) {

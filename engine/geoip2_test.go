@@ -8,31 +8,40 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/matchers"
 )
 
-var _ = Describe("geoip2-golang typed City lookups on a GeoIP2-City fixture", func() {
-	It("die under cp with the frames a production trace shows", func(ctx SpecContext) {
-		cfg := config("cp", "geoip2-city")
-		cfg.Pair = env.CityPair
-		res, err := engine.Run(ctx, cfg)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res).To(matchers.Crash())
-		Expect(res.Evidence.Code).To(Equal("BUS_ADRERR"))
-		// The whole stderr of the reader that died: where the fault lands
-		// (memmove, memequal ...) decides how deep the frame is.
-		stderr, err := os.ReadFile(filepath.Join(cfg.Dir, "readers", res.Evidence.Reader+".stderr"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(string(stderr)).To(ContainSubstring("github.com/oschwald/geoip2-golang.(*Reader).City"))
-	})
+var _ = Describe("geoip2-golang typed lookups on a GeoIP2 fixture of their kind", func() {
+	DescribeTable("die under cp with the frames a production trace shows",
+		func(ctx SpecContext, reader, kind, frame string) {
+			cfg := config("cp", reader)
+			cfg.Pair = env.Typed[kind]
+			res, err := engine.Run(ctx, cfg)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res).To(matchers.Crash())
+			Expect(res.Evidence.Code).To(Equal("BUS_ADRERR"))
+			// The whole stderr of the reader that died: where the fault
+			// lands (memmove, memequal ...) decides how deep the frame is.
+			stderr, err := os.ReadFile(filepath.Join(cfg.Dir, "readers", res.Evidence.Reader+".stderr"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(stderr)).To(ContainSubstring(frame))
+		},
+		Entry("City", "geoip2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang.(*Reader).City"),
+		Entry("Enterprise", "geoip2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang.(*Reader).Enterprise"),
+	)
 
-	It("are safe under symlink-swap, every typed answer checked", func(ctx SpecContext) {
-		cfg := config("symlink-swap", "geoip2-city")
-		cfg.Pair = env.CityPair
-		res, err := engine.Run(ctx, cfg)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res).To(matchers.BeSafe())
-		Expect(res.Answers.Right).To(Equal(res.Lookups))
-		Expect(res.Lookups).To(BeNumerically(">", 1000))
-	})
+	DescribeTable("are safe under symlink-swap, every typed answer checked",
+		func(ctx SpecContext, reader, kind string) {
+			cfg := config("symlink-swap", reader)
+			cfg.Pair = env.Typed[kind]
+			res, err := engine.Run(ctx, cfg)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res).To(matchers.BeSafe())
+			Expect(res.Answers.Right).To(Equal(res.Lookups))
+			Expect(res.Lookups).To(BeNumerically(">", 1000))
+		},
+		Entry("City", "geoip2-city", fixtures.KindCity),
+		Entry("Enterprise", "geoip2-enterprise", fixtures.KindEnterprise),
+	)
 })

@@ -103,9 +103,9 @@ var _ = Describe("strategies", func() {
 
 var _ = Describe("Registry", func() {
 	It("lists the built-in readers sorted and names the unknown", func() {
-		Expect(readers.Builtin().Names()).To(Equal([]string{"bytes", "geoip2-city", "mmap", "mmap-recover", "mmap-v2"}))
+		Expect(readers.Builtin().Names()).To(Equal([]string{"bytes", "geoip2-city", "geoip2-enterprise", "mmap", "mmap-recover", "mmap-v2"}))
 		_, err := readers.Builtin().Lookup("mmapp")
-		Expect(err).To(MatchError(`unknown reader "mmapp": known readers are bytes, geoip2-city, mmap, mmap-recover, mmap-v2`))
+		Expect(err).To(MatchError(`unknown reader "mmapp": known readers are bytes, geoip2-city, geoip2-enterprise, mmap, mmap-recover, mmap-v2`))
 	})
 	It("panics on a duplicate, an empty name or a nil strategy", func() {
 		r := readers.NewRegistry()

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/oschwald/maxminddb-golang"
 )
 
@@ -35,7 +36,7 @@ type Properties struct {
 	// fault is returned as a *FaultError instead of killing the process.
 	PanicOnFault bool
 	// Fixture is the fixture kind the strategy needs ("" for any; see
-	// fixtures.KindCity).
+	// fixtures.Kinds).
 	Fixture string
 }
 
@@ -221,7 +222,9 @@ func Builtin() *Registry {
 	g.Register(Registration{Name: "mmap-v2", Summary: "maxminddb-golang/v2 Open (memory-mapped, fd closed at once), no protection",
 		Properties: Properties{Mapped: true}, Strategy: MmapV2{}})
 	g.Register(Registration{Name: "geoip2-city", Summary: "geoip2-golang typed City lookups (maxminddb v1 mmap); needs fixture kind geoip2-city",
-		Properties: Properties{Mapped: true, Fixture: "geoip2-city"}, Strategy: GeoIP2City{}})
+		Properties: Properties{Mapped: true, Fixture: fixtures.KindCity}, Strategy: GeoIP2City{}})
+	g.Register(Registration{Name: "geoip2-enterprise", Summary: "geoip2-golang typed Enterprise lookups (maxminddb v1 mmap); needs fixture kind geoip2-enterprise",
+		Properties: Properties{Mapped: true, Fixture: fixtures.KindEnterprise}, Strategy: GeoIP2Enterprise{}})
 	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
 		Strategy: Bytes{}})
 	return g
