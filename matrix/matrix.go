@@ -71,7 +71,12 @@ func Resolve(cfg config.Config, ws *writers.Registry, rs *readers.Registry, only
 		rn = onlyReaders
 	}
 	for _, r := range rn {
-		if rr, err := rs.Lookup(r); err == nil && rr.Fixture != "" && rr.Fixture != cfg.Fixture.Kind {
+		rr, err := rs.Lookup(r)
+		switch {
+		case err != nil || rr.Fixture == "":
+		case cfg.Fixture.Old != "":
+			errs = append(errs, fmt.Errorf("reader %s checks its answers in the typed fields of a generated %s fixture, so it cannot race your own pair (fixture old/new); race your pair with readers that need no fixture kind", r, rr.Fixture))
+		case rr.Fixture != cfg.Fixture.Kind:
 			errs = append(errs, fmt.Errorf("reader %s needs fixture kind %s (fixture: {kind: %s} in the config)", r, rr.Fixture, rr.Fixture))
 		}
 	}
@@ -157,8 +162,12 @@ func FixtureText(p fixtures.Pair) string {
 		return fmt.Sprintf("your own pair: old %s (%s), new %s (%s), %d sampled IPs from the networks of both",
 			p.A, humanBytes(p.SizeA), p.B, humanBytes(p.SizeB), len(p.Samples))
 	}
-	return fmt.Sprintf("generated pair: A %s, B %s (%s), universe %d /24 networks from %s",
-		humanBytes(p.SizeA), humanBytes(p.SizeB), p.Spec.Shape, p.Universe.Blocks, p.Universe.First)
+	kind := ""
+	if p.Spec.Kind != "" {
+		kind = ", records of kind " + p.Spec.Kind
+	}
+	return fmt.Sprintf("generated pair: A %s, B %s (%s%s), universe %d /24 networks from %s",
+		humanBytes(p.SizeA), humanBytes(p.SizeB), p.Spec.Shape, kind, p.Universe.Blocks, p.Universe.First)
 }
 
 func humanBytes(n int64) string {

@@ -62,9 +62,6 @@ func (a *app) matrixArm64(ctx context.Context, f matrixFlags, cfg config.Config,
 		fmt.Fprintf(a.stdout, "arm64: kernel %s %s (cached, not downloaded)\n", host.Kernel.Package, host.Kernel.Version)
 	}
 
-	if f.old != "" {
-		cfg.Fixture.Old, cfg.Fixture.New = f.old, f.new
-	}
 	pair, err := a.fixturePair(ctx, cfg, f.cache)
 	if err != nil {
 		return 0, err

@@ -38,6 +38,10 @@ var _ = Describe("mapchaos check: bad usage or input exits 2, names the problem,
 		Entry("no reader at all", []string{"--writer-cmd", "cp {new} {target}", "--readers", ""}, "no reader to race the updater against"),
 		Entry("a reader command without {target}", []string{"--writer-cmd", "cp {new} {target}", "--reader-cmd", "python3 reader.py"}, "--reader-cmd: reader command \"python3 reader.py\" has no {target} argument"),
 		Entry("a reader command that does not exist", []string{"--writer-cmd", "cp {new} {target}", "--reader-cmd", "no-such-reader {target}"}, `--reader-cmd: program "no-such-reader"`),
+		Entry("a typed reader with an own pair", []string{"--writer-cmd", "cp {new} {target}", "--readers", "mmap,geoip2-enterprise", "--old", "a.mmdb", "--new", "b.mmdb"},
+			"--readers: geoip2-enterprise checks its answers in the typed fields of a generated geoip2-enterprise fixture, so it cannot race your own pair (--old/--new)"),
+		Entry("typed readers of two kinds", []string{"--writer-cmd", "cp {new} {target}", "--readers", "geoip2-city,geoip2-enterprise"},
+			"--readers: geoip2-city needs a geoip2-city fixture and geoip2-enterprise a geoip2-enterprise one: check them in separate runs"),
 		Entry("--old without --new", []string{"--writer-cmd", "cp {new} {target}", "--old", "a.mmdb"}, "--old and --new go together"),
 		Entry("an own pair that is not a database", []string{"--writer-cmd", "cp {new} {target}", "--old", "/etc/hostname", "--new", "/etc/hostname"}, "/etc/hostname is not a valid MaxMind DB file"),
 		Entry("an unknown mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "fast"}, `--mode "fast": want race or step`),
@@ -107,6 +111,21 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 		Expect(s.Out).To(gbytes.Say(regexpQuote("repro: mapchaos check --writer-cmd 'cp {new} {target}' --readers mmap --updates 4 --seed 1")))
 		Expect(s.Out).To(gbytes.Say(`UNSAFE: the updater made readers crash, get stuck or serve wrong answers: mmap crash`))
 		Expect(report().Results[0].Met).To(BeFalse())
+	})
+
+	It("generates the fixture a typed reader needs: Enterprise lookups crash under cp with their own frame", func() {
+		s := check("--writer-cmd", "cp {new} {target}", "--readers", "bytes,geoip2-enterprise", "--updates", "4", "--size", "1MiB")
+		Eventually(s).Should(gexec.Exit(1))
+		Expect(s.Out).To(gbytes.Say(`exec x geoip2-enterprise\s+crash\s+UNSAFE`))
+		r := report()
+		Expect(r.Run.Fixture).To(ContainSubstring("geoip2-enterprise"))
+		Expect(r.Results).To(HaveLen(2))
+		e := r.Results[1]
+		Expect(e.Reader).To(Equal("geoip2-enterprise"))
+		Expect(e.Verdict.String()).To(Equal("crash"))
+		stderr, err := os.ReadFile(filepath.Join(dir, "out", "runs", "exec_x_geoip2-enterprise", "readers", e.Evidence.Reader+".stderr"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(stderr)).To(ContainSubstring("github.com/oschwald/geoip2-golang.(*Reader).Enterprise"))
 	})
 
 	It("exits 0 with a note when readers only met errors", func() {

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/reports"
 )
@@ -100,6 +102,12 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 			writeConfig(dir, "writers: [cp]\n")
 			return []string{"matrix", "--config", "ginkgo.yml", "--readers", "geoip2-city", "--out", "out"}
 		}, "reader geoip2-city needs fixture kind geoip2-city"),
+		Entry("a typed reader with an own pair", func(dir string) []string {
+			p, err := fixtures.Generate(context.Background(), fixtures.Spec{Size: fixtures.MinSize, Kind: fixtures.KindCity}, filepath.Join(dir, "cache"))
+			Expect(err).NotTo(HaveOccurred())
+			writeConfig(dir, "writers: [cp]\nfixture: {kind: geoip2-city}\n")
+			return []string{"matrix", "--config", "ginkgo.yml", "--readers", "geoip2-city", "--old", p.A, "--new", p.B, "--out", "out"}
+		}, "reader geoip2-city checks its answers in the typed fields of a generated geoip2-city fixture, so it cannot race your own pair"),
 		Entry("a stray argument", func(dir string) []string {
 			return []string{"matrix", "extra", "--out", "out"}
 		}, `unexpected argument "extra"`),

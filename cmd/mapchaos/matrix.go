@@ -158,15 +158,15 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if f.updates > 0 {
 		cfg.Race.Updates = int(f.updates)
 	}
+	if f.old != "" {
+		cfg.Fixture.Old, cfg.Fixture.New = f.old, f.new
+	}
 	plan, err := matrix.Resolve(cfg, a.writers, a.readers, splitList(f.writers), splitList(f.readers))
 	if err != nil {
 		return 0, usageError{err}
 	}
 	if f.arch == "arm64" {
 		return a.matrixArm64(ctx, f, cfg, plan)
-	}
-	if f.old != "" {
-		cfg.Fixture.Old, cfg.Fixture.New = f.old, f.new
 	}
 	pair, err := a.fixturePair(ctx, cfg, f.cache)
 	if err != nil {
@@ -299,7 +299,7 @@ func progressLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 	if r, ok := e.Roles[engine.Starting]; ok && r.Readers > 0 {
 		roles += " starting=" + r.Verdict.String()
 	}
-	return fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-12s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
+	return fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-17s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
 		i, n, elapsed.Seconds(), e.Writer, e.Reader, e.Verdict, mark, strings.TrimSpace(roles), e.Lookups, e.LookupsPerSec)
 }
 
