@@ -28,14 +28,20 @@ func shell(ctx context.Context, script string, tweak ...func(*step.Config)) (*st
 
 var markers int
 
+// marker numbers the next shell's script; nextMarker is the argument that
+// shell will pass, so a spec can look for its process on /proc.
 func marker() string {
 	markers++
 	return fmt.Sprintf("%d-%d", GinkgoParallelProcess(), markers)
 }
 
+func nextMarker() string {
+	return fmt.Sprintf("mapchaos-spec-%d-%d", GinkgoParallelProcess(), markers+1)
+}
+
 var _ = Describe("the updater process", Label("ptrace"), func() {
 	It("is killed when the context is cancelled, and no stopped process is left behind", func(ctx SpecContext) {
-		m := "mapchaos-spec-" + fmt.Sprint(markers+1)
+		m := nextMarker()
 		c, cancel := context.WithCancel(ctx)
 		time.AfterFunc(500*time.Millisecond, cancel)
 		began := time.Now()
@@ -46,7 +52,7 @@ var _ = Describe("the updater process", Label("ptrace"), func() {
 	})
 
 	It("is killed after Config.Timeout, and the error says so", func(ctx SpecContext) {
-		m := "mapchaos-spec-" + fmt.Sprint(markers+1)
+		m := nextMarker()
 		_, err := shell(ctx, "sleep 30", func(c *step.Config) { c.Timeout = 300 * time.Millisecond })
 		Expect(err).To(MatchError(context.DeadlineExceeded))
 		Expect(err).To(MatchError(ContainSubstring("did not finish within 300ms")))
