@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -219,19 +220,8 @@ func (e Evidence) String() string {
 	case strings.TrimSpace(e.Stderr) != "":
 		// Not a trace the harness knows (a Python traceback, a C
 		// program's message): its last lines usually say why.
-		block("stderr (last lines)", lastLines(e.Stderr, 3))
+		block("stderr (last lines)", lines.Last(e.Stderr, 3))
 	}
 	line("repro", e.Repro)
 	return strings.TrimRight(b.String(), "\n")
-}
-
-// lastLines returns the last n non-blank lines of s.
-func lastLines(s string, n int) string {
-	var keep []string
-	for _, l := range strings.Split(strings.TrimRight(s, "\r\n\t "), "\n") {
-		if strings.TrimSpace(l) != "" {
-			keep = append(keep, strings.TrimRight(l, "\r"))
-		}
-	}
-	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/lines"
 )
 
 // ErrBadForeign marks a foreign reader that does not follow the line
@@ -85,9 +86,8 @@ func (e *DiedError) Error() string {
 	if e.BeforeReady {
 		s = ErrBadForeign.Error() + ": " + e.Status
 	}
-	if t := strings.TrimSpace(e.Stderr); t != "" {
-		lines := strings.Split(t, "\n")
-		s += "; stderr ends: " + strings.TrimSpace(lines[len(lines)-1])
+	if last := strings.TrimSpace(lines.Last(e.Stderr, 1)); last != "" {
+		s += "; stderr ends: " + last
 	}
 	return s
 }

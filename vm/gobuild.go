@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/mapchaos/mapchaos/internal/lines"
 )
 
 // DefaultModule is the module path of mapchaos, used when the running
@@ -156,7 +158,7 @@ func (s Source) output(ctx context.Context, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("GOARCH=arm64 CGO_ENABLED=0 go %s (in %s): %w\n%s", strings.Join(args, " "), s.Root, err, lastLines(errb.String()+out.String(), 20))
+		return "", fmt.Errorf("GOARCH=arm64 CGO_ENABLED=0 go %s (in %s): %w\n%s", strings.Join(args, " "), s.Root, err, lines.Last(errb.String()+out.String(), 20))
 	}
 	return out.String(), nil
 }

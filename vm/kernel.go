@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mapchaos/mapchaos/internal/lines"
 )
 
 // KernelMeta is the Debian package whose dependency names the current
@@ -380,7 +382,7 @@ func (a Apt) Fetch(ctx context.Context, dir string) (string, string, error) {
 		}
 		cmd.WaitDelay = 5 * time.Second
 		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, lastLines(errb.String()+out.String(), 6))
+			return "", fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, lines.Last(errb.String()+out.String(), 6))
 		}
 		return out.String(), nil
 	}
@@ -399,7 +401,7 @@ func (a Apt) Fetch(ctx context.Context, dir string) (string, string, error) {
 		}
 	}
 	if pkg == "" {
-		return "", "", fmt.Errorf("apt-cache depends %s (arm64) names no linux-image package:\n%s", meta, lastLines(deps, 6))
+		return "", "", fmt.Errorf("apt-cache depends %s (arm64) names no linux-image package:\n%s", meta, lines.Last(deps, 6))
 	}
 	debDir := filepath.Join(dir, "deb")
 	if _, err := run(debDir, "apt-get", "download", pkg, UserlandPackage); err != nil {
@@ -414,18 +416,4 @@ func (a Apt) Fetch(ctx context.Context, dir string) (string, string, error) {
 		got = append(got, debs[0])
 	}
 	return got[0], got[1], nil
-}
-
-// lastLines returns the last n non-empty lines of s, joined.
-func lastLines(s string, n int) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return strings.Join(out, "\n")
 }

@@ -1,0 +1,16 @@
+package lines
+
+import "strings"
+
+// Last returns the last n non-blank lines of s, joined by "\n". Lines keep
+// their indentation (a traceback's nesting); trailing spaces and carriage
+// returns are dropped.
+func Last(s string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimRight(l, "\r\t "); strings.TrimSpace(l) != "" {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
+}
