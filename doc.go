@@ -11,7 +11,7 @@
 // # Testing your own updater
 //
 // This package is the library for a team's own Ginkgo suite: Race races one
-// writer against readers of one strategy and returns an engine.Result, and
+// writer against readers of one strategy and returns an results.Result, and
 // the matchers package judges it:
 //
 //	var _ = Describe("our GeoIP updater", func() {

@@ -17,6 +17,7 @@ import (
 	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/writers"
 )
 
@@ -64,14 +65,14 @@ func Reader(name string) readers.Registration {
 // is the readers' fate. It wraps ErrWriterFailed when the writer failed
 // (the Result is returned too), engine.ErrHarness when the harness could
 // not do its job, or ctx's error.
-func Race(ctx context.Context, w writers.Writer, r readers.Registration, opts ...Option) (engine.Result, error) {
+func Race(ctx context.Context, w writers.Writer, r readers.Registration, opts ...Option) (results.Result, error) {
 	o := newOptions(opts)
 	if w == nil {
-		return engine.Result{}, errors.New("mapchaos: race: no writer")
+		return results.Result{}, errors.New("mapchaos: race: no writer")
 	}
 	strat := strategy(w, o)
-	fail := func(err error) (engine.Result, error) {
-		return engine.Result{Writer: strat.Name, Reader: r.Name}, fmt.Errorf("mapchaos: race %s x %s: %w", strat.Name, r.Name, err)
+	fail := func(err error) (results.Result, error) {
+		return results.Result{Writer: strat.Name, Reader: r.Name}, fmt.Errorf("mapchaos: race %s x %s: %w", strat.Name, r.Name, err)
 	}
 	if err := o.validate(); err != nil {
 		return fail(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
 )
@@ -39,8 +40,8 @@ var _ = Describe("Run", func() {
 			Expect(res.Lookups).To(BeNumerically(">", 1000), "the readers really looked things up")
 			Expect(res.Answers.Right).To(Equal(res.Lookups))
 			Expect(res.Updates).To(Equal(8))
-			Expect(res.Roles[engine.Running].Readers).To(Equal(2))
-			Expect(res.Roles[engine.Starting].Readers).To(Equal(8))
+			Expect(res.Roles[results.Running].Readers).To(Equal(2))
+			Expect(res.Roles[results.Starting].Readers).To(Equal(8))
 			Expect(res.Evidence).To(BeNil())
 		},
 		Entry("rename x mmap", "rename", "mmap"),

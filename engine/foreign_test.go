@@ -11,6 +11,7 @@ import (
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -42,7 +43,7 @@ var _ = Describe("a foreign reader (Python, libmaxminddb mmap) over the line pro
 		Expect(res).To(matchers.BeSafe())
 		Expect(res.Answers.Right).To(Equal(res.Lookups))
 		Expect(res.Lookups).To(BeNumerically(">", 100))
-		Expect(res.Roles[engine.Starting].Readers).To(Equal(8))
+		Expect(res.Roles[results.Starting].Readers).To(Equal(8))
 	})
 })
 

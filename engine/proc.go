@@ -14,12 +14,13 @@ import (
 
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 )
 
 // proc is one reader child process and what it has said so far.
 type proc struct {
 	id       string
-	role     Role
+	role     results.Role
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	stderr   string // path of the stderr file
@@ -54,7 +55,7 @@ type proc struct {
 // startProc starts argv as a reader child whose stderr goes to stderrPath.
 // With a driver, the process is a foreign reader and the driver talks to it;
 // without, it is a reader child whose events are read by watch.
-func startProc(id string, role Role, argv []string, stderrPath, ringPath string, env []string, d *driver) (*proc, error) {
+func startProc(id string, role results.Role, argv []string, stderrPath, ringPath string, env []string, d *driver) (*proc, error) {
 	errf, err := os.Create(stderrPath)
 	if err != nil {
 		return nil, fmt.Errorf("reader %s: %w", id, err)

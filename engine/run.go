@@ -17,6 +17,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
 )
@@ -127,10 +128,10 @@ var ErrHarness = errors.New("harness failure")
 // error means the harness could not do its job (ErrHarness) or ctx ended;
 // a writer that fails is reported in Result.WriterError. Every reader
 // process is reaped before Run returns.
-func Run(ctx context.Context, cfg Config) (Result, error) {
+func Run(ctx context.Context, cfg Config) (results.Result, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	r := &run{cfg: cfg, tl: &timeline{}}
 	defer r.killAll()
@@ -208,7 +209,7 @@ func (r *run) prepare() (a, b string, err error) {
 	return a, b, nil
 }
 
-func (r *run) spawn(id string, role Role, seed uint64) (*proc, error) {
+func (r *run) spawn(id string, role results.Role, seed uint64) (*proc, error) {
 	ring := filepath.Join(r.cfg.Dir, "readers", id+".ring")
 	stderr := filepath.Join(r.cfg.Dir, "readers", id+".stderr")
 	var argv []string
@@ -224,7 +225,7 @@ func (r *run) spawn(id string, role Role, seed uint64) (*proc, error) {
 		d = &driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload, ready: r.cfg.ReadyTimeout}
 	} else {
 		args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: r.target, Universe: r.cfg.Pair.Universe,
-			Starting: role == Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
+			Starting: role == results.Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
 		if r.cfg.Pair.Own() {
 			args.OwnA, args.OwnB, args.Samples = r.versions[0], r.versions[1], r.samples
 		}
@@ -300,9 +301,9 @@ func seedFor(seed int64, parts ...string) uint64 {
 	return h.Sum64()
 }
 
-func (r *run) race(ctx context.Context) (Result, error) {
+func (r *run) race(ctx context.Context) (results.Result, error) {
 	cfg := r.cfg
-	res := Result{Writer: cfg.Writer.Name, Reader: cfg.Reader.Name}
+	res := results.Result{Writer: cfg.Writer.Name, Reader: cfg.Reader.Name}
 	verA, verB, err := r.prepare()
 	if err != nil {
 		return res, err
@@ -312,7 +313,7 @@ func (r *run) race(ctx context.Context) (Result, error) {
 	var running []*proc
 	for i := 1; i <= cfg.Running; i++ {
 		id := fmt.Sprintf("running-%d", i)
-		p, err := r.spawn(id, Running, seedFor(cfg.Seed, id))
+		p, err := r.spawn(id, results.Running, seedFor(cfg.Seed, id))
 		if err != nil {
 			return res, err
 		}
@@ -346,7 +347,7 @@ func (r *run) race(ctx context.Context) (Result, error) {
 		foreign := cfg.Reader.Command != nil
 		for i := 1; i <= cfg.Starting && !foreign; i++ {
 			id := fmt.Sprintf("starting-u%02d-%d", u, i)
-			p, err := r.spawn(id, Starting, seedFor(cfg.Seed, id))
+			p, err := r.spawn(id, results.Starting, seedFor(cfg.Seed, id))
 			if err != nil {
 				return res, err
 			}
@@ -382,7 +383,7 @@ func (r *run) race(ctx context.Context) (Result, error) {
 				spawning.Add(1)
 				go func() {
 					defer spawning.Done()
-					p, err := r.spawn(id, Starting, seedFor(cfg.Seed, id))
+					p, err := r.spawn(id, results.Starting, seedFor(cfg.Seed, id))
 					spawnMu.Lock()
 					defer spawnMu.Unlock()
 					if err != nil {
@@ -464,7 +465,7 @@ func (r *run) monitor(ctx context.Context) {
 			}
 			p.mu.Lock()
 			since := max(p.movedAt, p.openedAt)
-			active := !p.finished && !p.stuck && (p.role == Running || p.openedAt != 0)
+			active := !p.finished && !p.stuck && (p.role == results.Running || p.openedAt != 0)
 			isStuck := active && p.alive() && time.Duration(now-since) > r.cfg.StuckAfter
 			if isStuck {
 				p.stuck = true
@@ -493,9 +494,9 @@ func (r *run) writeLog() {
 
 // classifyAll turns every reader's end into an outcome and the combination
 // into a Result.
-func (r *run) classifyAll(res Result) (Result, error) {
-	res.Roles = map[Role]RoleResult{}
-	var best *Evidence
+func (r *run) classifyAll(res results.Result) (results.Result, error) {
+	res.Roles = map[results.Role]results.RoleResult{}
+	var best *results.Evidence
 	var firstFail int64 = -1
 	var rates []float64
 	for _, p := range r.all() {
@@ -515,7 +516,7 @@ func (r *run) classifyAll(res Result) (Result, error) {
 		res.Answers.Wrong += o.stats.Wrong
 		res.Answers.Faults += o.stats.Faults
 		res.Answers.OpenErrors += o.stats.OpenErrors
-		if p.role == Running {
+		if p.role == results.Running {
 			p.mu.Lock()
 			life := float64(p.exitAt-p.readyAt) / 1e9
 			p.mu.Unlock()
@@ -548,8 +549,8 @@ func (r *run) classifyAll(res Result) (Result, error) {
 type outcome struct {
 	verdict verdicts.Verdict
 	stats   readers.Stats
-	ev      *Evidence // nil for safe
-	failAt  int64     // ms since the first update of the first non-safe event, -1 if none
+	ev      *results.Evidence // nil for safe
+	failAt  int64             // ms since the first update of the first non-safe event, -1 if none
 }
 
 func (r *run) classify(p *proc) (outcome, error) {
@@ -570,7 +571,7 @@ func (r *run) classify(p *proc) (outcome, error) {
 	}
 	p.mu.Unlock()
 	o := outcome{stats: stats, failAt: -1}
-	ev := &Evidence{Role: p.role, Reader: p.id}
+	ev := &results.Evidence{Role: p.role, Reader: p.id}
 	stderr := head(p.stderr, 256<<10)
 	ws, _ := state.Sys().(syscall.WaitStatus)
 	if strings.HasPrefix(stderr, "mapchaos reader: ") {
@@ -662,7 +663,7 @@ func (r *run) classify(p *proc) (outcome, error) {
 }
 
 // describeEvent fills ev from a reader's event e.
-func (r *run) describeEvent(ev *Evidence, e readers.Event) {
+func (r *run) describeEvent(ev *results.Evidence, e readers.Event) {
 	ev.AtMS = r.tl.sinceStart(e.T)
 	ev.WriterStep = r.tl.at(e.T)
 	switch e.Ev {

@@ -11,11 +11,11 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mapchaos/mapchaos/config"
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/explain"
 	"github.com/mapchaos/mapchaos/matrix"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
 )
@@ -349,8 +349,8 @@ var _ = Describe("Compare", func() {
 	})
 
 	It("takes the signal and code from the evidence of a report entry", func() {
-		e := reports.Entry{Result: engine.Result{Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash,
-			Evidence: &engine.Evidence{Signal: "SIGBUS", Code: "BUS_ADRERR", Stderr: testdata("harness-cp-mmap.txt")}}}
+		e := reports.Entry{Result: results.Result{Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash,
+			Evidence: &results.Evidence{Signal: "SIGBUS", Code: "BUS_ADRERR", Stderr: testdata("harness-cp-mmap.txt")}}}
 		c := x().Compare(explain.ObservedFrom(e, ""))
 		Expect(c.Match).To(Equal(explain.Same))
 		Expect(c.Library).To(Equal("maxminddb-golang v1.13.1"))

@@ -1,6 +1,6 @@
 // Package matchers holds Gomega matchers for race results, in the style of
 // gexec's: each takes the smallest interface it needs (anything with an
-// Outcome method: engine.Result, reports.Entry), and its failure message
+// Outcome method: results.Result, reports.Entry), and its failure message
 // shows the evidence.
 //
 //	Expect(result).To(matchers.HaveVerdict(verdicts.Crash))

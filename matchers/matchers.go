@@ -11,7 +11,7 @@ import (
 )
 
 // Outcomer is what the matchers need: a verdict and an account of it.
-// engine.Result and reports.Entry have it.
+// results.Result and reports.Entry have it.
 type Outcomer interface {
 	Outcome() (verdicts.Verdict, string)
 }
@@ -40,7 +40,7 @@ type verdictMatcher struct {
 func (m *verdictMatcher) outcome(actual any) (verdicts.Verdict, string, error) {
 	o, ok := actual.(Outcomer)
 	if !ok {
-		return 0, "", fmt.Errorf("verdict matchers expect a race result (engine.Result or reports.Entry), got:\n%s", format.Object(actual, 1))
+		return 0, "", fmt.Errorf("verdict matchers expect a race result (results.Result or reports.Entry), got:\n%s", format.Object(actual, 1))
 	}
 	v, text := o.Outcome()
 	return v, text, nil

@@ -5,18 +5,18 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
-var crashed = engine.Result{Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash, Updates: 3,
-	Evidence: &engine.Evidence{Outcome: verdicts.Crash, Reader: "running-1", Signal: "SIGBUS", SignalNumber: 7,
+var crashed = results.Result{Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash, Updates: 3,
+	Evidence: &results.Evidence{Outcome: verdicts.Crash, Reader: "running-1", Signal: "SIGBUS", SignalNumber: 7,
 		Code: "BUS_ADRERR", Addr: "0x7f00dead0000", WriterStep: "update 1 of 3 (A->B), step 1: openat(db.mmdb, O_WRONLY|O_TRUNC)",
 		Repro: "mapchaos matrix --writers cp --readers mmap --seed 42"}}
 
-var safe = engine.Result{Writer: "rename", Reader: "mmap", Verdict: verdicts.Safe}
+var safe = results.Result{Writer: "rename", Reader: "mmap", Verdict: verdicts.Safe}
 
 var _ = DescribeTable("verdict matchers",
 	func(actual any, m types.GomegaMatcher, want bool) {

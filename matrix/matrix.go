@@ -14,6 +14,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/writers"
 )
 
@@ -147,7 +148,7 @@ func (r Runner) Run(ctx context.Context, c Combo) (reports.Entry, error) {
 // Judge compares an observed result with the combination's expectation:
 // met when the verdict is one it allows (or nothing is expected) and the
 // writer itself did not fail.
-func (c Combo) Judge(res engine.Result) reports.Entry {
+func (c Combo) Judge(res results.Result) reports.Entry {
 	e := reports.Entry{Result: res, Met: res.WriterError == ""}
 	if c.Expected != nil {
 		e.Expected = c.Expected.String()

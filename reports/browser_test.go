@@ -15,8 +15,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -47,7 +47,7 @@ var _ = Describe("HTML in a real browser", Label("browser"), func() {
 		r.Results[1].Evidence.Trace = hostile
 		r.Results[1].Evidence.Detail = hostile
 		r.Results = append(r.Results, reports.Entry{
-			Result:   engine.Result{Writer: `cp"><b>`, Reader: "mmap", Verdict: verdicts.Corrupt},
+			Result:   results.Result{Writer: `cp"><b>`, Reader: "mmap", Verdict: verdicts.Corrupt},
 			Expected: "safe",
 		})
 		page, err := reports.HTML(r)

@@ -3,8 +3,8 @@ package reports_test
 import (
 	"fmt"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -20,12 +20,12 @@ func example() reports.Report {
 		},
 		Results: []reports.Entry{
 			{
-				Result: engine.Result{
+				Result: results.Result{
 					Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash,
 					Counts:  verdicts.Counts{verdicts.Crash: 2},
 					Lookups: 5000, Updates: 10,
-					Evidence: &engine.Evidence{
-						Outcome: verdicts.Crash, Role: engine.Running, Reader: "running-0",
+					Evidence: &results.Evidence{
+						Outcome: verdicts.Crash, Role: results.Running, Reader: "running-0",
 						Signal: "SIGBUS", SignalNumber: 7, Code: "BUS_ADRERR", Addr: "0x7f3a2c001000",
 						ExitStatus: "exit 2", Fatal: "fatal error: fault", AtMS: 15,
 						WriterStep: "openat(O_WRONLY|O_TRUNC)",
@@ -36,7 +36,7 @@ func example() reports.Report {
 				Expected: "crash", Met: true,
 			},
 			{
-				Result: engine.Result{
+				Result: results.Result{
 					Writer: "rename", Reader: "mmap", Verdict: verdicts.Degraded,
 					Counts:  verdicts.Counts{verdicts.Safe: 1, verdicts.Degraded: 1},
 					Lookups: 5000, Updates: 10,
@@ -119,7 +119,7 @@ func ExampleMerge() {
 	arm.Run.GOARCH, arm.Run.Emulation = "arm64", "qemu-system"
 	arm.Results[1].Verdict, arm.Results[1].Met = verdicts.Safe, true
 	arm.Results = append(arm.Results, reports.Entry{
-		Result:   engine.Result{Writer: "rename", Reader: "bytes", Verdict: verdicts.Safe},
+		Result:   results.Result{Writer: "rename", Reader: "bytes", Verdict: verdicts.Safe},
 		Expected: "safe", Met: true,
 	})
 

@@ -1,8 +1,8 @@
 package reports_test
 
 import (
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -44,24 +44,24 @@ func fullReport() reports.Report {
 		},
 		Results: []reports.Entry{
 			{
-				Result: engine.Result{
+				Result: results.Result{
 					Writer:  "cp",
 					Reader:  "mmap",
 					Verdict: verdicts.Crash,
 					Counts:  counts(map[verdicts.Verdict]int{verdicts.Safe: 1, verdicts.Degraded: 2, verdicts.Recovered: 3, verdicts.Stuck: 4, verdicts.Corrupt: 5, verdicts.Crash: 6}),
-					Roles: map[engine.Role]engine.RoleResult{
-						engine.Running:  {Verdict: verdicts.Crash, Counts: counts(map[verdicts.Verdict]int{verdicts.Crash: 4}), Readers: 4},
-						engine.Starting: {Verdict: verdicts.Degraded, Counts: counts(map[verdicts.Verdict]int{verdicts.Degraded: 2}), Readers: 2},
+					Roles: map[results.Role]results.RoleResult{
+						results.Running:  {Verdict: verdicts.Crash, Counts: counts(map[verdicts.Verdict]int{verdicts.Crash: 4}), Readers: 4},
+						results.Starting: {Verdict: verdicts.Degraded, Counts: counts(map[verdicts.Verdict]int{verdicts.Degraded: 2}), Readers: 2},
 					},
 					Lookups:        100000,
-					Answers:        engine.Answers{Right: 99000, Errors: 900, Wrong: 50, Faults: 49, OpenErrors: 1},
+					Answers:        results.Answers{Right: 99000, Errors: 900, Wrong: 50, Faults: 49, OpenErrors: 1},
 					Updates:        20,
 					FirstFailureMS: &ff,
 					DurationMS:     30000,
 					LookupsPerSec:  3333.5,
-					Evidence: &engine.Evidence{
+					Evidence: &results.Evidence{
 						Outcome:      verdicts.Crash,
-						Role:         engine.Running,
+						Role:         results.Running,
 						Reader:       "running-1",
 						Signal:       "SIGBUS",
 						SignalNumber: 7,
@@ -79,13 +79,13 @@ func fullReport() reports.Report {
 						Step:         1,
 					},
 					WriterError: "cp: short write",
-					Step: &engine.StepTrace{Updates: []engine.StepUpdate{{
+					Step: &results.StepTrace{Updates: []results.StepUpdate{{
 						Update: "A->B", Command: "mapchaos writer cp A.mmdb db.mmdb 1",
-						States: []engine.StepState{{N: 1, Call: "openat(db.mmdb, O_WRONLY|O_TRUNC)",
+						States: []results.StepState{{N: 1, Call: "openat(db.mmdb, O_WRONLY|O_TRUNC)",
 							Running: "SIGBUS at offset 0", Starting: "empty file", Unsafe: true,
 							RunningVerdict: verdicts.Crash, StartingVerdict: verdicts.Degraded, Detail: "page 0 past the end"}},
 						FirstUnsafe: 1,
-						Kills: []engine.StepKill{{After: 1, Call: "openat", Found: "empty file", Broken: true,
+						Kills: []results.StepKill{{After: 1, Call: "openat", Found: "empty file", Broken: true,
 							LeftBehind: []string{"db.mmdb.temporary"}, Note: "killed after the truncating open"}},
 						Calls: 3, Stops: 6, Probes: 2, Exit: "exit 0", Warnings: []string{"io_uring not stepped"},
 					}}},
@@ -100,7 +100,7 @@ func fullReport() reports.Report {
 // entry is a small result for matrix tests.
 func entry(writer, reader string, v verdicts.Verdict, expected string, met bool) reports.Entry {
 	e := reports.Entry{
-		Result: engine.Result{
+		Result: results.Result{
 			Writer:     writer,
 			Reader:     reader,
 			Verdict:    v,
@@ -113,9 +113,9 @@ func entry(writer, reader string, v verdicts.Verdict, expected string, met bool)
 		Met:      met,
 	}
 	if v != verdicts.Safe {
-		e.Evidence = &engine.Evidence{
+		e.Evidence = &results.Evidence{
 			Outcome: v,
-			Role:    engine.Running,
+			Role:    results.Running,
 			Reader:  "running-0",
 			Detail:  writer + " x " + reader + " went " + v.String(),
 			Repro:   "mapchaos matrix --writers " + writer + " --readers " + reader + " --seed 7",

@@ -7,8 +7,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 )
 
 func render(r reports.Report) string {
@@ -51,9 +51,9 @@ var _ = Describe("HTML", func() {
 		r.Run.Mode = "step"
 		for i := range r.Results {
 			if r.Results[i].Writer == "rename" && r.Results[i].Reader == "mmap" {
-				r.Results[i].Step = &engine.StepTrace{Updates: []engine.StepUpdate{{
+				r.Results[i].Step = &results.StepTrace{Updates: []results.StepUpdate{{
 					Update: "A->B", Exit: "exit 0", Calls: 2,
-					States: []engine.StepState{{N: 2, Call: "rename(db.mmdb.tmp, db.mmdb)",
+					States: []results.StepState{{N: 2, Call: "rename(db.mmdb.tmp, db.mmdb)",
 						Running: "old version, whole", Starting: "new version, whole"}},
 				}}}
 			}

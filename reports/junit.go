@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/results"
 )
 
 // JUnit renders r as JUnit XML for CI: one <testsuite> per writer (sorted)
@@ -151,7 +151,7 @@ func junitProps(run Run) []junitProperty {
 func seconds(ms int64) string { return strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64) }
 
 // roles are the reader roles in the order reports show them.
-var roles = []engine.Role{engine.Running, engine.Starting}
+var roles = []results.Role{results.Running, results.Starting}
 
 // summaryText is the verdict and counts of e in a few lines.
 func summaryText(e Entry) string {

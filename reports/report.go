@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -62,7 +62,7 @@ type Run struct {
 
 // Entry is the result of one combination together with its expectation.
 type Entry struct {
-	engine.Result // embedded: its fields are inlined in JSON
+	results.Result // embedded: its fields are inlined in JSON
 	// Expected is the expected verdict word, "" when none is configured.
 	Expected string `json:"expected"`
 	// Met says whether the observed verdict met the expectation.

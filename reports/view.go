@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -63,8 +63,8 @@ func unmet(e Entry) bool { return !e.Met }
 // verdictText is the verdict word, or the running/starting split when the
 // two roles disagree: "crash (running) / degraded (starting)".
 func verdictText(e Entry) string {
-	run, okRun := e.Roles[engine.Running]
-	start, okStart := e.Roles[engine.Starting]
+	run, okRun := e.Roles[results.Running]
+	start, okStart := e.Roles[results.Starting]
 	if okRun && okStart && run.Verdict != start.Verdict {
 		return fmt.Sprintf("%s (running) / %s (starting)", run.Verdict, start.Verdict)
 	}
@@ -219,7 +219,7 @@ func evidenceOf(e Entry) evidence {
 // stepText renders what step mode saw: per update, each distinct state
 // with the call that produced it and this reader's outcome in both roles,
 // then what killing the writer after each step left.
-func stepText(st *engine.StepTrace) string {
+func stepText(st *results.StepTrace) string {
 	if st == nil {
 		return ""
 	}
@@ -266,7 +266,7 @@ func oneLine(s string) string {
 }
 
 // readerText names the reader process and its role: "running-1 (running)".
-func readerText(x *engine.Evidence) string {
+func readerText(x *results.Evidence) string {
 	switch {
 	case x.Reader != "" && x.Role != "":
 		return fmt.Sprintf("%s (%s)", x.Reader, x.Role)
@@ -278,7 +278,7 @@ func readerText(x *engine.Evidence) string {
 }
 
 // signalText is "SIGBUS (7)", or just the name or number that is known.
-func signalText(x *engine.Evidence) string {
+func signalText(x *results.Evidence) string {
 	switch {
 	case x.Signal != "" && x.SignalNumber != 0:
 		return fmt.Sprintf("%s (%d)", x.Signal, x.SignalNumber)

@@ -6,7 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/step"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -123,7 +123,7 @@ var _ = Describe("stepping the built-in writers (update A->B, each writer its ow
 
 var _ = Describe("verdicts of stepped combinations", Label("ptrace"), func() {
 	DescribeTable("are judged as in race mode, with the step as evidence",
-		func(ctx SpecContext, writer, reader string, same bool, want any, role engine.Role, call string) {
+		func(ctx SpecContext, writer, reader string, same bool, want any, role results.Role, call string) {
 			pair := fx.Shrink
 			if same {
 				pair = fx.Same
@@ -147,15 +147,15 @@ var _ = Describe("verdicts of stepped combinations", Label("ptrace"), func() {
 			Expect(res.Evidence.Step).To(BeNumerically(">", 0))
 			Expect(res.Evidence.Repro).To(Equal("repro"))
 		},
-		Entry("cp x mmap: crash (SIGBUS at offset 0 from the truncating open)", "cp", "mmap", false, verdicts.Crash, engine.Running, "openat"),
+		Entry("cp x mmap: crash (SIGBUS at offset 0 from the truncating open)", "cp", "mmap", false, verdicts.Crash, results.Running, "openat"),
 		Entry("cp x mmap-recover: the fault is recovered (and the old mapping then shows B's bytes under A's metadata)", "cp", "mmap-recover", false,
-			BeElementOf(verdicts.Recovered, verdicts.Corrupt), engine.Running, "#"),
-		Entry("cp x bytes: a starting reader reads an empty file", "cp", "bytes", false, verdicts.Degraded, engine.Starting, "openat"),
-		Entry("inplace x bytes, B the size of A: a starting reader reads a torn file that parses", "inplace", "bytes", true, verdicts.Corrupt, engine.Starting, "pwrite64"),
-		Entry("inplace x mmap: crash at the final truncate", "inplace", "mmap", false, verdicts.Crash, engine.Running, "ftruncate"),
-		Entry("remove-create x mmap: ENOENT for a starting reader", "remove-create", "mmap", false, verdicts.Degraded, engine.Starting, "unlinkat"),
-		Entry("rename x mmap: safe", "rename", "mmap", false, verdicts.Safe, engine.Running, ""),
-		Entry("symlink-swap x bytes: safe", "symlink-swap", "bytes", false, verdicts.Safe, engine.Running, ""),
+			BeElementOf(verdicts.Recovered, verdicts.Corrupt), results.Running, "#"),
+		Entry("cp x bytes: a starting reader reads an empty file", "cp", "bytes", false, verdicts.Degraded, results.Starting, "openat"),
+		Entry("inplace x bytes, B the size of A: a starting reader reads a torn file that parses", "inplace", "bytes", true, verdicts.Corrupt, results.Starting, "pwrite64"),
+		Entry("inplace x mmap: crash at the final truncate", "inplace", "mmap", false, verdicts.Crash, results.Running, "ftruncate"),
+		Entry("remove-create x mmap: ENOENT for a starting reader", "remove-create", "mmap", false, verdicts.Degraded, results.Starting, "unlinkat"),
+		Entry("rename x mmap: safe", "rename", "mmap", false, verdicts.Safe, results.Running, ""),
+		Entry("symlink-swap x bytes: safe", "symlink-swap", "bytes", false, verdicts.Safe, results.Running, ""),
 	)
 })
 

@@ -4,10 +4,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/internal/foreigntest"
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/step"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -42,7 +42,7 @@ var _ = Describe("stepping with a foreign reader (Python, libmaxminddb mmap) pro
 
 		res := step.Result("cp", "python", []step.Update{{Label: "A->B", Seq: seq}}, "repro")
 		Expect(res.Verdict).To(Equal(verdicts.Crash))
-		Expect(res.Evidence.Role).To(Equal(engine.Running))
+		Expect(res.Evidence.Role).To(Equal(results.Running))
 		Expect(res.Evidence.ExitStatus).To(Equal("killed by SIGBUS"))
 		Expect(res.Evidence.Signal).To(Equal("SIGBUS"))
 		Expect(res.Evidence.SignalNumber).To(Equal(7))

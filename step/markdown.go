@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 )
 
 // Markdown renders the step sequences of a step-mode report as a Markdown
@@ -89,7 +89,7 @@ func Markdown(r reports.Report) string {
 	return b.String()
 }
 
-func writeKills(b *strings.Builder, kills []engine.StepKill) {
+func writeKills(b *strings.Builder, kills []results.StepKill) {
 	if len(kills) == 0 {
 		return
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/crashes"
-	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -26,15 +26,15 @@ type Update struct {
 // earns the most severe. Evidence is kept for the first state that showed
 // the most severe outcome, with the system call that produced it. repro is
 // the command that runs the combination again.
-func Result(writer, reader string, updates []Update, repro string) engine.Result {
-	res := engine.Result{Writer: writer, Reader: reader, Roles: map[engine.Role]engine.RoleResult{},
-		Updates: len(updates), Step: &engine.StepTrace{}}
-	var best *engine.Evidence
+func Result(writer, reader string, updates []Update, repro string) results.Result {
+	res := results.Result{Writer: writer, Reader: reader, Roles: map[results.Role]results.RoleResult{},
+		Updates: len(updates), Step: &results.StepTrace{}}
+	var best *results.Evidence
 	var dur time.Duration
 	for _, u := range updates {
 		s := u.Seq
 		dur += s.Duration
-		su := engine.StepUpdate{Update: u.Label, Command: quoteArgs(s.Command), Calls: len(s.Calls),
+		su := results.StepUpdate{Update: u.Label, Command: quoteArgs(s.Command), Calls: len(s.Calls),
 			Stops: s.Stops, Probes: s.Probes, Exit: s.Exit, Warnings: s.Warnings}
 		if st := s.Unsafe(); st != nil {
 			su.FirstUnsafe = st.N
@@ -44,13 +44,13 @@ func Result(writer, reader string, updates []Update, repro string) engine.Result
 		}
 		for _, st := range s.States {
 			ro, ok := st.Reader(reader)
-			ss := engine.StepState{N: st.N, Call: st.Call, Running: st.Running.Text, Starting: st.Starting.Text, Unsafe: st.Unsafe}
+			ss := results.StepState{N: st.N, Call: st.Call, Running: st.Running.Text, Starting: st.Starting.Text, Unsafe: st.Unsafe}
 			if ok {
 				ss.RunningVerdict, ss.StartingVerdict = ro.Running.Verdict, ro.Starting.Verdict
 				for _, role := range []struct {
-					role engine.Role
+					role results.Role
 					o    Outcome
-				}{{engine.Running, ro.Running}, {engine.Starting, ro.Starting}} {
+				}{{results.Running, ro.Running}, {results.Starting, ro.Starting}} {
 					account(&res, role.role, role.o)
 					if ev := evidence(u.Label, st, role.role, role.o); ev != nil && (best == nil || ev.Outcome > best.Outcome) {
 						best = ev
@@ -61,7 +61,7 @@ func Result(writer, reader string, updates []Update, repro string) engine.Result
 			su.States = append(su.States, ss)
 		}
 		for _, k := range s.Kills {
-			su.Kills = append(su.Kills, engine.StepKill{After: k.After, Call: k.Call, Found: k.Found.Text,
+			su.Kills = append(su.Kills, results.StepKill{After: k.After, Call: k.Call, Found: k.Found.Text,
 				Broken: k.Broken(), LeftBehind: k.LeftBehind, Note: k.Note})
 		}
 		res.Step.Updates = append(res.Step.Updates, su)
@@ -76,7 +76,7 @@ func Result(writer, reader string, updates []Update, repro string) engine.Result
 }
 
 // account adds one reader's outcome in one role and state.
-func account(res *engine.Result, role engine.Role, o Outcome) {
+func account(res *results.Result, role results.Role, o Outcome) {
 	res.Counts.Add(o.Verdict)
 	rr := res.Roles[role]
 	rr.Counts.Add(o.Verdict)
@@ -95,11 +95,11 @@ func account(res *engine.Result, role engine.Role, o Outcome) {
 
 // evidence describes outcome o of a reader in role in state st, or nil
 // when it was safe.
-func evidence(label string, st State, role engine.Role, o Outcome) *engine.Evidence {
+func evidence(label string, st State, role results.Role, o Outcome) *results.Evidence {
 	if o.Verdict == verdicts.Safe {
 		return nil
 	}
-	ev := &engine.Evidence{Outcome: o.Verdict, Role: role, Reader: string(role), Step: st.N,
+	ev := &results.Evidence{Outcome: o.Verdict, Role: role, Reader: string(role), Step: st.N,
 		WriterStep: fmt.Sprintf("update %s, #%d %s", label, st.N, st.Call), Addr: o.Addr}
 	view := "the target: " + st.Starting.Text
 	if o.Died != "" {
@@ -109,7 +109,7 @@ func evidence(label string, st State, role engine.Role, o Outcome) *engine.Evide
 			ev.SignalNumber = crashes.Number(o.Signal)
 		}
 	}
-	if role == engine.Running {
+	if role == results.Running {
 		view = "its mapping of the old file: " + st.Running.Text
 		if o.Died != "" && o.Signal == "SIGBUS" && st.Running.FaultAt >= 0 {
 			ev.Code = "BUS_ADRERR"
@@ -120,7 +120,7 @@ func evidence(label string, st State, role engine.Role, o Outcome) *engine.Evide
 		}
 	}
 	who := "a reader that mapped the target before the update"
-	if role == engine.Starting {
+	if role == results.Starting {
 		who = "a reader opening the target in this state"
 	}
 	ev.Detail = fmt.Sprintf("%s: %s; %s", who, o.Detail, view)

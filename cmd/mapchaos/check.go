@@ -19,6 +19,7 @@ import (
 	"github.com/mapchaos/mapchaos/matrix"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/step"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
@@ -403,7 +404,7 @@ func printCheckProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Dur
 
 func checkRoles(e reports.Entry) string {
 	var parts []string
-	for _, role := range []engine.Role{engine.Running, engine.Starting} {
+	for _, role := range []results.Role{results.Running, results.Starting} {
 		if r, ok := e.Roles[role]; ok && r.Readers > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%s", role, r.Verdict))
 		}
@@ -421,7 +422,7 @@ func printCheckSummary(w io.Writer, r reports.Report) {
 		if e.WriterError != "" {
 			verdict = "(updater failed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", e.Reader, verdict, checkRoleVerdict(e, engine.Running), checkRoleVerdict(e, engine.Starting),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", e.Reader, verdict, checkRoleVerdict(e, results.Running), checkRoleVerdict(e, results.Starting),
 			e.Lookups, e.Answers.Wrong, e.Answers.Errors+e.Answers.OpenErrors, e.Answers.Faults)
 	}
 	tw.Flush()
@@ -441,7 +442,7 @@ func printCheckSummary(w io.Writer, r reports.Report) {
 	}
 }
 
-func checkRoleVerdict(e reports.Entry, role engine.Role) string {
+func checkRoleVerdict(e reports.Entry, role results.Role) string {
 	if r, ok := e.Roles[role]; ok && r.Readers > 0 {
 		return r.Verdict.String()
 	}
@@ -449,7 +450,7 @@ func checkRoleVerdict(e reports.Entry, role engine.Role) string {
 }
 
 // checkHeadline says in one line what happened to a reader.
-func checkHeadline(ev engine.Evidence) string {
+func checkHeadline(ev results.Evidence) string {
 	var parts []string
 	if ev.Signal != "" {
 		s := ev.Signal

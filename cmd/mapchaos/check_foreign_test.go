@@ -9,10 +9,10 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/internal/foreigntest"
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -40,7 +40,7 @@ var _ = Describe("mapchaos check --reader-cmd: a team's own reader, in another l
 			Expect(e.Verdict).To(Equal(want), "evidence: %v", e.Evidence)
 			Expect(e.Lookups).To(BeNumerically(">", 100), "the harness asked it and checked its answers")
 			if want == verdicts.Crash {
-				Expect(e.Evidence.Role).To(Equal(engine.Running))
+				Expect(e.Evidence.Role).To(Equal(results.Running))
 				Expect(e.Evidence.ExitStatus).To(HavePrefix("killed by SIGBUS"), "read from the wait status of the Python process")
 				Expect(e.Evidence.Signal).To(Equal("SIGBUS"))
 			} else {

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/config"
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/matrix"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/results"
 )
 
 // outMarker marks a directory as a mapchaos output directory, which a later
@@ -293,10 +293,10 @@ func progressLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 		mark = "UNEXPECTED (expected " + e.Expected + ")"
 	}
 	roles := ""
-	if r, ok := e.Roles[engine.Running]; ok && r.Readers > 0 {
+	if r, ok := e.Roles[results.Running]; ok && r.Readers > 0 {
 		roles += " running=" + r.Verdict.String()
 	}
-	if r, ok := e.Roles[engine.Starting]; ok && r.Readers > 0 {
+	if r, ok := e.Roles[results.Starting]; ok && r.Readers > 0 {
 		roles += " starting=" + r.Verdict.String()
 	}
 	return fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-17s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
