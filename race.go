@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mapchaos/mapchaos/engine"
+	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/shell"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/writers"
@@ -106,36 +108,37 @@ func Race(ctx context.Context, w writers.Writer, r readers.Registration, opts ..
 		return fail(err)
 	}
 	defer cleanup()
-
-	// With a kept run directory, an updater's output goes to writer.log
-	// there: beside it during the race (the engine wants the directory
-	// empty), inside it afterwards.
-	var log *os.File
-	if x, ok := asExec(w); ok && o.runDir != "" && x.Output == nil {
-		if log, err = os.Create(dir + ".writer.log"); err != nil {
-			return fail(err)
-		}
-		defer os.Remove(log.Name())
-		defer log.Close()
-		x.Output = log
-		strat.Writer = x
-	}
-	cfg := engine.Config{
-		Writer: strat, Reader: r, Pair: pair, Dir: dir, ReaderCmd: []string{bin, "reader"},
-		Updates: o.updates, Running: o.running, Starting: o.starting, Seed: o.seed,
-		Repro: repro(w, r, o, pair.Spec), KeepData: o.runDir != "",
-	}
-	res, err := engine.Run(ctx, cfg)
-	if log != nil && log.Close() == nil {
-		_ = os.Rename(log.Name(), filepath.Join(dir, "writer.log"))
-	}
+	run := &harness.Run{Plan: o.plan(strat, r), Pair: pair, Out: dir, Dir: func(harness.Combo) string { return dir },
+		Self: bin, Repro: o.repro(w, r, pair.Spec), KeepData: o.runDir != ""}
+	placed, err := run.Execute(ctx)
 	if err != nil {
-		return res, fmt.Errorf("mapchaos: race %s x %s: %w", strat.Name, r.Name, err)
+		return results.Result{Writer: strat.Name, Reader: r.Name}, fmt.Errorf("mapchaos: race %w", err)
 	}
+	res := placed[0].Report.Results[0].Result
 	if res.WriterError != "" {
 		return res, fmt.Errorf("mapchaos: race %s x %s: %w: %s", strat.Name, r.Name, ErrWriterFailed, res.WriterError)
 	}
 	return res, nil
+}
+
+// plan is the one combination of a Race: w against readers of r, with the
+// race settings of o.
+func (o options) plan(w writers.Strategy, r readers.Registration) harness.Plan {
+	cfg := config.Default()
+	cfg.Race.Updates, cfg.Race.Seed = o.updates, o.seed
+	cfg.Race.RunningReaders, cfg.Race.StartingReaders = readersOr(o.running, 2), readersOr(o.starting, 1)
+	return harness.Plan{Config: cfg, Combos: []harness.Combo{{Writer: w, Reader: r}}}
+}
+
+// readersOr is n readers, def for 0 (the default), none for -1.
+func readersOr(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // asExec returns w as a writers.Exec, if it is one.
@@ -211,38 +214,22 @@ func (o options) dir() (string, func(), error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-// repro is a mapchaos command line that races the same combination.
-func repro(w writers.Writer, r readers.Registration, o options, spec fixtures.Spec) string {
+// repro is how Race was asked for, as the flags of a mapchaos command
+// that races the same combination.
+func (o options) repro(w writers.Writer, r readers.Registration, spec fixtures.Spec) harness.Repro {
 	spec = spec.WithDefaults()
-	reader := "--readers " + r.Name
+	rp := harness.Repro{Seed: o.seed, Updates: o.updates}
 	if r.Command != nil {
-		reader = "--readers '' --reader-cmd " + quote(strings.Join(quoteAll(r.Command), " "))
+		rp.ReaderCmd = shell.Join(r.Command)
 	}
-	tail := fmt.Sprintf("%s --updates %d --seed %d", reader, o.updates, o.seed)
 	if x, ok := asExec(w); ok {
-		cmd := fmt.Sprintf("mapchaos check --writer-cmd %s %s --size %d --shape %s", quote(x.String()), tail, spec.Size, spec.Shape)
+		rp.WriterCmd = x.String()
+		rp.Size, rp.Shape = fmt.Sprint(spec.Size), string(spec.Shape)
 		if o.symlink {
-			cmd += " --target-kind symlink"
+			rp.TargetKind = "symlink"
 		}
-		return cmd
 	}
-	return fmt.Sprintf("mapchaos matrix --writers %s %s", strategy(w, o).Name, tail)
-}
-
-func quoteAll(argv []string) []string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		out[i] = quote(a)
-	}
-	return out
-}
-
-// quote quotes s for a POSIX shell when it needs it.
-func quote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:@+{}%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return rp
 }
 
 // binary returns the reader executable: ReaderBinary's, else FindBinary's.

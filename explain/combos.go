@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/mapchaos/mapchaos/crashes"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -46,7 +46,7 @@ func (c Combination) expectedText() string {
 // Known lists the combinations of a resolved matrix that the configuration
 // has an expectation for. library names what the built-in readers read
 // with; command, when not nil, gives the command that races a combination.
-func Known(p matrix.Plan, library string, command func(matrix.Combo) string) []Combination {
+func Known(p harness.Plan, library string, command func(harness.Combo) string) []Combination {
 	var out []Combination
 	for _, c := range p.Combos {
 		if c.Expected == nil {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/explain"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
@@ -87,7 +87,7 @@ expect:
 	if err != nil {
 		panic(err)
 	}
-	plan, err := matrix.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil)
+	plan, err := harness.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/explain"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
@@ -22,9 +22,9 @@ import (
 
 // knownFrom resolves a configuration into the combinations explain knows.
 func knownFrom(cfg config.Config) []explain.Combination {
-	plan, err := matrix.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil)
+	plan, err := harness.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil)
 	Expect(err).NotTo(HaveOccurred())
-	return explain.Known(plan, "maxminddb-golang v1.13.1", func(c matrix.Combo) string {
+	return explain.Known(plan, "maxminddb-golang v1.13.1", func(c harness.Combo) string {
 		return fmt.Sprintf("mapchaos matrix --writers %s --readers %s --seed %d", c.Writer.Name, c.Reader.Name, cfg.Race.Seed)
 	})
 }

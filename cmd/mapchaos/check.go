@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,13 +13,12 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/config"
-	"github.com/mapchaos/mapchaos/engine"
 	"github.com/mapchaos/mapchaos/fixtures"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
-	"github.com/mapchaos/mapchaos/step"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
 )
@@ -253,163 +251,107 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rs, err := a.resolveReaders(f)
+	r, err := a.checkRun(f)
 	if err != nil {
 		return 0, err
 	}
-	race := config.Default().Race
-	race.Updates, race.Seed = int(f.updates), f.seed
-	kind, err := fixtureKind(rs, f.old != "")
-	if err != nil {
-		return 0, err
-	}
-	cfg := config.Default()
-	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Kind: kind, Old: f.old, New: f.new}
-	cfg.Race = race
 	fmt.Fprintf(a.stdout, "updater: %s (target: %s)\n", f.exec(nil), f.targetKind)
-	pair, err := a.fixturePair(ctx, cfg, f.cache)
-	if err != nil {
+	if r.Pair, err = a.fixturePair(ctx, r.Plan.Config, f.cache); err != nil {
 		return 0, err
 	}
-	if f.out, err = filepath.Abs(f.out); err != nil {
+	if r.Out, err = filepath.Abs(f.out); err != nil {
 		return 0, usagef("--out: %v", err)
 	}
-	if err := prepareOut(f.out); err != nil {
+	if err := harness.PrepareOut(r.Out); err != nil {
 		return 0, err
 	}
-	rep := matrix.NewReport(f.out, f.seed, "", pair)
-	rep.Run.WriterCmd, rep.Run.ReaderCmd = f.writerCmd, f.readerCmd
 	if !f.exec(nil).HasNew() {
-		rep.Run.Warnings = append(rep.Run.Warnings, "the updater command has no {new} argument: it found the new version only through $MAPCHAOS_NEW")
+		r.Warnings = append(r.Warnings, "the updater command has no {new} argument: it found the new version only through $MAPCHAOS_NEW")
 		fmt.Fprintln(a.stdout, "note: the updater command has no {new} argument: it gets the new version's path in $MAPCHAOS_NEW")
 	}
-	if f.mode == "step" {
-		if err := step.Available(); err == nil {
-			return a.checkStep(ctx, f, pair, rs, rep, start)
-		} else {
-			warning := fallbackWarning(err)
-			fmt.Fprintf(a.stderr, "mapchaos check: warning: %s\n", warning)
-			rep.Run.Requested = "step"
-			rep.Run.Warnings = append(rep.Run.Warnings, warning)
-		}
+	a.announceCheck(r)
+	p := newPrinter(a, "check", len(r.Plan.Combos), start)
+	p.line = checkLine
+	r.Events = p
+	placed, err := r.Execute(ctx)
+	p.close()
+	if err != nil {
+		return 0, err
 	}
-	fmt.Fprintf(a.stdout, "racing the updater against %d reader(s): %d updates each, %d running + %d starting readers per update, seed %d\n",
-		len(rs), race.Updates, race.RunningReaders, race.StartingReaders, race.Seed)
-
-	n := len(rs)
-	var failure *reports.Entry
-	for i, r := range rs {
-		c := matrix.Combo{Reader: r, Expected: &checkGate}
-		runner := matrix.Runner{Plan: matrix.Plan{Config: cfg}, Pair: pair, Out: f.out,
-			ReaderCmd: []string{a.self, "reader"}, Repro: func(matrix.Combo) string { return checkRepro(f, r) }}
-		e, err := a.checkOne(ctx, runner, c, f)
-		if err != nil {
-			return 0, err
-		}
-		rep.Results = append(rep.Results, e)
-		printCheckProgress(a.stdout, i+1, n, e, time.Since(start))
-		if e.WriterError != "" {
-			failure = &rep.Results[len(rep.Results)-1]
-			if i+1 < n {
-				fmt.Fprintf(a.stdout, "the updater failed: not racing the other %d readers\n", n-i-1)
-			}
-			break
-		}
+	if err := harness.Write(r.Out, placed); err != nil {
+		return 0, err
 	}
-	matrix.Finish(&rep, start)
-	if err := reports.WriteAll(f.out, rep); err != nil {
-		return 0, fmt.Errorf("write report: %w", err)
+	rep := placed[0].Report
+	if n := len(r.Plan.Combos) - len(rep.Results); n > 0 {
+		fmt.Fprintf(a.stdout, "the updater failed: not racing the other %d readers\n", n)
 	}
 	fmt.Fprintln(a.stdout)
 	printCheckSummary(a.stdout, rep)
-	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(f.out, reports.JSONFile))
-	return checkVerdict(a.stdout, rep, failure, f.out, time.Since(start)), nil
+	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(r.Out, reports.JSONFile))
+	return checkVerdict(a.stdout, rep, r.Out, time.Since(start)), nil
 }
 
-// checkOne races the updater against one reader. The updater's output goes
-// to writer.log in the combination's run directory.
-func (a *app) checkOne(ctx context.Context, runner matrix.Runner, c matrix.Combo, f checkFlags) (reports.Entry, error) {
-	c.Writer = f.strategy(nil)
-	dir := runner.RunDir(c)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return reports.Entry{}, fmt.Errorf("run directory: %w", err)
-	}
-	// The engine wants an empty run directory: the log waits beside it.
-	logPath := dir + ".writer.log"
-	log, err := os.Create(logPath)
+// checkRun builds the run of a check: the updater against each chosen
+// reader, each held to checkGate.
+func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
+	rs, err := a.resolveReaders(f)
 	if err != nil {
-		return reports.Entry{}, fmt.Errorf("updater log: %w", err)
+		return nil, err
 	}
-	defer os.Remove(logPath)
-	defer log.Close()
-	c.Writer = f.strategy(log)
-	e, err := runner.Run(ctx, c)
-	if errors.Is(err, engine.ErrBadReader) {
-		// A --reader-cmd that never starts properly is bad input.
-		return e, usageError{err}
-	}
+	kind, err := fixtureKind(rs, f.old != "")
 	if err != nil {
-		return e, err
+		return nil, err
 	}
-	if err := log.Close(); err == nil {
-		_ = os.Rename(logPath, filepath.Join(dir, "writer.log"))
+	cfg := config.Default()
+	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Kind: kind, Old: f.old, New: f.new}
+	cfg.Race.Updates, cfg.Race.Seed = int(f.updates), f.seed
+	plan := harness.Plan{Config: cfg}
+	for _, rd := range rs {
+		plan.Combos = append(plan.Combos, harness.Combo{Writer: f.strategy(nil), Reader: rd, Expected: &checkGate})
 	}
-	return e, nil
-}
-
-// checkRepro is the command that races the updater against reader r again.
-func checkRepro(f checkFlags, r readers.Registration) string {
-	q := matrix.ShellQuote
-	parts := []string{"mapchaos", "check", "--writer-cmd", q(f.writerCmd)}
-	if r.Command != nil {
-		parts = append(parts, "--readers", "''", "--reader-cmd", q(f.readerCmd))
-	} else {
-		parts = append(parts, "--readers", r.Name)
-	}
-	parts = append(parts, "--updates", fmt.Sprint(f.updates), "--seed", fmt.Sprint(f.seed))
-	if f.targetKind != "file" {
-		parts = append(parts, "--target-kind", f.targetKind)
-	}
+	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode,
+		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind}
 	if f.set["size"] || f.set["shape"] {
-		parts = append(parts, "--size", f.size, "--shape", f.shape)
+		repro.Size, repro.Shape = f.size, f.shape
 	}
 	if f.timeout != writers.DefaultTimeout {
-		parts = append(parts, "--writer-timeout", f.timeout.String())
+		repro.Timeout = f.timeout
 	}
-	if f.old != "" {
-		parts = append(parts, "--old", q(f.old), "--new", q(f.new))
+	var mode harness.Mode = harness.Race{}
+	if f.mode == "step" {
+		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
-	if f.mode != "race" {
-		parts = append(parts, "--mode", f.mode)
+	return &harness.Run{Plan: plan, Mode: mode, Env: harness.Local{}, Self: a.self, Repro: repro,
+		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil
+}
+
+// announceCheck prints what the check is about to do.
+func (a *app) announceCheck(r *harness.Run) {
+	rc := r.Plan.Config.Race
+	if r.Mode.Name() == "step" {
+		fmt.Fprintf(a.stdout, "stepping the updater under ptrace: 2 updates, %d reader(s) probed at every step, seed %d\n", len(r.Plan.Combos), rc.Seed)
+		return
 	}
-	return strings.Join(parts, " ")
+	fmt.Fprintf(a.stdout, "racing the updater against %d reader(s): %d updates each, %d running + %d starting readers per update, seed %d\n",
+		len(r.Plan.Combos), rc.Updates, rc.RunningReaders, rc.StartingReaders, rc.Seed)
 }
 
 // failsCheck reports whether v fails the check.
 func failsCheck(v verdicts.Verdict) bool { return !checkGate.Allows(v) }
 
-func printCheckProgress(w io.Writer, i, n int, e reports.Entry, elapsed time.Duration) {
+// checkLine is the line printed for a reader once the updater has been
+// raced (or stepped) against it.
+func checkLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 	if e.WriterError != "" {
-		fmt.Fprintf(w, "[%d/%d %5.1fs] exec x %-12s UPDATER FAILED: %s\n", i, n, elapsed.Seconds(), e.Reader,
-			strings.TrimSuffix(firstLineOf(e.WriterError), "; its output:"))
-		return
+		return fmt.Sprintf("[%d/%d %5.1fs] exec x %-12s UPDATER FAILED: %s\n", i, n, elapsed.Seconds(), e.Reader,
+			strings.TrimSuffix(lines.First(e.WriterError), "; its output:"))
 	}
 	mark := "ok"
 	if failsCheck(e.Verdict) {
 		mark = "UNSAFE"
 	}
-	fmt.Fprintf(w, "[%d/%d %5.1fs] exec x %-12s %-9s %-6s (%s; %d lookups, %.0f/s per reader)\n",
-		i, n, elapsed.Seconds(), e.Reader, e.Verdict, mark, checkRoles(e), e.Lookups, e.LookupsPerSec)
-}
-
-func checkRoles(e reports.Entry) string {
-	var parts []string
-	for _, role := range []results.Role{results.Running, results.Starting} {
-		if r, ok := e.Roles[role]; ok && r.Readers > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%s", role, r.Verdict))
-		}
-	}
-	return strings.Join(parts, " ")
+	return fmt.Sprintf("[%d/%d %5.1fs] exec x %-12s %-9s %-6s (%s; %s)\n",
+		i, n, elapsed.Seconds(), e.Reader, e.Verdict, mark, roles(e), measured(e))
 }
 
 // printCheckSummary prints one row per reader and, under it, why each
@@ -472,8 +414,8 @@ func checkHeadline(ev results.Evidence) string {
 }
 
 // checkVerdict prints the conclusion and returns the exit status.
-func checkVerdict(w io.Writer, r reports.Report, failure *reports.Entry, out string, elapsed time.Duration) int {
-	if failure != nil {
+func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Duration) int {
+	if failure := writerFailure(r); failure != nil {
 		fmt.Fprintf(w, "UPDATER FAILED (racing reader %s): this is the updater's own failure, not a reader verdict\n%s\n", failure.Reader, failure.WriterError)
 		fmt.Fprintf(w, "its output of every update: %s\n", filepath.Join(out, "runs", "exec_x_"+failure.Reader, "writer.log"))
 		return exitFailed
@@ -512,7 +454,12 @@ func checkVerdict(w io.Writer, r reports.Report, failure *reports.Entry, out str
 	return exitOK
 }
 
-func firstLineOf(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
+// writerFailure is the entry whose race the updater failed, or nil.
+func writerFailure(r reports.Report) *reports.Entry {
+	for i, e := range r.Results {
+		if e.WriterError != "" {
+			return &r.Results[i]
+		}
+	}
+	return nil
 }

@@ -11,13 +11,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/explain"
-	"github.com/mapchaos/mapchaos/fixtures"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/step"
 )
 
 // maxTrace is the most explain reads: a log larger than this is not a paste.
@@ -72,11 +71,12 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	if f.seed >= 0 {
 		cfg.Race.Seed = f.seed
 	}
-	plan, err := matrix.Resolve(cfg, a.writers, a.readers, nil, nil)
+	plan, err := harness.Resolve(cfg, a.writers, a.readers, nil, nil)
 	if err != nil {
 		return 0, usageError{err}
 	}
-	known := explain.Known(plan, builtinLibrary(), func(c matrix.Combo) string { return reproCommand(matrixFlags{}, cfg, c) })
+	repro := harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}
+	known := explain.Known(plan, builtinLibrary(), func(c harness.Combo) string { return repro.For(c.Writer.Name, c.Reader.Name) })
 	x := explain.Analyze(text, known)
 	if cfg.Path == "" && x.MemoryFault && len(x.Reproduce) == 0 {
 		x.ReproduceNote = fmt.Sprintf("No %s here: pass --config path/to/ginkgo.yml (the one in the mapchaos repository) to name the combinations that reproduce this.", f.config)
@@ -131,16 +131,17 @@ func (a *app) readTrace(files []string) (name, text string, err error) {
 }
 
 // reproduce races the combinations x names and records what they showed.
-func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, plan matrix.Plan, x *explain.Explanation) error {
-	var combos []matrix.Combo
-	for _, r := range x.Reproduce {
+func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, plan harness.Plan, x *explain.Explanation) error {
+	r := &harness.Run{Plan: harness.Plan{Config: cfg}, Mode: harness.Race{}, Env: harness.Local{}, Self: a.self,
+		Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{a.stderr, cfg.Race.Seed}}
+	for _, want := range x.Reproduce {
 		for _, c := range plan.Combos {
-			if c.Writer.Name == r.Writer && c.Reader.Name == r.Reader {
-				combos = append(combos, c)
+			if c.Writer.Name == want.Writer && c.Reader.Name == want.Reader {
+				r.Plan.Combos = append(r.Plan.Combos, c)
 			}
 		}
 	}
-	if len(combos) == 0 {
+	if len(r.Plan.Combos) == 0 {
 		why := x.ReproduceNote
 		if !x.MemoryFault {
 			why = "the input shows no memory fault"
@@ -148,61 +149,79 @@ func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, 
 		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", why)
 		return nil
 	}
-	base := f.out
-	if base == "" {
-		base = os.TempDir()
-	} else if err := os.MkdirAll(base, 0o755); err != nil {
-		return usagef("--out %s: cannot create it: %v", base, err)
-	}
-	base, err := filepath.Abs(base)
+	dir, cleanup, err := reproduceDir(f.out)
 	if err != nil {
-		return usagef("--out %s: %v", f.out, err)
+		return err
 	}
-	dir, err := os.MkdirTemp(base, "mapchaos-explain-")
-	if err != nil {
-		if f.out != "" {
-			return usagef("--out %s: cannot create a directory in it: %v", base, err)
-		}
+	defer cleanup()
+	if r.Pair, err = harness.ResolveFixture(ctx, cfg.Fixture, cfg.Race.Seed, ""); err != nil {
 		return fmt.Errorf("--reproduce: %w", err)
 	}
-	if f.out == "" {
-		defer os.RemoveAll(dir)
-	}
-	start := time.Now()
-	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), fixtures.DefaultCacheDir())
+	r.Out = dir
+	placed, err := r.Execute(ctx)
 	if err != nil {
-		return fmt.Errorf("--reproduce: fixture: %w", err)
+		return fmt.Errorf("--reproduce: %w", err)
 	}
-	runner := matrix.Runner{Plan: plan, Pair: pair, Out: dir, ReaderCmd: []string{a.self, "reader"},
-		Repro: func(c matrix.Combo) string { return reproCommand(matrixFlags{}, cfg, c) }}
-	rep := matrix.NewReport(dir, cfg.Race.Seed, cfg.Path, pair)
-	for i, c := range combos {
-		fmt.Fprintf(a.stderr, "mapchaos explain: racing %s (%d of %d, seed %d) ...\n", c.Name(), i+1, len(combos), cfg.Race.Seed)
-		e, err := runner.Run(ctx, c)
-		if err != nil {
-			return fmt.Errorf("--reproduce: %w", err)
-		}
-		rep.Results = append(rep.Results, e)
+	for i, e := range placed[0].Report.Results {
+		c := r.Plan.Combos[i]
 		stderr := ""
 		if e.Evidence != nil && e.Evidence.Reader != "" {
-			b, _ := os.ReadFile(filepath.Join(runner.RunDir(c), "readers", e.Evidence.Reader+".stderr"))
+			b, _ := os.ReadFile(filepath.Join(r.DirOf(c), "readers", e.Evidence.Reader+".stderr"))
 			stderr = string(b)
 		}
 		o := explain.ObservedFrom(e, stderr)
 		if f.out != "" {
-			o.Dir = runner.RunDir(c)
+			o.Dir = r.DirOf(c)
 		}
 		x.Reproduced = append(x.Reproduced, x.Compare(o))
 	}
-	if f.out != "" {
-		matrix.Finish(&rep, start)
-		if err := reports.WriteAll(dir, rep); err != nil {
-			return fmt.Errorf("--reproduce: write report: %w", err)
-		}
-		fmt.Fprintf(a.stderr, "mapchaos explain: runs and report kept in %s\n", dir)
+	if f.out == "" {
+		return nil
 	}
+	if err := harness.Write(dir, placed); err != nil {
+		return fmt.Errorf("--reproduce: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "mapchaos explain: runs and report kept in %s\n", dir)
 	return nil
 }
+
+// reproduceDir makes the directory of the reproductions: a new one under
+// out (kept), or under the temporary directory (removed by cleanup).
+func reproduceDir(out string) (dir string, cleanup func(), err error) {
+	base := out
+	if base == "" {
+		base = os.TempDir()
+	} else if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", nil, usagef("--out %s: cannot create it: %v", base, err)
+	}
+	if base, err = filepath.Abs(base); err != nil {
+		return "", nil, usagef("--out %s: %v", out, err)
+	}
+	if dir, err = os.MkdirTemp(base, "mapchaos-explain-"); err != nil {
+		if out != "" {
+			return "", nil, usagef("--out %s: cannot create a directory in it: %v", base, err)
+		}
+		return "", nil, fmt.Errorf("--reproduce: %w", err)
+	}
+	if out != "" {
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// reproducing tells on stderr which combination is being raced.
+type reproducing struct {
+	w    io.Writer
+	seed int64
+}
+
+func (p reproducing) Begin(k, n int, c harness.Combo) {
+	fmt.Fprintf(p.w, "mapchaos explain: racing %s (%d of %d, seed %d) ...\n", c.Name(), k, n, p.seed)
+}
+func (reproducing) Done(int, int, reports.Entry)           {}
+func (reproducing) Stepped(string, string, *step.Sequence) {}
+func (reproducing) Note(string)                            {}
+func (p reproducing) Warn(msg string)                      { fmt.Fprintf(p.w, "mapchaos explain: warning: %s\n", msg) }
 
 // builtinLibrary names what the built-in readers read with, from the build
 // information of this binary: "maxminddb-golang v1.13.1".

@@ -14,14 +14,9 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/reports"
-	"github.com/mapchaos/mapchaos/results"
 )
-
-// outMarker marks a directory as a mapchaos output directory, which a later
-// run may clear and reuse.
-const outMarker = ".mapchaos-out"
 
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
@@ -95,43 +90,6 @@ func loadConfig(f matrixFlags) (config.Config, error) {
 	return c, nil
 }
 
-// ours are the names mapchaos writes or clears in an output directory.
-var ours = []string{"runs", reports.JSONFile, reports.MarkdownFile, reports.HTMLFile, reports.JUnitFile}
-
-// prepareOut makes sure dir can hold this run's output and is writable. A
-// run replaces report files and clears runs/: where any of those exist
-// already, dir must be the output of an earlier run (marked), so that a
-// user's own files of those names are never overwritten. Other files
-// (such as the suites' subdirectories) are left alone.
-func prepareOut(dir string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return usagef("--out %s: cannot use it as the output directory: %v", dir, err)
-	case !st.IsDir():
-		return usagef("--out %s: cannot use it as the output directory: not a directory", dir)
-	default:
-		if _, err := os.Stat(filepath.Join(dir, outMarker)); err != nil {
-			for _, name := range ours {
-				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-					return usagef("--out %s: it holds %s, which mapchaos would replace, but was not made by mapchaos (no %s file): choose a new or empty directory", dir, name, outMarker)
-				}
-			}
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return usagef("--out %s: cannot create it: %v", dir, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, outMarker), []byte("made by mapchaos; a later run may clear runs/ and replace the reports here\n"), 0o644); err != nil {
-		return usagef("--out %s: not writable: %v", dir, err)
-	}
-	if err := os.RemoveAll(filepath.Join(dir, "runs")); err != nil {
-		return fmt.Errorf("clear %s: %w", filepath.Join(dir, "runs"), err)
-	}
-	return nil
-}
-
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -161,114 +119,123 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if f.old != "" {
 		cfg.Fixture.Old, cfg.Fixture.New = f.old, f.new
 	}
-	plan, err := matrix.Resolve(cfg, a.writers, a.readers, splitList(f.writers), splitList(f.readers))
+	plan, err := harness.Resolve(cfg, a.writers, a.readers, splitList(f.writers), splitList(f.readers))
 	if err != nil {
 		return 0, usageError{err}
 	}
-	if f.arch == "arm64" {
-		return a.matrixArm64(ctx, f, cfg, plan)
+	r := &harness.Run{Plan: plan, Mode: f.runMode(), Env: f.env(), Self: a.self,
+		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates)}}
+	if f.mode == "step" && f.updates != 1 {
+		r.Repro.Updates = 0 // --updates means nothing to step mode but 1 or not 1
 	}
-	pair, err := a.fixturePair(ctx, cfg, f.cache)
+	if r.Pair, err = a.fixturePair(ctx, cfg, f.cache); err != nil {
+		return 0, err
+	}
+	if r.Out, err = filepath.Abs(f.out); err != nil {
+		return 0, usagef("--out: %v", err)
+	}
+	if err := harness.PrepareOut(r.Out); err != nil {
+		return 0, err
+	}
+	a.announce(r)
+	r.Events = newPrinter(a, "matrix", len(plan.Combos), start)
+	placed, err := r.Execute(ctx)
+	r.Events.(*printer).close()
 	if err != nil {
 		return 0, err
 	}
-	if f.out, err = filepath.Abs(f.out); err != nil {
-		return 0, usagef("--out: %v", err)
-	}
-	if err := prepareOut(f.out); err != nil {
+	if err := harness.Write(r.Out, placed); err != nil {
 		return 0, err
 	}
+	return a.conclude(placed, r.Out, start), nil
+}
 
+// runMode is the Mode the flags ask for.
+func (f matrixFlags) runMode() harness.Mode {
 	if f.mode == "step" {
-		return a.matrixStep(ctx, f, cfg, plan, pair)
+		s := harness.Step{Updates: 2, EveryWrite: f.probeEveryWrite}
+		if f.updates == 1 {
+			s.Updates = 1
+		}
+		return s
 	}
-	rep := matrix.NewReport(f.out, cfg.Race.Seed, cfg.Path, pair)
-	return a.raceMatrix(ctx, f, cfg, plan, pair, rep, start)
+	return harness.Race{}
 }
 
-// raceMatrix races every combination of plan by timing, one line per
-// combination as it finishes, then writes the report and concludes.
-func (a *app) raceMatrix(ctx context.Context, f matrixFlags, cfg config.Config, plan matrix.Plan, pair fixtures.Pair, rep reports.Report, start time.Time) (int, error) {
-	runner := matrix.Runner{Plan: plan, Pair: pair, Out: f.out, ReaderCmd: []string{a.self, "reader"},
-		Repro: func(c matrix.Combo) string { return reproCommand(f, cfg, c) }}
-	n := len(plan.Combos)
-	fmt.Fprintf(a.stdout, "racing %d combinations: %d updates each, %d running + %d starting readers per update, seed %d\n",
-		n, cfg.Race.Updates, cfg.Race.RunningReaders, cfg.Race.StartingReaders, cfg.Race.Seed)
-	prog := newProgress(a.stdout, n, start)
-	defer prog.close()
-	for i, c := range plan.Combos {
-		prog.begin(i+1, c.Name())
-		e, err := runner.Run(ctx, c)
-		if err != nil {
-			return 0, err
-		}
-		rep.Results = append(rep.Results, e)
-		prog.finished(progressLine(i+1, n, e, time.Since(start)), e.Verdict)
+// env is the Environment the flags ask for.
+func (f matrixFlags) env() harness.Environment {
+	if f.arch == "arm64" {
+		return harness.Arm64{}
 	}
-	matrix.Finish(&rep, start)
-	if err := reports.WriteAll(f.out, rep); err != nil {
-		return 0, fmt.Errorf("write report: %w", err)
-	}
-	return a.conclude(rep, f.out, "also report.md, report.html, junit.xml", start), nil
+	return harness.Local{}
 }
 
-// conclude prints the matrix and where the report is, and returns the exit
-// status: 1 when any combination missed its expectation.
-func (a *app) conclude(rep reports.Report, out, files string, start time.Time) int {
-	fmt.Fprintln(a.stdout)
-	printMatrix(a.stdout, rep)
-	fmt.Fprintf(a.stdout, "\nreport: %s (%s)\n", filepath.Join(out, reports.JSONFile), files)
-	failed := 0
-	for _, e := range rep.Results {
-		if !e.Met {
-			failed++
+// announce prints what the run is about to do.
+func (a *app) announce(r *harness.Run) {
+	rc := r.Plan.Config.Race
+	n := len(r.Plan.Combos)
+	switch {
+	case r.Env.Name() != (harness.Local{}).Name():
+		return
+	case r.Mode.Name() == "step":
+		fmt.Fprintf(a.stdout, "stepping %d combinations: %d update(s) per writer under ptrace, every reader probed at every step, seed %d\n",
+			n, r.Mode.(harness.Step).Updates, rc.Seed)
+	default:
+		fmt.Fprintf(a.stdout, "racing %d combinations: %d updates each, %d running + %d starting readers per update, seed %d\n",
+			n, rc.Updates, rc.RunningReaders, rc.StartingReaders, rc.Seed)
+	}
+}
+
+// conclude prints each matrix and where the report is, and returns the
+// exit status: 1 when any combination missed its expectation.
+func (a *app) conclude(placed []harness.Placed, out string, start time.Time) int {
+	failed, total := 0, 0
+	for _, p := range placed {
+		fmt.Fprintln(a.stdout)
+		if p.Label != "" {
+			fmt.Fprintf(a.stdout, "%s on %s:\n", p.Report.Run.GOARCH, p.Label)
 		}
+		printMatrix(a.stdout, p.Report)
+		for _, e := range p.Report.Results {
+			total++
+			if !e.Met {
+				failed++
+			}
+		}
+	}
+	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(out, reports.JSONFile))
+	if len(placed) > 1 {
+		fmt.Fprintf(a.stdout, "each file system's report is in %s/<fs>, all side by side in %s\n", out, filepath.Join(out, "by-fs", reports.MergedMarkdownFile))
 	}
 	if failed > 0 {
-		fmt.Fprintf(a.stdout, "%d of %d combinations did not meet their expectation\n", failed, len(rep.Results))
+		fmt.Fprintf(a.stdout, "%d of %d combinations did not meet their expectation\n", failed, total)
 		return exitFailed
 	}
-	fmt.Fprintf(a.stdout, "every expectation held (%d combinations, %.1fs)\n", len(rep.Results), time.Since(start).Seconds())
+	where := ""
+	if len(placed) > 1 {
+		where = fmt.Sprintf(" on %s", placed[0].Report.Run.GOARCH)
+	}
+	fmt.Fprintf(a.stdout, "every expectation held%s (%d combinations, %.1fs)\n", where, total, time.Since(start).Seconds())
 	return exitOK
 }
 
-// fixturePair loads the user's own pair named by the config (or --old and
-// --new), or generates (or reuses) the configured pair.
+// fixturePair resolves the pair of cfg: the user's own (--old and --new,
+// or the config's), or the generated pair (reused from the cache).
 func (a *app) fixturePair(ctx context.Context, cfg config.Config, cache string) (fixtures.Pair, error) {
 	if cfg.Fixture.Old != "" {
 		fmt.Fprintf(a.stdout, "fixture: your own pair, old %s, new %s\n", cfg.Fixture.Old, cfg.Fixture.New)
-		pair, err := fixtures.LoadPair(cfg.Fixture.Old, cfg.Fixture.New, uint64(cfg.Race.Seed))
-		if err != nil {
-			return pair, usagef("fixture: %v", err)
+	} else {
+		if cache == "" {
+			cache = fixtures.DefaultCacheDir()
 		}
-		fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
-		return pair, nil
+		fmt.Fprintf(a.stdout, "fixture: %s, %s (cache %s)\n", humanSize(cfg.Fixture.Size), cfg.Fixture.Shape, cache)
 	}
-	if cache == "" {
-		cache = fixtures.DefaultCacheDir()
-	}
-	fmt.Fprintf(a.stdout, "fixture: %s, %s (cache %s)\n", humanSize(cfg.Fixture.Size), cfg.Fixture.Shape, cache)
-	pair, err := fixtures.Generate(ctx, cfg.Fixture.Spec(), cache)
+	pair, err := harness.ResolveFixture(ctx, cfg.Fixture, cfg.Race.Seed, cache)
 	if err != nil {
-		return pair, fmt.Errorf("fixture: %w", err)
+		return pair, err
 	}
-	fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
+	fmt.Fprintf(a.stdout, "fixture: %s\n", harness.FixtureText(pair))
 	return pair, nil
-}
-
-func reproCommand(f matrixFlags, cfg config.Config, c matrix.Combo) string {
-	parts := []string{"mapchaos", "matrix"}
-	if cfg.Path != "" {
-		parts = append(parts, "--config", matrix.ShellQuote(cfg.Path))
-	}
-	if f.old != "" {
-		parts = append(parts, "--old", matrix.ShellQuote(f.old), "--new", matrix.ShellQuote(f.new))
-	}
-	parts = append(parts, "--writers", c.Writer.Name, "--readers", c.Reader.Name, "--seed", fmt.Sprint(cfg.Race.Seed))
-	if f.updates > 0 {
-		parts = append(parts, "--updates", fmt.Sprint(f.updates))
-	}
-	return strings.Join(parts, " ")
 }
 
 func humanSize(n int64) string {
@@ -292,15 +259,8 @@ func progressLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 	case !e.Met:
 		mark = "UNEXPECTED (expected " + e.Expected + ")"
 	}
-	roles := ""
-	if r, ok := e.Roles[results.Running]; ok && r.Readers > 0 {
-		roles += " running=" + r.Verdict.String()
-	}
-	if r, ok := e.Roles[results.Starting]; ok && r.Readers > 0 {
-		roles += " starting=" + r.Verdict.String()
-	}
-	return fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-17s %-9s %s  (%s; %d lookups, %.0f/s per reader)\n",
-		i, n, elapsed.Seconds(), e.Writer, e.Reader, e.Verdict, mark, strings.TrimSpace(roles), e.Lookups, e.LookupsPerSec)
+	return fmt.Sprintf("[%2d/%d %5.1fs] %-16s x %-17s %-9s %s  (%s; %s)\n",
+		i, n, elapsed.Seconds(), e.Writer, e.Reader, e.Verdict, mark, roles(e), measured(e))
 }
 
 // printMatrix prints the verdict matrix: writers as rows, readers as columns.

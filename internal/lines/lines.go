@@ -14,3 +14,9 @@ func Last(s string, n int) string {
 	}
 	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }
+
+// First returns the first line of s, without its line end.
+func First(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return strings.TrimRight(l, "\r")
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/matchers"
-	"github.com/mapchaos/mapchaos/matrix"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/writers"
@@ -29,7 +29,7 @@ type shared struct {
 
 var (
 	cfg     config.Config
-	plan    matrix.Plan
+	plan    harness.Plan
 	env     shared
 	outDir  string
 	started = time.Now()
@@ -49,7 +49,7 @@ func TestMatrix(t *testing.T) {
 	if cfg, err = config.Load(envOr("MAPCHAOS_CONFIG", filepath.Join("..", "..", "ginkgo.yml"))); err != nil {
 		t.Fatal(err)
 	}
-	if plan, err = matrix.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil); err != nil {
+	if plan, err = harness.Resolve(cfg, writers.Builtin(), readers.Builtin(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	outDir, _ = filepath.Abs(envOr("MAPCHAOS_OUT", filepath.Join("..", "..", "mapchaos-out", "suite")))
@@ -78,7 +78,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
 
 // describeMatrix builds one DescribeTable with one Entry per combination.
-func describeMatrix(p matrix.Plan) {
+func describeMatrix(p harness.Plan) {
 	var entries []TableEntry
 	for _, c := range p.Combos {
 		want := "(no expectation)"
@@ -89,14 +89,12 @@ func describeMatrix(p matrix.Plan) {
 			Label("writer:"+c.Writer.Name, "reader:"+c.Reader.Name), SpecTimeout(3*time.Minute)))
 	}
 	DescribeTable("writer x reader", Label("matrix"), Serial,
-		func(ctx context.Context, c matrix.Combo) {
-			runner := matrix.Runner{Plan: p, Pair: env.Pair, Out: outDir, ReaderCmd: []string{env.Bin, "reader"},
-				Repro: func(c matrix.Combo) string {
-					return "go run ./cmd/mapchaos matrix --writers " + c.Writer.Name + " --readers " + c.Reader.Name +
-						" --seed " + itoa(p.Config.Race.Seed)
-				}}
-			e, err := runner.Run(ctx, c)
+		func(ctx context.Context, c harness.Combo) {
+			run := &harness.Run{Plan: harness.Plan{Config: p.Config, Combos: []harness.Combo{c}}, Pair: env.Pair,
+				Out: outDir, Self: env.Bin, Repro: harness.Repro{Program: "go run ./cmd/mapchaos", Seed: p.Config.Race.Seed}}
+			placed, err := run.Execute(ctx)
 			Expect(err).NotTo(HaveOccurred())
+			e := placed[0].Report.Results[0]
 			AddReportEntry("mapchaos", e, ReportEntryVisibilityNever)
 			Expect(e.WriterError).To(BeEmpty(), "the writer itself failed")
 			if c.Expected == nil {
@@ -108,15 +106,13 @@ func describeMatrix(p matrix.Plan) {
 	)
 }
 
-func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
-
 // The report is written once, from every process's results.
 var _ = ReportAfterSuite("mapchaos report", func(r Report) {
 	rep := reports.Report{Schema: reports.Schema, Run: reports.CaptureRun(outDir)}
 	rep.Run.Seed = cfg.Race.Seed
 	rep.Run.Mode = "race"
 	rep.Run.Config = cfg.Path
-	rep.Run.Fixture = matrix.FixtureText(env.Pair)
+	rep.Run.Fixture = harness.FixtureText(env.Pair)
 	rep.Run.DurationMS = time.Since(started).Milliseconds()
 	for _, spec := range r.SpecReports {
 		for _, re := range spec.ReportEntries {

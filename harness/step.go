@@ -1,0 +1,167 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/step"
+	"github.com/mapchaos/mapchaos/writers"
+)
+
+// Step steps each writer as a process of its own under ptrace (step.Run):
+// stopped after every system call that changes the target, every reader of
+// the plan probed at each stop, and killed after each step in fresh runs.
+// Its verdicts are the same on every run.
+type Step struct {
+	// Updates is 2 (A->B, then B->A: the file shrinks, then grows) or 1.
+	Updates int
+	// EveryWrite probes after every data write, not only at
+	// exponentially spaced ones.
+	EveryWrite bool
+	// Timeout bounds each run of the user's updater (0: step's default).
+	Timeout time.Duration
+	// Trace steps one update (default step.Run).
+	Trace func(context.Context, step.Config) (*step.Sequence, error)
+}
+
+// Name is "step".
+func (Step) Name() string { return "step" }
+
+// Available says why stepping is not possible here (ptrace refused), or
+// nil: then a run falls back to racing.
+func (Step) Available() error { return step.Available() }
+
+// Writer steps the updates of the writer of combos once, probing every
+// reader of combos, and judges each combination from the sequences.
+func (s Step) Writer(ctx context.Context, r *Run, combos []Combo) ([]reports.Entry, error) {
+	w := combos[0].Writer
+	ups, err := s.updates(ctx, r, w, readersOf(combos))
+	if err != nil {
+		return nil, err
+	}
+	var out []reports.Entry
+	for _, c := range combos {
+		r.begin(c)
+		e := c.Judge(step.Result(w.Name, c.Reader.Name, ups, r.reproOf(c)))
+		out = append(out, e)
+		r.done(e)
+	}
+	return out, nil
+}
+
+// updates steps each update of writer w in Out/runs/<writer>_step.
+func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []readers.Registration) ([]step.Update, error) {
+	orc, err := oracle(r.Pair)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(r.Out, "runs", w.Name+"_step")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("clear %s: %w", dir, err)
+	}
+	vers := [2]string{filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")}
+	for i, src := range []string{r.Pair.A, r.Pair.B} {
+		if err := fixtures.CopyReadOnly(src, vers[i]); err != nil {
+			return nil, err
+		}
+	}
+	u := stepping{r: r, w: w, data: filepath.Join(dir, "data"), vers: vers}
+	var ups []step.Update
+	for seq := 1; seq <= max(s.Updates, 1); seq++ {
+		cfg, err := u.config(seq)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Readers, cfg.Oracle, cfg.Seed = regs, orc, r.Plan.Config.Race.Seed
+		cfg.ProbeEveryWrite, cfg.Timeout = s.EveryWrite, s.Timeout
+		seqn, err := s.trace()(ctx, cfg)
+		if errors.Is(err, readers.ErrBadForeign) {
+			return nil, badInput(fmt.Errorf("--reader-cmd: %w", err))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("step %s, update %s: %w", w.Name, u.label(seq), err)
+		}
+		r.Events.Stepped(w.Name, u.label(seq), seqn)
+		ups = append(ups, step.Update{Label: u.label(seq), Seq: seqn})
+	}
+	return ups, os.RemoveAll(dir)
+}
+
+func (s Step) trace() func(context.Context, step.Config) (*step.Sequence, error) {
+	if s.Trace != nil {
+		return s.Trace
+	}
+	return step.Run
+}
+
+// stepping is one writer's updates laid out for step mode: A is vers[0],
+// B vers[1]; update seq goes from A to B when seq is odd.
+type stepping struct {
+	r    *Run
+	w    writers.Strategy
+	data string
+	vers [2]string
+}
+
+func (u stepping) target() string { return filepath.Join(u.data, "db.mmdb") }
+
+// source is the version update seq installs.
+func (u stepping) source(seq int) string { return u.vers[seq%2] }
+
+func (u stepping) label(seq int) string {
+	if seq%2 == 1 {
+		return "A->B"
+	}
+	return "B->A"
+}
+
+// config is the step configuration of update seq: the writer's command,
+// and a Prepare that lays out the target as the earlier updates left it.
+func (u stepping) config(seq int) (step.Config, error) {
+	old, nw, oldName, newName := u.vers[0], u.vers[1], "A", "B"
+	if seq%2 == 0 {
+		old, nw, oldName, newName = u.vers[1], u.vers[0], "B", "A"
+	}
+	cfg := step.Config{Target: u.target(), Old: old, New: nw, OldName: oldName, NewName: newName,
+		Wrapper: []string{u.r.Self, "trace-wrap"}, Prepare: func(ctx context.Context) error { return u.prepare(ctx, seq) }}
+	x, own := u.w.Writer.(writers.Exec)
+	if !own {
+		cfg.Argv = append([]string{u.r.Self, "writer"}, step.WriterArgs(u.w.Name, u.source(seq), u.target(), seq)...)
+		return cfg, nil
+	}
+	cfg.Argv, _ = x.Expand(u.target(), seq)
+	cfg.Env = append(os.Environ(), x.UpdateEnv(u.target(), seq)...)
+	return cfg, nil
+}
+
+// prepare lays out the target before update seq: A installed, then the
+// earlier updates applied by the same writer, untraced; for the user's
+// updater, a fresh {new} for this one.
+func (u stepping) prepare(ctx context.Context, seq int) error {
+	if err := os.RemoveAll(u.data); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(u.data, 0o755); err != nil {
+		return err
+	}
+	if err := writers.Install(u.target(), u.vers[0], u.w.Properties); err != nil {
+		return err
+	}
+	for i := 1; i < seq; i++ {
+		if err := u.w.Writer.Update(ctx, writers.Update{Target: u.target(), Source: u.source(i), Seq: i}); err != nil {
+			return fmt.Errorf("update %d, before the stepped one: %w", i, err)
+		}
+	}
+	if x, own := u.w.Writer.(writers.Exec); own {
+		_, err := x.PlaceNew(u.source(seq), u.target(), seq)
+		return err
+	}
+	return nil
+}
