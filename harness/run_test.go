@@ -40,7 +40,9 @@ type heard struct {
 	warnings    []string
 }
 
-func (h *heard) Begin(k, n int, c harness.Combo) { h.begun = append(h.begun, fmt.Sprintf("%d/%d %s", k, n, c.Name())) }
+func (h *heard) Begin(k, n int, c harness.Combo) {
+	h.begun = append(h.begun, fmt.Sprintf("%d/%d %s", k, n, c.Name()))
+}
 func (h *heard) Done(k, n int, e reports.Entry) {
 	h.done = append(h.done, fmt.Sprintf("%d/%d %s x %s %s", k, n, e.Writer, e.Reader, e.Verdict))
 }

@@ -7,7 +7,7 @@ import "strings"
 const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:@+{}%"
 
 // Quote quotes s for a POSIX shell when it needs it: 'single quotes',
-// with each ' written as '\''. An empty s is ''.
+// with each ' written as '\”. An empty s is ”.
 func Quote(s string) string {
 	if s != "" && strings.Trim(s, safe) == "" {
 		return s

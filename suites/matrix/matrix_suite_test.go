@@ -14,8 +14,8 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
-	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/writers"
