@@ -6,8 +6,9 @@ import "strings"
 // shell. Braces are safe: {new} and {target} stay readable.
 const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:@+{}%"
 
-// Quote quotes s for a POSIX shell when it needs it: 'single quotes',
-// with each ' written as '\”. An empty s is ”.
+// Quote quotes s for a POSIX shell when it needs it: in single quotes,
+// each single quote in s closed, escaped and reopened. An empty s is a
+// pair of single quotes.
 func Quote(s string) string {
 	if s != "" && strings.Trim(s, safe) == "" {
 		return s
