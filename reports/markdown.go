@@ -35,6 +35,9 @@ func Markdown(r Report) string {
 		b.WriteString("\n")
 		writeMarkdownSection(&b, e)
 	}
+	if steps := stepSequences(r); steps != "" {
+		b.WriteString("\n" + steps)
+	}
 	return b.String()
 }
 

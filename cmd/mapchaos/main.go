@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/writers"
 )
@@ -119,8 +120,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(a.stderr, "mapchaos %s: %v\n", args[0], err)
 	var ue usageError
+	var ie *harness.InputError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &ie):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(a.stderr, "mapchaos: interrupted; every reader process was stopped")

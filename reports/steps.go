@@ -1,24 +1,23 @@
-package step
+package reports
 
 import (
 	"fmt"
 	"strings"
 
-	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
 )
 
-// Markdown renders the step sequences of a step-mode report as a Markdown
-// section ("## Step sequences"), to follow the report's own Markdown: for
+// stepSequences renders the step sequences of a step-mode report as a
+// Markdown section ("## Step sequences"), the last of report.md: for
 // each writer and stepped update, a table of the distinct states (the
 // system call that produced each, what a running and a starting reader
 // see, and each reader strategy's outcome as running / starting), the
 // first unsafe state, and a table of the kill points. It returns "" when
 // no entry has a step trace.
-func Markdown(r reports.Report) string {
+func stepSequences(r Report) string {
 	type group struct {
 		writer  string
-		entries []reports.Entry
+		entries []Entry
 	}
 	var groups []*group
 	byWriter := map[string]*group{}
@@ -47,7 +46,7 @@ func Markdown(r reports.Report) string {
 		for ui, u := range first.Updates {
 			fmt.Fprintf(&b, "\n### %s, update %s\n\n", mdText(g.writer), mdText(u.Update))
 			fmt.Fprintf(&b, "%s: %s; %d system calls on the target or its directory, %d ptrace stops, %d probes.\n\n",
-				mdCode(u.Command), mdText(u.Exit), u.Calls, u.Stops, u.Probes)
+				mdCell(u.Command), mdText(u.Exit), u.Calls, u.Stops, u.Probes)
 			b.WriteString("| # | system call | running reader | starting reader |")
 			for _, e := range g.entries {
 				fmt.Fprintf(&b, " %s |", mdText(e.Reader))
@@ -62,7 +61,7 @@ func Markdown(r reports.Report) string {
 				}
 				call := mdText(st.Call)
 				if st.N > 0 {
-					call = mdCode(st.Call)
+					call = mdCell(st.Call)
 				}
 				fmt.Fprintf(&b, "| %s | %s | %s | %s |", n, call, mdText(st.Running), mdText(st.Starting))
 				for _, e := range g.entries {
@@ -111,39 +110,14 @@ func writeKills(b *strings.Builder, kills []results.StepKill) {
 		}
 		left := make([]string, len(k.LeftBehind))
 		for i, l := range k.LeftBehind {
-			left[i] = mdCode(l)
+			left[i] = mdCell(l)
 		}
-		fmt.Fprintf(b, "| #%d | %s | %s | %s |\n", k.After, mdCode(k.Call), found, strings.Join(left, ", "))
+		fmt.Fprintf(b, "| #%d | %s | %s | %s |\n", k.After, mdCell(k.Call), found, strings.Join(left, ", "))
 	}
 }
 
-// mdText escapes s to show as plain text on one line, also in a table.
-func mdText(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune("\\`*_[]<>|#!~&", r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// mdCode puts s in a code span that s cannot close; a | is escaped for
-// tables.
-func mdCode(s string) string {
-	s = strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
-	n := 1
-	for run := 0; ; n++ {
-		run = strings.Count(s, strings.Repeat("`", n))
-		if run == 0 {
-			break
-		}
-	}
-	tick := strings.Repeat("`", n)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		s = " " + s + " "
-	}
-	return tick + s + tick
+// mdCell puts s in a code span that can stand in a table cell: on one
+// line, its | escaped.
+func mdCell(s string) string {
+	return mdCode(strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`))
 }
