@@ -13,6 +13,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/verdicts"
 )
 
 // ErrBadReader marks a foreign reader that does not follow the line
@@ -86,7 +87,7 @@ func (p *proc) drive(stdout io.Reader, d driver) {
 	close(p.ready)
 
 	rng := rand.New(rand.NewPCG(d.seed, 0x6d61706368616f73))
-	st := readers.Stats{Opens: 1}
+	st := verdicts.Tally{Opens: 1}
 	lastReload := time.Now()
 	publish := func() {
 		p.mu.Lock()

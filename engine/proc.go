@@ -15,6 +15,7 @@ import (
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/results"
+	"github.com/mapchaos/mapchaos/verdicts"
 )
 
 // proc is one reader child process and what it has said so far.
@@ -32,7 +33,7 @@ type proc struct {
 
 	mu       sync.Mutex
 	events   []readers.Event // notable events (not ticks)
-	last     readers.Stats   // latest counters (tick or done)
+	last     verdicts.Tally  // latest counters (tick or done)
 	finished bool            // "done" received
 	progress int64           // sum of counters at the last change
 	movedAt  int64           // when progress last changed
@@ -218,7 +219,7 @@ func (p *proc) kill() {
 }
 
 // snapshot returns a copy of what the child has said.
-func (p *proc) snapshot() (readers.Stats, []readers.Event, bool) {
+func (p *proc) snapshot() (verdicts.Tally, []readers.Event, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.last, append([]readers.Event(nil), p.events...), p.finished

@@ -511,11 +511,7 @@ func (r *run) classifyAll(res results.Result) (results.Result, error) {
 		rr.Verdict = rr.Counts.Worst()
 		res.Roles[p.role] = rr
 		res.Lookups += o.stats.Lookups
-		res.Answers.Right += o.stats.Right
-		res.Answers.Errors += o.stats.Errors
-		res.Answers.Wrong += o.stats.Wrong
-		res.Answers.Faults += o.stats.Faults
-		res.Answers.OpenErrors += o.stats.OpenErrors
+		res.Answers.Add(o.stats)
 		if p.role == results.Running {
 			p.mu.Lock()
 			life := float64(p.exitAt-p.readyAt) / 1e9
@@ -548,7 +544,7 @@ func (r *run) classifyAll(res results.Result) (results.Result, error) {
 
 type outcome struct {
 	verdict verdicts.Verdict
-	stats   readers.Stats
+	stats   verdicts.Tally
 	ev      *results.Evidence // nil for safe
 	failAt  int64             // ms since the first update of the first non-safe event, -1 if none
 }

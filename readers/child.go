@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
+	"github.com/mapchaos/mapchaos/verdicts"
 )
 
 // Event is one JSON line a reader child writes on its stdout.
@@ -32,24 +34,13 @@ import (
 // The parent writes "open" (starting readers: open the target now) and
 // "stop" (or closes stdin) on the child's stdin.
 type Event struct {
-	Ev     string `json:"ev"`
-	T      int64  `json:"t"` // CLOCK_MONOTONIC ns
-	Op     string `json:"op,omitempty"`
-	IP     string `json:"ip,omitempty"`
-	Addr   string `json:"addr,omitempty"`
-	Detail string `json:"detail,omitempty"`
-	Stats  *Stats `json:"stats,omitempty"`
-}
-
-// Stats are a reader child's counters.
-type Stats struct {
-	Lookups    int64 `json:"lookups"`
-	Right      int64 `json:"right"`
-	Errors     int64 `json:"errors"`
-	Wrong      int64 `json:"wrong"`
-	Faults     int64 `json:"faults"`
-	OpenErrors int64 `json:"open_errors"`
-	Opens      int64 `json:"opens"`
+	Ev     string          `json:"ev"`
+	T      int64           `json:"t"` // CLOCK_MONOTONIC ns
+	Op     string          `json:"op,omitempty"`
+	IP     string          `json:"ip,omitempty"`
+	Addr   string          `json:"addr,omitempty"`
+	Detail string          `json:"detail,omitempty"`
+	Stats  *verdicts.Tally `json:"stats,omitempty"`
 }
 
 // TickEvery is how often a child reports its counters.
@@ -218,8 +209,8 @@ func (c *child) readCommands(stdin io.Reader) {
 	c.stop()
 }
 
-func (c *child) stats() *Stats {
-	return &Stats{Lookups: c.lookups.Load(), Right: c.right.Load(), Errors: c.errs.Load(),
+func (c *child) stats() *verdicts.Tally {
+	return &verdicts.Tally{Lookups: c.lookups.Load(), Right: c.right.Load(), Errors: c.errs.Load(),
 		Wrong: c.wrong.Load(), Faults: c.faults.Load(), OpenErrors: c.openErrs.Load(), Opens: c.opens.Load()}
 }
 
@@ -347,26 +338,9 @@ func (c *child) run(stderr io.Writer) int {
 		}
 		c.lookups.Add(1)
 		found, err := db.Lookup(ip, rec)
-		var fe *FaultError
-		switch {
-		case errors.As(err, &fe):
-			c.faults.Add(1)
-			c.note(Event{Ev: "fault", Op: "lookup", IP: ip.String(), Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
+		a, detail := Judge(c.oracle, ip, rec, found, err)
+		if c.count(ip, a, detail, err) {
 			lastReload = time.Time{} // reopen before the next lookup
-		case errors.Is(err, ErrNeedsReopen):
-			c.errs.Add(1)
-			time.Sleep(time.Millisecond)
-			lastReload = time.Time{}
-		case err != nil:
-			c.errs.Add(1)
-			c.note(Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: err.Error()})
-		default:
-			if verr := c.oracle.Check(ip, rec, found); verr != nil {
-				c.wrong.Add(1)
-				c.note(Event{Ev: "wrong", IP: ip.String(), Detail: verr.Error()})
-			} else {
-				c.right.Add(1)
-			}
 		}
 	}
 	if db != nil {
@@ -376,6 +350,34 @@ func (c *child) run(stderr io.Writer) int {
 	<-ticking
 	c.emit(Event{Ev: "done", Stats: c.stats()})
 	return 0
+}
+
+// count counts the lookup of ip, answered a (detail) with err, and notes
+// the first few of each kind. It reports whether the target must be
+// reopened before the next lookup: after a memory fault, or when the DB
+// refuses lookups until then.
+func (c *child) count(ip netip.Addr, a verdicts.Answer, detail string, err error) bool {
+	switch a {
+	case verdicts.Faulted:
+		var fe *FaultError
+		errors.As(err, &fe)
+		c.faults.Add(1)
+		c.note(Event{Ev: "fault", Op: "lookup", IP: ip.String(), Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
+		return true
+	case verdicts.Failed:
+		c.errs.Add(1)
+		if errors.Is(err, ErrNeedsReopen) {
+			time.Sleep(time.Millisecond)
+			return true
+		}
+		c.note(Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: err.Error()})
+	case verdicts.Wrong:
+		c.wrong.Add(1)
+		c.note(Event{Ev: "wrong", IP: ip.String(), Detail: detail})
+	default:
+		c.right.Add(1)
+	}
+	return false
 }
 
 // ParseEvent decodes one line of a child's stdout.

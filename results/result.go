@@ -20,8 +20,8 @@ type Result struct {
 	// starting (opened while an update was under way).
 	Roles   map[Role]RoleResult `json:"roles"`
 	Lookups int64               `json:"lookups"`
-	// Answers counts lookups by how they were answered.
-	Answers Answers `json:"answers"`
+	// Answers counts lookups by how they were answered, and opens.
+	Answers verdicts.Tally `json:"answers"`
 	Updates int     `json:"updates"`
 	// FirstFailureMS is the time from the first update to the first
 	// non-safe event, or nil when there was none.
@@ -116,16 +116,6 @@ type RoleResult struct {
 	Verdict verdicts.Verdict `json:"verdict"`
 	Counts  verdicts.Counts  `json:"counts"`
 	Readers int              `json:"readers"`
-}
-
-// Answers counts lookups by outcome.
-type Answers struct {
-	Right  int64 `json:"right"`
-	Errors int64 `json:"errors"`
-	Wrong  int64 `json:"wrong"`
-	Faults int64 `json:"faults"`
-	// OpenErrors counts failed opens and reloads.
-	OpenErrors int64 `json:"open_errors"`
 }
 
 // Evidence describes the most severe outcome of a combination.
