@@ -1,18 +1,17 @@
 package engine
 
 import (
-	"bufio"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"strings"
-	"syscall"
+	"net/netip"
+	"os"
 	"time"
 
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -21,191 +20,183 @@ import (
 // It is readers.ErrBadForeign, which step mode returns for the same fault.
 var ErrBadReader = readers.ErrBadForeign
 
-// driver holds what the harness needs to drive a foreign reader: it sends
-// `lookup IP` and `reload` lines and checks every answer itself.
+// driver holds what the harness needs to drive a foreign reader: it asks
+// `lookup IP` and `reload` and judges every answer itself.
 type driver struct {
 	oracle fixtures.Oracle
 	seed   uint64
 	reload time.Duration
-	ready  time.Duration // how long to wait for "ready"
 }
 
-// drive talks to a foreign reader until asked to quit or until it dies, then
-// reaps it. The counters and events it records are those a reader child
-// would have sent, so the foreign reader is classified like any other.
-func (p *proc) drive(stdout io.Reader, d driver) {
-	lines := make(chan string)
-	readErr := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		readErr <- sc.Err()
-		close(lines)
-	}()
-	defer func() {
-		// Asked to quit: the reader ends normally once its stdin closes.
-		select {
-		case <-p.quit:
-			p.mu.Lock()
-			p.finished = true
-			p.mu.Unlock()
-		default:
-		}
-		_ = p.stdin.Close()
-		for range lines { // let the reader goroutine finish
-		}
-		p.reap(stdout)
-	}()
-
-	// next returns the next line, or ok=false when the process has gone
-	// or the harness asked to quit.
-	next := func(timeout <-chan time.Time) (string, bool) {
-		select {
-		case l, ok := <-lines:
-			return l, ok
-		case <-p.quit:
-			return "", false
-		case <-timeout:
-			return "", false
-		}
+// startForeign starts the foreign reader s on target (its stderr going to
+// stderrPath), waits for its "ready" (readers.StartForeign), and drives it
+// until asked to quit or until it dies.
+func startForeign(id string, role results.Role, s readers.ForeignStrategy, target, stderrPath string, d driver) (*proc, error) {
+	errf, err := os.Create(stderrPath)
+	if err != nil {
+		return nil, fmt.Errorf("reader %s: %w", id, err)
 	}
-	l, ok := next(time.After(d.ready))
-	if !ok {
-		return
+	s.Stderr = errf
+	fp, err := readers.StartForeign(s, target)
+	var died *readers.DiedError
+	switch {
+	case errors.As(err, &died) && role == results.Starting:
+		// A reader starting in the middle of an update that cannot start
+		// there: that is what it met, not bad input.
+		errf.Close()
+		return failedStart(id, role, stderrPath, died), nil
+	case err != nil:
+		errf.Close()
+		return nil, fmt.Errorf("reader %s: %w", id, err)
 	}
-	if strings.TrimSpace(l) != "ready" {
-		p.bad(fmt.Sprintf("%v: first line %q, want \"ready\"", ErrBadReader, truncate(l, 200)))
-		p.signal(syscall.SIGKILL)
-		return
-	}
-	p.mu.Lock()
+	p := newProc(id, role, stderrPath, "")
+	p.fp = fp
 	p.readyAt = clock.Now()
-	p.mu.Unlock()
 	close(p.ready)
+	go func() {
+		defer errf.Close()
+		p.drive(d)
+	}()
+	return p, nil
+}
 
+// failedStart is a starting reader that ended (d) before it said ready.
+func failedStart(id string, role results.Role, stderrPath string, d *readers.DiedError) *proc {
+	p := newProc(id, role, stderrPath, "")
+	p.badLines = append(p.badLines, d.Status)
+	p.stuck = d.Stuck
+	p.ended(d.State)
+	return p
+}
+
+// drive asks the reader its lookups, and to reload every d.reload, until
+// asked to quit or until the reader dies; then it ends and reaps it. The
+// counters and events it records are those a reader child would have
+// sent, so a foreign reader is classified like any other.
+func (p *proc) drive(d driver) {
 	rng := rand.New(rand.NewPCG(d.seed, 0x6d61706368616f73))
-	st := verdicts.Tally{Opens: 1}
+	t := verdicts.Tally{Opens: 1}
 	lastReload := time.Now()
-	publish := func() {
-		p.mu.Lock()
-		p.last = st
-		if sum := st.Lookups + st.OpenErrors + st.Opens; sum != p.progress {
-			p.progress, p.movedAt = sum, clock.Now()
-		}
-		p.mu.Unlock()
-	}
-	event := func(e readers.Event) {
-		e.T = clock.Now()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		n := 0
-		for _, x := range p.events {
-			if x.Ev == e.Ev && x.Op == e.Op {
-				n++
-			}
-		}
-		if n < 4 {
-			p.events = append(p.events, e)
-		}
-	}
-	for {
-		select {
-		case <-p.quit:
-			return
-		default:
-		}
+	for !p.quitting() {
 		if d.reload > 0 && time.Since(lastReload) >= d.reload {
 			lastReload = time.Now()
-			if _, err := io.WriteString(p.stdin, "reload\n"); err != nil {
-				return
-			}
-			l, ok := next(nil)
-			if !ok {
-				return
-			}
-			var a readers.ForeignAnswer
-			switch err := json.Unmarshal([]byte(l), &a); {
-			case err != nil:
-				p.garbage("reload", l)
-				return
-			case a.Error != "":
-				st.OpenErrors++
-				event(readers.Event{Ev: "error", Op: "reload", Detail: truncate(a.Error, 4096)})
-			default:
-				st.Opens++
+			if !p.reload(&t) {
+				break
 			}
 		}
 		ip := d.oracle.Sample(rng)
+		p.noteIP(ip)
+		raw, err := p.fp.LookupJSON(ip)
+		var died *readers.DiedError
+		if errors.As(err, &died) {
+			// A lookup cut short by the harness's own stop does not count;
+			// one the reader died on does.
+			if !p.quitting() {
+				t.Lookups++
+			}
+			break
+		}
+		a, detail := readers.JudgeJSON(d.oracle, ip, raw, err)
+		t.Count(a)
+		p.event(a, ip, detail)
+		p.publish(t)
+	}
+	p.publish(t)
+	p.end()
+}
+
+// reload asks the reader to reopen the target; false when it died.
+func (p *proc) reload(t *verdicts.Tally) bool {
+	err := p.fp.Reload()
+	var died *readers.DiedError
+	switch {
+	case errors.As(err, &died):
+		return false
+	case err != nil:
+		t.OpenErrors++
+		p.record(readers.Event{Ev: "error", Op: "reload", Detail: err.Error()})
+	default:
+		t.Opens++
+	}
+	return true
+}
+
+// end ends and reaps the foreign reader: normally when the harness asked
+// it to quit, or as it died.
+func (p *proc) end() {
+	if p.quitting() {
 		p.mu.Lock()
-		p.lastIPs = append(p.lastIPs, ip.String())
-		if len(p.lastIPs) > readers.RingSlots {
-			p.lastIPs = p.lastIPs[1:]
-		}
-		p.lastAt = clock.Now()
+		p.finished = true
 		p.mu.Unlock()
-		// A lookup counts once answered, or when the reader died on it; one
-		// cut short because the harness asked the reader to stop does not.
-		if _, err := io.WriteString(p.stdin, "lookup "+ip.String()+"\n"); err != nil {
-			st.Lookups++
-			publish()
-			return
+		var died *readers.DiedError
+		if err := p.fp.Close(); errors.As(err, &died) && died.Stuck {
+			p.mu.Lock()
+			p.killed = true
+			p.mu.Unlock()
 		}
-		l, ok := next(nil)
-		if !ok {
-			select {
-			case <-p.quit:
-			default:
-				st.Lookups++
-			}
-			publish()
-			return
-		}
-		st.Lookups++
-		var a readers.ForeignAnswer
-		if err := json.Unmarshal([]byte(l), &a); err != nil {
-			p.garbage("lookup", l)
-			publish()
-			return
-		}
-		switch {
-		case a.Error != "":
-			st.Errors++
-			event(readers.Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: truncate(a.Error, 4096)})
-		default:
-			if err := d.oracle.CheckJSON(ip, a.Record); err != nil {
-				st.Wrong++
-				event(readers.Event{Ev: "wrong", IP: ip.String(), Detail: err.Error()})
-			} else {
-				st.Right++
-			}
-		}
-		publish()
+	}
+	d := p.fp.Ended()
+	if d == nil { // a Close that failed otherwise: the process is reaped
+		d = &readers.DiedError{}
+	}
+	if d.Broke {
+		p.mu.Lock()
+		p.garbled = true
+		p.badLines = append(p.badLines, d.Status)
+		p.mu.Unlock()
+	}
+	p.ended(d.State)
+}
+
+func (p *proc) quitting() bool {
+	select {
+	case <-p.quit:
+		return true
+	default:
+		return false
 	}
 }
 
-// bad records a protocol violation.
-func (p *proc) bad(msg string) {
+// noteIP keeps the reader's last lookups, as a child's ring would.
+func (p *proc) noteIP(ip netip.Addr) {
 	p.mu.Lock()
-	p.badLines = append(p.badLines, msg)
-	p.mu.Unlock()
-}
-
-// garbage records an answer that is not the protocol's JSON and ends the
-// reader: after a proper start, that is a reader that misbehaved.
-func (p *proc) garbage(op, line string) {
-	p.bad(fmt.Sprintf("answered %s with %q, which is not a JSON answer", op, truncate(line, 200)))
-	p.mu.Lock()
-	p.garbled = true
-	p.mu.Unlock()
-	p.signal(syscall.SIGKILL)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	defer p.mu.Unlock()
+	p.lastIPs = append(p.lastIPs, ip.String())
+	if len(p.lastIPs) > readers.RingSlots {
+		p.lastIPs = p.lastIPs[1:]
 	}
-	return s[:n] + "..."
+	p.lastAt = clock.Now()
+}
+
+// publish records the counters so far.
+func (p *proc) publish(t verdicts.Tally) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.counted(t)
+}
+
+// event records a wrong or failed answer as a child would report it.
+func (p *proc) event(a verdicts.Answer, ip netip.Addr, detail string) {
+	switch a {
+	case verdicts.Wrong:
+		p.record(readers.Event{Ev: "wrong", IP: ip.String(), Detail: detail})
+	case verdicts.Failed:
+		p.record(readers.Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: detail})
+	}
+}
+
+// record keeps the first few events of each kind.
+func (p *proc) record(e readers.Event) {
+	e.T = clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, x := range p.events {
+		if x.Ev == e.Ev && x.Op == e.Op {
+			n++
+		}
+	}
+	if n < 4 {
+		p.events = append(p.events, e)
+	}
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
-// proc is one reader child process and what it has said so far.
+// proc is one reader process and what it has said so far: a reader child
+// (`mapchaos reader`, which streams its events) or a foreign reader (driven
+// over the line protocol by drive).
 type proc struct {
 	id       string
 	role     results.Role
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser
 	stderr   string // path of the stderr file
 	ring     string // path of the ring file
 	ready    chan struct{}
@@ -31,32 +31,38 @@ type proc struct {
 	openedAt int64         // when "open" was sent (starting readers), 0 before
 	readyAt  int64         // when "ready" arrived
 
+	// A reader child: its command and stdin.
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	// A foreign reader: its process, and quit, which asks drive to end it.
+	fp       *readers.ForeignProcess
+	quit     chan struct{}
+	quitOnce sync.Once
+
 	mu       sync.Mutex
 	events   []readers.Event // notable events (not ticks)
 	last     verdicts.Tally  // latest counters (tick or done)
-	finished bool            // "done" received
+	finished bool            // "done" received, or a foreign reader asked to quit
 	progress int64           // sum of counters at the last change
 	movedAt  int64           // when progress last changed
 	badLines []string        // lines that were not events
 	state    *os.ProcessState
 	exitAt   int64
-	stuck    bool // the harness judged it stuck and killed it
-	killed   bool // the harness killed it at the end (did not stop in time)
-
-	// A foreign reader is driven by the harness (see drive): quit asks the
-	// driver to end it, and the driver keeps its last lookups itself.
-	foreign  bool
-	quit     chan struct{}
-	quitOnce sync.Once
-	lastIPs  []string
+	stuck    bool     // the harness judged it stuck and killed it
+	killed   bool     // the harness killed it at the end (did not stop in time)
+	garbled  bool     // a foreign reader broke the protocol after a proper start
+	lastIPs  []string // a foreign reader's last lookups (a child's are in its ring)
 	lastAt   int64
-	garbled  bool // it answered garbage after a proper start
 }
 
-// startProc starts argv as a reader child whose stderr goes to stderrPath.
-// With a driver, the process is a foreign reader and the driver talks to it;
-// without, it is a reader child whose events are read by watch.
-func startProc(id string, role results.Role, argv []string, stderrPath, ringPath string, env []string, d *driver) (*proc, error) {
+func newProc(id string, role results.Role, stderrPath, ringPath string) *proc {
+	return &proc{id: id, role: role, stderr: stderrPath, ring: ringPath,
+		ready: make(chan struct{}), done: make(chan struct{}), quit: make(chan struct{}), movedAt: clock.Now()}
+}
+
+// startChild starts argv as a reader child whose stderr goes to
+// stderrPath, and reads its events until it ends.
+func startChild(id string, role results.Role, argv []string, stderrPath, ringPath string, env []string) (*proc, error) {
 	errf, err := os.Create(stderrPath)
 	if err != nil {
 		return nil, fmt.Errorf("reader %s: %w", id, err)
@@ -79,14 +85,9 @@ func startProc(id string, role results.Role, argv []string, stderrPath, ringPath
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("reader %s: start %s: %w", id, argv[0], err)
 	}
-	p := &proc{id: id, role: role, cmd: cmd, stdin: stdin, stderr: stderrPath, ring: ringPath,
-		ready: make(chan struct{}), done: make(chan struct{}), movedAt: clock.Now(),
-		foreign: d != nil, quit: make(chan struct{})}
-	if d != nil {
-		go p.drive(stdout, *d)
-	} else {
-		go p.watch(stdout)
-	}
+	p := newProc(id, role, stderrPath, ringPath)
+	p.cmd, p.stdin = cmd, stdin
+	go p.watch(stdout)
 	return p, nil
 }
 
@@ -110,15 +111,9 @@ func (p *proc) watch(stdout io.Reader) {
 			// after it: "done" holds the final counts.
 		case e.Ev == "tick" || e.Ev == "done":
 			if e.Stats != nil {
-				p.last = *e.Stats
-				s := e.Stats
-				if sum := s.Lookups + s.OpenErrors + s.Opens; sum != p.progress {
-					p.progress, p.movedAt = sum, clock.Now()
-				}
+				p.counted(*e.Stats)
 			}
-			if e.Ev == "done" {
-				p.finished = true
-			}
+			p.finished = p.finished || e.Ev == "done"
 		default:
 			p.events = append(p.events, e)
 		}
@@ -129,15 +124,23 @@ func (p *proc) watch(stdout io.Reader) {
 		p.badLines = append(p.badLines, "reading the reader's output: "+err.Error())
 		p.mu.Unlock()
 	}
-	p.reap(stdout)
-}
-
-// reap drains the child's stdout, waits for it and records how it ended.
-func (p *proc) reap(stdout io.Reader) {
 	io.Copy(io.Discard, stdout)
 	_ = p.cmd.Wait()
+	p.ended(p.cmd.ProcessState)
+}
+
+// counted records the reader's latest counters; p.mu is held.
+func (p *proc) counted(t verdicts.Tally) {
+	p.last = t
+	if sum := t.Lookups + t.OpenErrors + t.Opens; sum != p.progress {
+		p.progress, p.movedAt = sum, clock.Now()
+	}
+}
+
+// ended records how the process ended and that it has been reaped.
+func (p *proc) ended(state *os.ProcessState) {
 	p.mu.Lock()
-	p.state = p.cmd.ProcessState
+	p.state = state
 	p.exitAt = clock.Now()
 	p.mu.Unlock()
 	close(p.done)
@@ -145,17 +148,22 @@ func (p *proc) reap(stdout io.Reader) {
 
 // send writes one command line to the child; a dead child is not an error.
 func (p *proc) send(line string) {
-	_, _ = io.WriteString(p.stdin, line+"\n")
+	if p.stdin != nil {
+		_, _ = io.WriteString(p.stdin, line+"\n")
+	}
 }
 
-// signal sends sig to the child's process group.
+// signal sends sig to the reader's process group.
 func (p *proc) signal(sig syscall.Signal) {
-	if p.cmd.Process != nil {
+	switch {
+	case p.fp != nil:
+		p.fp.Signal(sig)
+	case p.cmd != nil && p.cmd.Process != nil:
 		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 	}
 }
 
-// alive reports whether the child has not been reaped yet.
+// alive reports whether the reader has not been reaped yet.
 func (p *proc) alive() bool {
 	select {
 	case <-p.done:
@@ -165,7 +173,7 @@ func (p *proc) alive() bool {
 	}
 }
 
-// waitReady waits for "ready", the child's death, or the timeout.
+// waitReady waits for "ready", the reader's death, or the timeout.
 func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -186,10 +194,10 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// stop asks the child to finish, then kills it if it has not exited within
-// grace. It always returns with the child reaped.
+// stop asks the reader to finish, then kills it if it has not exited
+// within grace. It always returns with the reader reaped.
 func (p *proc) stop(grace time.Duration) {
-	if p.foreign {
+	if p.fp != nil {
 		p.quitOnce.Do(func() { close(p.quit) })
 	} else {
 		p.send("stop")
@@ -209,16 +217,16 @@ func (p *proc) stop(grace time.Duration) {
 	<-p.done
 }
 
-// kill kills the child at once and reaps it.
+// kill kills the reader at once and reaps it.
 func (p *proc) kill() {
 	p.signal(syscall.SIGKILL)
-	if !p.foreign {
+	if p.stdin != nil {
 		_ = p.stdin.Close()
 	}
 	<-p.done
 }
 
-// snapshot returns a copy of what the child has said.
+// snapshot returns a copy of what the reader has said.
 func (p *proc) snapshot() (verdicts.Tally, []readers.Event, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

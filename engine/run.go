@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,33 +208,28 @@ func (r *run) prepare() (a, b string, err error) {
 	return a, b, nil
 }
 
+// spawn starts reader id: a reader child, or the foreign reader of the
+// config, which StartForeign has seen say "ready" once spawn returns.
 func (r *run) spawn(id string, role results.Role, seed uint64) (*proc, error) {
 	ring := filepath.Join(r.cfg.Dir, "readers", id+".ring")
 	stderr := filepath.Join(r.cfg.Dir, "readers", id+".stderr")
-	var argv []string
-	var d *driver
-	if cmd := r.cfg.Reader.Command; cmd != nil {
-		// A foreign reader: its own command, driven over the line protocol.
-		for _, a := range cmd {
-			if a == "{target}" {
-				a = r.target
-			}
-			argv = append(argv, a)
+	var p *proc
+	var err error
+	if fs, ok := r.cfg.Reader.Strategy.(readers.ForeignStrategy); ok && r.cfg.Reader.Command != nil {
+		fs.Ready = r.cfg.ReadyTimeout
+		p, err = startForeign(id, role, fs, r.target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload})
+		if errors.Is(err, ErrBadReader) {
+			return nil, err
 		}
-		d = &driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload, ready: r.cfg.ReadyTimeout}
 	} else {
 		args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: r.target, Universe: r.cfg.Pair.Universe,
 			Starting: role == results.Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
 		if r.cfg.Pair.Own() {
 			args.OwnA, args.OwnB, args.Samples = r.versions[0], r.versions[1], r.samples
 		}
-		argv = append(append([]string(nil), r.cfg.ReaderCmd...), args.Args()...)
+		p, err = startChild(id, role, append(append([]string(nil), r.cfg.ReaderCmd...), args.Args()...), stderr, ring, r.cfg.Env)
 	}
-	p, err := startProc(id, role, argv, stderr, ring, r.cfg.Env, d)
 	if err != nil {
-		if d != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadReader, err)
-		}
 		return nil, harnessErr("%v", err)
 	}
 	r.mu.Lock()
@@ -244,8 +238,8 @@ func (r *run) spawn(id string, role results.Role, seed uint64) (*proc, error) {
 	return p, nil
 }
 
-// awaitReady waits until p says ready. A foreign reader that does not is
-// bad input (ErrBadReader); a reader child that does not is a harness failure.
+// awaitReady waits until the reader child p says ready: one that does not
+// is a harness failure.
 func (r *run) awaitReady(ctx context.Context, p *proc) error {
 	err := p.waitReady(ctx, r.cfg.ReadyTimeout)
 	switch {
@@ -253,14 +247,6 @@ func (r *run) awaitReady(ctx context.Context, p *proc) error {
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case p.foreign:
-		p.mu.Lock()
-		bad := strings.Join(p.badLines, "; ")
-		p.mu.Unlock()
-		if bad != "" {
-			return fmt.Errorf("%w: reader %s: %s", ErrBadReader, p.id, bad)
-		}
-		return fmt.Errorf("%w: %v (a foreign reader must print \"ready\" once it has opened the target)", ErrBadReader, err)
 	}
 	return harnessErr("%v", err)
 }
@@ -299,151 +285,6 @@ func seedFor(seed int64, parts ...string) uint64 {
 		h.Write([]byte(p))
 	}
 	return h.Sum64()
-}
-
-func (r *run) race(ctx context.Context) (results.Result, error) {
-	cfg := r.cfg
-	res := results.Result{Writer: cfg.Writer.Name, Reader: cfg.Reader.Name}
-	verA, verB, err := r.prepare()
-	if err != nil {
-		return res, err
-	}
-	rng := rand.New(rand.NewPCG(seedFor(cfg.Seed, cfg.Writer.Name, cfg.Reader.Name), 1))
-
-	var running []*proc
-	for i := 1; i <= cfg.Running; i++ {
-		id := fmt.Sprintf("running-%d", i)
-		p, err := r.spawn(id, results.Running, seedFor(cfg.Seed, id))
-		if err != nil {
-			return res, err
-		}
-		running = append(running, p)
-	}
-	for _, p := range running {
-		if err := r.awaitReady(ctx, p); err != nil {
-			return res, err
-		}
-	}
-
-	monCtx, stopMonitor := context.WithCancel(ctx)
-	monDone := make(chan struct{})
-	go func() { defer close(monDone); r.monitor(monCtx) }()
-	defer func() { stopMonitor(); <-monDone }()
-
-	stepsSeen := map[string]int{}
-	var starters [][]*proc
-	for u := 1; u <= cfg.Updates; u++ {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		src, dir := verB, "A->B"
-		if u%2 == 0 {
-			src, dir = verA, "B->A"
-		}
-		// Reader children are started now and told to open the target at
-		// a step of the update; a foreign reader opens the target as it
-		// starts, so it is started at that step.
-		var batch []*proc
-		foreign := cfg.Reader.Command != nil
-		for i := 1; i <= cfg.Starting && !foreign; i++ {
-			id := fmt.Sprintf("starting-u%02d-%d", u, i)
-			p, err := r.spawn(id, results.Starting, seedFor(cfg.Seed, id))
-			if err != nil {
-				return res, err
-			}
-			batch = append(batch, p)
-		}
-		for _, p := range batch {
-			if err := r.awaitReady(ctx, p); err != nil {
-				return res, err
-			}
-		}
-		// Starting readers open the target at a step of the update drawn
-		// by the seed among the steps this kind of update took last time.
-		trigger := 1
-		if n := stepsSeen[dir]; n > 1 {
-			trigger = 1 + rng.IntN(n)
-		}
-		step := 0
-		var spawning sync.WaitGroup
-		var spawnErr error
-		var spawnMu sync.Mutex
-		opened := false
-		openAll := func() {
-			opened = true
-			now := clock.Now()
-			for _, p := range batch {
-				p.mu.Lock()
-				p.openedAt = now
-				p.mu.Unlock()
-				p.send("open")
-			}
-			for i := 1; i <= cfg.Starting && foreign; i++ {
-				id := fmt.Sprintf("starting-u%02d-%d", u, i)
-				spawning.Add(1)
-				go func() {
-					defer spawning.Done()
-					p, err := r.spawn(id, results.Starting, seedFor(cfg.Seed, id))
-					spawnMu.Lock()
-					defer spawnMu.Unlock()
-					if err != nil {
-						spawnErr = err
-						return
-					}
-					p.mu.Lock()
-					p.openedAt = now
-					p.mu.Unlock()
-					batch = append(batch, p)
-				}()
-			}
-		}
-		upd := writers.Update{Target: r.target, Source: src, Seq: u, Step: func(desc string) {
-			step++
-			r.tl.add(mark{t: clock.Now(), update: u, of: cfg.Updates, dir: dir, step: step, desc: desc})
-			if step == trigger {
-				openAll()
-			}
-		}}
-		werr := cfg.Writer.Writer.Update(ctx, upd)
-		r.tl.add(mark{t: clock.Now(), update: u, of: cfg.Updates, dir: dir})
-		if !opened {
-			openAll()
-		}
-		spawning.Wait()
-		if spawnErr != nil {
-			return res, spawnErr
-		}
-		starters = append(starters, batch)
-		stepsSeen[dir] = step
-		res.Updates = u
-		if werr != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			res.WriterError = fmt.Sprintf("update %d (%s): %v", u, dir, werr)
-			break
-		}
-		// A starting reader lives through the update after its own.
-		if u >= 2 {
-			stopAll(starters[u-2])
-		}
-		gap := cfg.Gap/2 + time.Duration(rng.Int64N(int64(cfg.Gap)+1))
-		select {
-		case <-time.After(gap):
-		case <-ctx.Done():
-			return res, ctx.Err()
-		}
-	}
-	// Let every reader reload onto the final version and use it.
-	select {
-	case <-time.After(2 * cfg.Reload):
-	case <-ctx.Done():
-		return res, ctx.Err()
-	}
-	stopMonitor()
-	<-monDone
-	stopAll(r.all())
-	return r.classifyAll(res)
 }
 
 // monitor kills readers that stop making progress.
@@ -552,110 +393,125 @@ type outcome struct {
 func (r *run) classify(p *proc) (outcome, error) {
 	stats, events, finished := p.snapshot()
 	p.mu.Lock()
-	state, exitAt, stuck, killed := p.state, p.exitAt, p.stuck, p.killed
+	state := p.state
 	p.mu.Unlock()
-	ring, _ := readers.ReadRing(p.ring)
-	stats.Lookups = max(stats.Lookups, ring.Lookups)
-	lastIPs := make([]string, 0, len(ring.Last))
-	for _, ip := range ring.Last {
-		lastIPs = append(lastIPs, ip.String())
-	}
-	p.mu.Lock()
-	garbled := p.garbled
-	if p.foreign {
-		lastIPs, ring.LastAt = append([]string(nil), p.lastIPs...), p.lastAt
-	}
-	p.mu.Unlock()
-	o := outcome{stats: stats, failAt: -1}
-	ev := &results.Evidence{Role: p.role, Reader: p.id}
-	stderr := head(p.stderr, 256<<10)
 	ws, _ := state.Sys().(syscall.WaitStatus)
+	stderr := head(p.stderr, 256<<10)
 	if strings.HasPrefix(stderr, "mapchaos reader: ") {
-		return o, harnessErr("reader %s could not run: %s", p.id, strings.TrimSpace(stderr))
+		return outcome{}, harnessErr("reader %s could not run: %s", p.id, strings.TrimSpace(stderr))
+	}
+	last := r.lastLookups(p)
+	stats.Lookups = max(stats.Lookups, last.n)
+	end, why := r.endOf(p, ws, finished)
+	o := outcome{verdict: verdicts.Judge(stats, r.cfg.Reader.PanicOnFault, end), stats: stats, failAt: -1}
+	switch {
+	case o.verdict == verdicts.Safe:
+	case end == verdicts.Hung && o.verdict == verdicts.Stuck, end == verdicts.Died:
+		o.ev = r.death(p, o.verdict, why, ws, stderr, last)
+		o.failAt = o.ev.AtMS
+	default:
+		o.ev, o.failAt = r.fromEvents(o.verdict, stats, events)
+	}
+	if o.ev != nil {
+		o.ev.Role, o.ev.Reader = p.role, p.id
+	}
+	return o, nil
+}
+
+// endOf is how reader p's process ended, and why in words.
+func (r *run) endOf(p *proc, ws syscall.WaitStatus, finished bool) (verdicts.End, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bad := strings.Join(p.badLines, "; ")
+	switch {
+	case p.stuck:
+		return verdicts.Hung, fmt.Sprintf("no progress for %s: sent SIGQUIT, then SIGKILL", r.cfg.StuckAfter)
+	case p.garbled:
+		return verdicts.Died, "broke the line protocol after starting properly: " + strings.TrimPrefix(bad, "broke the line protocol ")
+	case p.killed:
+		return verdicts.Hung, "did not stop within 3s of being asked: killed"
+	case ws.Signaled():
+		return verdicts.Died, "killed by " + crashes.Name(ws.Signal())
+	case ws.ExitStatus() != 0:
+		return verdicts.Died, fmt.Sprintf("exited with status %d", ws.ExitStatus())
+	case !finished:
+		return verdicts.Died, "exited 0 without reporting its final counts " + bad
+	}
+	return verdicts.Lived, ""
+}
+
+// lookups are a reader's last lookups and when the latest began.
+type lookups struct {
+	n    int64
+	ips  []string
+	last int64 // CLOCK_MONOTONIC ns, 0 if unknown
+}
+
+// lastLookups reads reader p's ring (a child's) or what drive kept (a
+// foreign reader's).
+func (r *run) lastLookups(p *proc) lookups {
+	if p.fp != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return lookups{ips: append([]string(nil), p.lastIPs...), last: p.lastAt}
+	}
+	ring, _ := readers.ReadRing(p.ring)
+	l := lookups{n: ring.Lookups, last: ring.LastAt}
+	for _, ip := range ring.Last {
+		l.ips = append(l.ips, ip.String())
+	}
+	return l
+}
+
+// death is the evidence of a reader whose process ended badly (v): its
+// wait status, its stderr read as a trace, its last lookups, and what the
+// writer was doing between its last lookup and its death.
+func (r *run) death(p *proc, v verdicts.Verdict, why string, ws syscall.WaitStatus, stderr string, last lookups) *results.Evidence {
+	p.mu.Lock()
+	exitAt, movedAt, stuck := p.exitAt, p.movedAt, p.stuck
+	p.mu.Unlock()
+	tr := crashes.Parse(stderr)
+	ev := &results.Evidence{Outcome: v, ExitStatus: describeStatus(ws), Fatal: tr.Fatal,
+		Signal: tr.Signal, SignalNumber: tr.SignalNumber, Code: tr.CodeName, Addr: tr.Addr,
+		Trace: tr.Summary(8), Detail: why, Stderr: headString(stderr, 3000), LastLookups: last.ips[max(0, len(last.ips)-8):]}
+	if ws.Signaled() && v == verdicts.Crash && (ev.Signal == "" || tr.Kind == "") {
+		ev.Signal, ev.SignalNumber = crashes.Name(ws.Signal()), int(ws.Signal())
 	}
 	deathAt := exitAt
-	if ring.LastAt > 0 {
-		deathAt = ring.LastAt
+	if last.last > 0 {
+		deathAt = last.last
 	}
-	death := func(v verdicts.Verdict, detail string) {
-		tr := crashes.Parse(stderr)
-		ev.Outcome = v
-		ev.ExitStatus = describeStatus(ws)
-		ev.Fatal = tr.Fatal
-		ev.Signal, ev.SignalNumber, ev.Code, ev.Addr = tr.Signal, tr.SignalNumber, tr.CodeName, tr.Addr
-		if ws.Signaled() && v == verdicts.Crash && (ev.Signal == "" || tr.Kind == "") {
-			ev.Signal, ev.SignalNumber = crashes.Name(ws.Signal()), int(ws.Signal())
-		}
-		ev.Trace = tr.Summary(8)
-		ev.Detail = detail
-		ev.Stderr = headString(stderr, 3000)
-		ev.LastLookups = lastIPs[max(0, len(lastIPs)-8):]
-		ev.WriterStep = r.tl.during(deathAt, exitAt)
-		ev.AtMS = r.tl.sinceStart(deathAt)
-		o.verdict, o.ev, o.failAt = v, ev, ev.AtMS
+	ev.WriterStep, ev.AtMS = r.tl.during(deathAt, exitAt), r.tl.sinceStart(deathAt)
+	if stuck {
+		// Stuck since it last moved: that is when the writer matters.
+		ev.WriterStep, ev.AtMS = r.tl.at(movedAt), r.tl.sinceStart(movedAt)
 	}
-	switch {
-	case stuck:
-		death(verdicts.Stuck, fmt.Sprintf("no progress for %s: sent SIGQUIT, then SIGKILL", r.cfg.StuckAfter))
-		p.mu.Lock()
-		deathAt = p.movedAt
-		p.mu.Unlock()
-		ev.WriterStep, ev.AtMS = r.tl.at(deathAt), r.tl.sinceStart(deathAt)
-		o.failAt = ev.AtMS
-		return o, nil
-	case garbled:
-		p.mu.Lock()
-		bad := strings.Join(p.badLines, "; ")
-		p.mu.Unlock()
-		death(verdicts.Crash, "broke the line protocol after starting properly: "+bad+"; the harness killed it")
-		return o, nil
-	case killed:
-		death(verdicts.Stuck, "did not stop within 3s of being asked: killed")
-		return o, nil
-	case ws.Signaled():
-		death(verdicts.Crash, "killed by "+crashes.Name(ws.Signal()))
-		return o, nil
-	case ws.ExitStatus() != 0:
-		death(verdicts.Crash, fmt.Sprintf("exited with status %d", ws.ExitStatus()))
-		return o, nil
-	case !finished:
-		p.mu.Lock()
-		bad := strings.Join(p.badLines, "; ")
-		p.mu.Unlock()
-		death(verdicts.Crash, "exited 0 without reporting its final counts "+bad)
-		return o, nil
-	}
-	// The reader lived: judge it from its counters, evidence from its events.
-	kind := ""
-	switch {
-	case stats.Wrong > 0:
-		o.verdict, kind = verdicts.Corrupt, "wrong"
-	case stats.Faults > 0:
-		o.verdict, kind = verdicts.Recovered, "fault"
-	case stats.Errors > 0 || stats.OpenErrors > 0:
-		o.verdict, kind = verdicts.Degraded, "error"
-	default:
-		return o, nil
-	}
+	return ev
+}
+
+// fromEvents is the evidence of a reader that lived but met wrong answers,
+// faults or errors (v): the first event of the kind that decided v, and
+// the time of its first non-safe event.
+func (r *run) fromEvents(v verdicts.Verdict, stats verdicts.Tally, events []readers.Event) (*results.Evidence, int64) {
+	kind := map[verdicts.Verdict]string{verdicts.Corrupt: "wrong", verdicts.Recovered: "fault", verdicts.Degraded: "error"}[v]
+	failAt := int64(-1)
 	for _, e := range events {
 		if e.Ev == "wrong" || e.Ev == "fault" || e.Ev == "error" {
-			if ms := r.tl.sinceStart(e.T); o.failAt < 0 || ms < o.failAt {
-				o.failAt = ms
+			if ms := r.tl.sinceStart(e.T); failAt < 0 || ms < failAt {
+				failAt = ms
 			}
 		}
 	}
-	ev.Outcome = o.verdict
+	ev := &results.Evidence{Outcome: v}
 	for _, e := range events {
-		if e.Ev != kind {
-			continue
+		if e.Ev == kind {
+			r.describeEvent(ev, e)
+			break
 		}
-		r.describeEvent(ev, e)
-		break
 	}
 	ev.Detail += fmt.Sprintf(" [counts: %d right, %d wrong, %d lookup errors, %d faults, %d failed opens of %d lookups]",
 		stats.Right, stats.Wrong, stats.Errors, stats.Faults, stats.OpenErrors, stats.Lookups)
-	o.ev = ev
-	return o, nil
+	return ev, failAt
 }
 
 // describeEvent fills ev from a reader's event e.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -33,14 +34,18 @@ type ForeignAnswer struct {
 
 // ForeignStrategy opens the target by starting a foreign reader process on
 // it (argv, with the element "{target}" replaced by the path) and waiting
-// for its "ready". The DB it returns is that process, asked one lookup at
-// a time over the line protocol (see ForeignProcess). Step mode probes
-// foreign readers with it; race mode drives them in the engine instead.
+// for its "ready". The DB it returns is that process, asked one request at
+// a time over the line protocol (see ForeignProcess): step mode probes
+// foreign readers with it, and race mode drives them with it, reloads
+// included.
 type ForeignStrategy struct {
 	Argv []string
 	// Ready bounds the wait for "ready" (default 10s); Answer the wait
 	// for each answer (default 10s).
 	Ready, Answer time.Duration
+	// Stderr, when not nil, also gets what the process writes on stderr
+	// (a ForeignProcess keeps only the end of it).
+	Stderr io.Writer
 }
 
 // Open implements Strategy.
@@ -77,8 +82,12 @@ type DiedError struct {
 	// BeforeReady: it ended before it said "ready"; the error then also
 	// matches ErrBadForeign.
 	BeforeReady bool
+	// Broke: it broke the line protocol after "ready" and was killed.
+	Broke bool
 	// Stderr is the end of what it wrote on stderr (its last 2 KiB).
 	Stderr string
+	// State is its wait status, nil when it could not be read.
+	State *os.ProcessState
 }
 
 func (e *DiedError) Error() string {
@@ -135,6 +144,9 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: &tailBuffer{max: 2 << 10}, answer: answer}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
+	if s.Stderr != nil {
+		p.cmd.Stderr = io.MultiWriter(p.stderr, s.Stderr)
+	}
 	// Own process group, killed with the harness.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	err = p.cmd.Start()
@@ -166,27 +178,58 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 // sent (null when not found). An "error" answer is returned as an error;
 // the death of the process as a *DiedError (also for every later call).
 func (p *ForeignProcess) LookupJSON(ip netip.Addr) (json.RawMessage, error) {
-	p.mu.Lock()
-	died := p.died
-	p.mu.Unlock()
-	if died != nil {
-		return nil, died
-	}
-	if _, err := p.stdin.WriteString("lookup " + ip.String() + "\n"); err != nil {
-		return nil, p.end(err, p.answer)
-	}
-	line, err := p.readLine(p.answer)
+	a, err := p.request("lookup " + ip.String())
 	if err != nil {
-		return nil, p.end(err, p.answer)
-	}
-	var a ForeignAnswer
-	if err := json.Unmarshal([]byte(line), &a); err != nil {
-		return nil, p.kill(fmt.Sprintf("broke the line protocol (answered lookup %s with %q): killed by the harness", ip, truncate(line, 200)), false)
+		return nil, err
 	}
 	if a.Error != "" {
 		return nil, errors.New(truncate(a.Error, 4<<10))
 	}
 	return a.Record, nil
+}
+
+// Reload asks the process to reopen the target. An "error" answer is
+// returned as an error; the death of the process as a *DiedError.
+func (p *ForeignProcess) Reload() error {
+	a, err := p.request("reload")
+	if err != nil {
+		return err
+	}
+	if a.Error != "" {
+		return errors.New(truncate(a.Error, 4<<10))
+	}
+	return nil
+}
+
+// request sends one line and reads the JSON answer. A process that does
+// not answer within the answer timeout is killed (stuck); one that answers
+// something else than JSON is killed (it broke the protocol).
+func (p *ForeignProcess) request(line string) (ForeignAnswer, error) {
+	p.mu.Lock()
+	died := p.died
+	p.mu.Unlock()
+	if died != nil {
+		return ForeignAnswer{}, died
+	}
+	if _, err := p.stdin.WriteString(line + "\n"); err != nil {
+		return ForeignAnswer{}, p.end(err, p.answer)
+	}
+	got, err := p.readLine(p.answer)
+	if err != nil {
+		return ForeignAnswer{}, p.end(err, p.answer)
+	}
+	var a ForeignAnswer
+	if err := json.Unmarshal([]byte(got), &a); err != nil {
+		d := p.kill(fmt.Sprintf("broke the line protocol (answered %s with %q): killed by the harness", line, truncate(got, 200)), false)
+		d.Broke = true
+		return ForeignAnswer{}, d
+	}
+	return a, nil
+}
+
+// Signal sends sig to the process's group.
+func (p *ForeignProcess) Signal(sig syscall.Signal) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
 // Lookup implements DB: rec must be a *json.RawMessage.
@@ -205,7 +248,9 @@ func (p *ForeignProcess) Lookup(ip netip.Addr, rec any) (bool, error) {
 }
 
 // Close ends the process: its stdin is closed (a reader of the protocol
-// then exits 0) and after 2s it is killed. It is always reaped.
+// then exits) and after 2s it is killed, which Close returns as a
+// *DiedError with Stuck set. It is always reaped; a process that had ended
+// already is no error.
 func (p *ForeignProcess) Close() error {
 	p.mu.Lock()
 	died := p.died
@@ -214,26 +259,38 @@ func (p *ForeignProcess) Close() error {
 		return nil
 	}
 	p.stdin.Close()
-	done := make(chan struct{})
+	killed := make(chan bool, 1)
 	t := time.AfterFunc(2*time.Second, func() {
-		select {
-		case <-done:
-		default:
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		}
+		killed <- true
+		p.Signal(syscall.SIGKILL)
 	})
-	defer t.Stop()
 	err := p.cmd.Wait()
-	close(done)
+	t.Stop()
 	p.stdout.Close()
+	d := &DiedError{Status: "was closed", Stderr: p.stderr.String(), State: p.cmd.ProcessState}
+	select {
+	case <-killed:
+		d.Status, d.Stuck = "did not exit within 2s of its input closing: killed by the harness", true
+	default:
+	}
 	p.mu.Lock()
-	p.died = &DiedError{Status: "was closed"}
+	p.died = d
 	p.mu.Unlock()
 	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	switch {
+	case d.Stuck:
+		return d
+	case errors.As(err, &ee):
 		return nil // a reader that exits non-zero once its input ends is no harm here
 	}
 	return err
+}
+
+// Ended returns how the process ended, nil while it runs.
+func (p *ForeignProcess) Ended() *DiedError {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.died
 }
 
 // readLine reads one line within d.
@@ -272,7 +329,7 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	p.stdin.Close()
 	err := p.cmd.Wait()
 	p.stdout.Close()
-	d := &DiedError{Status: status, Stderr: p.stderr.String()}
+	d := &DiedError{Status: status, Stderr: p.stderr.String(), State: p.cmd.ProcessState}
 	if ps := p.cmd.ProcessState; ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && status == "" {
 			d.Signal = ws.Signal()

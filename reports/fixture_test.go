@@ -54,7 +54,7 @@ func fullReport() reports.Report {
 						results.Starting: {Verdict: verdicts.Degraded, Counts: counts(map[verdicts.Verdict]int{verdicts.Degraded: 2}), Readers: 2},
 					},
 					Lookups:        100000,
-					Answers:        verdicts.Tally{Right: 99000, Errors: 900, Wrong: 50, Faults: 49, OpenErrors: 1},
+					Answers:        verdicts.Tally{Lookups: 99999, Right: 99000, Errors: 900, Wrong: 50, Faults: 49, OpenErrors: 1, Opens: 321},
 					Updates:        20,
 					FirstFailureMS: &ff,
 					DurationMS:     30000,

@@ -22,7 +22,7 @@ type Result struct {
 	Lookups int64               `json:"lookups"`
 	// Answers counts lookups by how they were answered, and opens.
 	Answers verdicts.Tally `json:"answers"`
-	Updates int     `json:"updates"`
+	Updates int            `json:"updates"`
 	// FirstFailureMS is the time from the first update to the first
 	// non-safe event, or nil when there was none.
 	FirstFailureMS *int64 `json:"first_failure_ms,omitempty"`

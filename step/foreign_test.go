@@ -32,7 +32,7 @@ var _ = Describe("stepping with a foreign reader (Python, libmaxminddb mmap) pro
 		Expect(ro.Running.Died).To(Equal("killed by SIGBUS"), "read from the wait status of the real process")
 		Expect(ro.Running.Signal).To(Equal("SIGBUS"))
 		Expect(ro.Starting.Verdict).To(Equal(verdicts.Degraded), "a reader starting on an empty file cannot open it")
-		Expect(ro.Starting.OpenError).To(BeTrue())
+		Expect(ro.Starting.OpenErrors).To(BeEquivalentTo(1))
 
 		before, ok := seq.States[0].Reader("python")
 		Expect(ok).To(BeTrue())

@@ -153,13 +153,9 @@ func (v RunningView) Intact() bool { return v.FaultAt < 0 && v.Changed == 0 }
 // Outcome is what one reader strategy met in one role in one state.
 type Outcome struct {
 	Verdict verdicts.Verdict `json:"verdict"`
-	Lookups int              `json:"lookups"`
-	Right   int              `json:"right"`
-	Wrong   int              `json:"wrong"`
-	Errors  int              `json:"errors"`
-	Faults  int              `json:"faults"`
-	// OpenError: the starting reader could not open the target.
-	OpenError bool `json:"open_error,omitempty"`
+	// Tally counts the lookups by how they were answered; OpenErrors is 1
+	// when the starting reader could not open the target.
+	verdicts.Tally
 	// Addr is the address of the first memory fault.
 	Addr string `json:"addr,omitempty"`
 	// Detail says what went wrong: the first event of the kind that
@@ -552,50 +548,54 @@ func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
 		if o.worst(r) || o.Died != "" {
 			break // nothing later can change the verdict
 		}
-		o.Lookups++
-		verr, err := p.lookupOne(db, ip)
-		var fe *readers.FaultError
+		a, detail, err := p.lookupOne(db, ip)
 		var died *readers.DiedError
-		switch {
-		case errors.As(err, &died):
+		if errors.As(err, &died) {
+			o.Lookups++
 			o.died(died, "lookup of "+ip.String())
-		case errors.As(err, &fe):
-			o.Faults++
-			if o.Addr == "" {
-				o.Addr = fmt.Sprintf("%#x", fe.Addr)
-				o.faultDetail = fmt.Sprintf("lookup of %s: memory fault at %#x", ip, fe.Addr)
-			}
-		case err != nil:
-			o.Errors++
-			first(&o.errorDetail, fmt.Sprintf("lookup of %s: %v", ip, err))
-		case verr != nil:
-			o.Wrong++
-			first(&o.wrongDetail, verr.Error())
-		default:
-			o.Right++
+			continue
 		}
+		o.Count(a)
+		o.note(a, detail, err)
 	}
 	o.Verdict = o.verdict(r)
 	return o
 }
 
-// lookupOne looks ip up in db and judges the answer: err is the lookup's
-// failure, verr what is wrong with the answer. A foreign reader's answer
-// is JSON, judged as such.
-func (p *prober) lookupOne(db readers.DB, ip netip.Addr) (verr, err error) {
+// note keeps the first detail of each kind of answer, and the address of
+// the first fault.
+func (o *Outcome) note(a verdicts.Answer, detail string, err error) {
+	switch a {
+	case verdicts.Faulted:
+		var fe *readers.FaultError
+		if errors.As(err, &fe) && o.Addr == "" {
+			o.Addr = fmt.Sprintf("%#x", fe.Addr)
+		}
+		first(&o.faultDetail, detail)
+	case verdicts.Failed:
+		first(&o.errorDetail, detail)
+	case verdicts.Wrong:
+		first(&o.wrongDetail, detail)
+	}
+}
+
+// lookupOne looks ip up in db and judges the answer (readers.Judge); err
+// is the lookup's own error. A foreign reader's answer is JSON, judged as
+// such; its death is a *readers.DiedError.
+func (p *prober) lookupOne(db readers.DB, ip netip.Addr) (verdicts.Answer, string, error) {
 	if f, ok := db.(*readers.ForeignProcess); ok {
 		raw, err := f.LookupJSON(ip)
-		if err != nil {
-			return nil, err
+		var died *readers.DiedError
+		if errors.As(err, &died) {
+			return verdicts.Failed, "", err
 		}
-		return p.oracle.CheckJSON(ip, raw), nil
+		a, detail := readers.JudgeJSON(p.oracle, ip, raw, err)
+		return a, detail, err
 	}
 	rec := p.oracle.NewRecord()
 	found, err := safeLookup(db, ip, rec)
-	if err != nil {
-		return nil, err
-	}
-	return p.oracle.Check(ip, rec, found), nil
+	a, detail := readers.Judge(p.oracle, ip, rec, found, err)
+	return a, detail, err
 }
 
 // died records that a foreign reader's process ended during what.
@@ -639,28 +639,28 @@ func clip(s string, n int) string {
 	return s[:n] + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
-// verdict classifies o as reader r would end, and sets Detail to the
-// first event of the deciding kind.
+// verdict classifies o as reader r would end (verdicts.Judge), and sets
+// Detail to the first event of the deciding kind.
 func (o *Outcome) verdict(r readers.Registration) verdicts.Verdict {
-	v := verdicts.Safe
-	if o.Errors > 0 || o.OpenError {
-		v, o.Detail = verdicts.Degraded, o.errorDetail
-	}
-	if o.Faults > 0 && r.PanicOnFault {
-		v, o.Detail = verdicts.Recovered, o.faultDetail
-	}
-	if o.Wrong > 0 {
-		v, o.Detail = verdicts.Corrupt, o.wrongDetail
-	}
-	if o.Faults > 0 && !r.PanicOnFault {
-		v, o.Detail = verdicts.Crash, o.faultDetail+" (SIGBUS: the reader process dies)"
-	}
+	end := verdicts.Lived
 	switch {
-	case o.Stuck && v <= verdicts.Stuck:
-		v, o.Detail = verdicts.Stuck, o.diedDetail
 	case o.Stuck:
+		end = verdicts.Hung
 	case o.Died != "":
-		v, o.Detail = verdicts.Crash, o.diedDetail
+		end = verdicts.Died
+	}
+	v := verdicts.Judge(o.Tally, r.PanicOnFault, end)
+	switch {
+	case v == verdicts.Crash && end == verdicts.Died, v == verdicts.Stuck:
+		o.Detail = o.diedDetail
+	case v == verdicts.Crash:
+		o.Detail = o.faultDetail + " (SIGBUS: the reader process dies)"
+	case v == verdicts.Corrupt:
+		o.Detail = o.wrongDetail
+	case v == verdicts.Recovered:
+		o.Detail = o.faultDetail
+	case v == verdicts.Degraded:
+		o.Detail = o.errorDetail
 	}
 	return v
 }
@@ -679,11 +679,11 @@ func (p *prober) startOne(r readers.Registration) Outcome {
 		o.Verdict = o.verdict(r)
 		return o
 	case errors.As(err, &fe):
-		o := Outcome{Faults: 1, Addr: fmt.Sprintf("%#x", fe.Addr), faultDetail: clip("open: "+err.Error(), maxDetail)}
+		o := Outcome{Tally: verdicts.Tally{Faults: 1}, Addr: fmt.Sprintf("%#x", fe.Addr), faultDetail: clip("open: "+err.Error(), maxDetail)}
 		o.Verdict = o.verdict(r)
 		return o
 	case err != nil:
-		o := Outcome{OpenError: true, errorDetail: clip("open: "+err.Error(), maxDetail)}
+		o := Outcome{Tally: verdicts.Tally{OpenErrors: 1}, errorDetail: clip("open: "+err.Error(), maxDetail)}
 		o.Verdict = o.verdict(r)
 		return o
 	}

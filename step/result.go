@@ -83,14 +83,8 @@ func account(res *results.Result, role results.Role, o Outcome) {
 	rr.Readers++
 	rr.Verdict = rr.Counts.Worst()
 	res.Roles[role] = rr
-	res.Lookups += int64(o.Lookups)
-	res.Answers.Right += int64(o.Right)
-	res.Answers.Wrong += int64(o.Wrong)
-	res.Answers.Errors += int64(o.Errors)
-	res.Answers.Faults += int64(o.Faults)
-	if o.OpenError {
-		res.Answers.OpenErrors++
-	}
+	res.Lookups += o.Lookups
+	res.Answers.Add(o.Tally)
 }
 
 // evidence describes outcome o of a reader in role in state st, or nil
