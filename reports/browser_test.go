@@ -54,6 +54,12 @@ var _ = Describe("HTML in a real browser", Label("browser"), func() {
 			cell{"rename", "mmap", "safe"},
 			cell{`cp"><b>`, "mmap", "corrupt"},
 		))
+		By("showing the matrix first, then the environment, then the evidence")
+		matrixAt := strings.Index(dom, `<table id="matrix">`)
+		envAt := strings.Index(dom, `<section id="environment">`)
+		Expect(matrixAt).To(BeNumerically(">", 0))
+		Expect(envAt).To(BeNumerically(">", matrixAt))
+		Expect(strings.Index(dom, `<section id="evidence">`)).To(BeNumerically(">", envAt))
 	})
 
 	It("shows merged.html's rows, with the differing one marked", func() {
