@@ -46,6 +46,7 @@ var inherited = regexp.MustCompile(`^Spec skipped because Skip\(\) was called in
 var Allowlist = []Rule{
 	{"a container without pseudo-terminals (cmd/mapchaos progress)", regexp.MustCompile(`^(no pseudo-terminals here|cannot open the pseudo-terminal's slave)`)},
 	{"a kernel without PTRACE_SET_SYSCALL_INFO (step)", regexp.MustCompile(`^this kernel has no PTRACE_SET_SYSCALL_INFO`)},
+	{"no ptrace in this container or sandbox (harness step mode)", regexp.MustCompile(`^ptrace is not allowed here`)},
 	{"a container without /dev/shm (writers)", regexp.MustCompile(`^no /dev/shm`)},
 	{"a file system that copy_file_range does not cross (writers)", regexp.MustCompile(`^copy_file_range copied from tmpfs to .* itself`)},
 	{"no arm64 kernel fetched yet, by an earlier spec or make test-arm64 (vm)", regexp.MustCompile(`^no arm64 kernel cached in `)},
