@@ -7,6 +7,7 @@
 // readers/ hold the strategies; fixtures/ generates self-checking .mmdb
 // pairs; crashes/ reads crash traces; reports/ writes report.json/.md/.html
 // and junit.xml; matchers/ holds Gomega matchers; suites/ the Ginkgo suites.
+// DefaultConfig is the repository's ginkgo.yml, built into every binary.
 //
 // # Testing your own updater
 //

@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -22,23 +23,13 @@ import (
 
 // These specs load the pages in a real browser (headless Chromium) and read
 // the rendered DOM back: what a person sees, not what the template meant.
-// CI (CI=true) must have the Debian package chromium; elsewhere the specs
-// are skipped without it.
+// CI (CI set) must have the Debian package chromium; elsewhere the specs
+// are skipped without it (internal/needs).
 var _ = Describe("HTML in a real browser", Label("browser"), func() {
 	var chromium string
 
 	BeforeEach(func() {
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				chromium = p
-				return
-			}
-		}
-		const msg = "headless Chromium is not installed (Debian: apt-get install -y --no-install-recommends chromium)"
-		if os.Getenv("CI") == "true" {
-			Fail(msg + ": CI must run the browser specs")
-		}
-		Skip(msg)
+		chromium = needs.Program("chromium", "chromium", "chromium-browser", "google-chrome")
 	})
 
 	It("shows report.html's matrix, one cell per combination, even with hostile text in the evidence", func() {
@@ -63,6 +54,12 @@ var _ = Describe("HTML in a real browser", Label("browser"), func() {
 			cell{"rename", "mmap", "safe"},
 			cell{`cp"><b>`, "mmap", "corrupt"},
 		))
+		By("showing the matrix first, then the environment, then the evidence")
+		matrixAt := strings.Index(dom, `<table id="matrix">`)
+		envAt := strings.Index(dom, `<section id="environment">`)
+		Expect(matrixAt).To(BeNumerically(">", 0))
+		Expect(envAt).To(BeNumerically(">", matrixAt))
+		Expect(strings.Index(dom, `<section id="evidence">`)).To(BeNumerically(">", envAt))
 	})
 
 	It("shows merged.html's rows, with the differing one marked", func() {

@@ -52,8 +52,6 @@ func ExampleMarkdown() {
 	// Output:
 	// # mapchaos report
 	//
-	// platform linux/amd64, emulation none, kernel 6.1.0, page size 4096, fs ext4, go go1.26.8, seed 42, mode race, duration 2.5s.
-	//
 	// ## Verdicts
 	//
 	// | writer \ reader | mmap |
@@ -75,6 +73,10 @@ func ExampleMarkdown() {
 	// | `stuck` | the reader stopped making progress without dying |
 	// | `corrupt` | a lookup returned a record that is right for that IP in neither A nor B, with no error |
 	// | `crash` | the reader process died: killed by a signal, or a Go fatal error (exit 2, "fatal error:" on stderr) |
+	//
+	// ## Environment
+	//
+	// platform linux/amd64, emulation none, kernel 6.1.0, page size 4096, fs ext4, go go1.26.8, seed 42, mode race, duration 2.5s.
 	//
 	// ## cp × mmap: crash
 	//

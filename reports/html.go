@@ -9,12 +9,13 @@ import (
 )
 
 // HTML renders r as one self-contained page: inline CSS, no scripts, no
-// external assets. It shows the environment, the verdict matrix (a table
-// with id "matrix" whose cells carry data-writer, data-reader and
-// data-verdict attributes and are coloured by severity), the legend, and a
-// <details> section of evidence for every combination that was not safe
-// (and, in step mode, for every combination: its sequence of states), which
-// its matrix cell links to. Every value from the run is escaped.
+// external assets. It shows the verdict matrix first (a table with id
+// "matrix" whose cells carry data-writer, data-reader and data-verdict
+// attributes and are coloured by severity) and the legend, then the
+// environment, then a <details> section of evidence for every combination
+// that was not safe (and, in step mode, for every combination: its sequence
+// of states), which its matrix cell links to. Every value from the run is
+// escaped.
 func HTML(r Report) ([]byte, error) {
 	m := newMatrix(r.Results)
 	page := htmlPage{
@@ -201,14 +202,6 @@ var reportTemplate = template.Must(template.New("report").Parse(cellTemplates + 
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<section id="environment">
-<h2>Environment</h2>
-{{template "facts" .Env}}
-{{with .Modules}}<h3>Modules</h3>
-{{template "facts" .}}{{end}}
-{{with .Warnings}}<h3>Warnings</h3>
-<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
-</section>
 <section id="verdicts">
 <h2>Verdicts</h2>
 {{if .Rows}}<table id="matrix">
@@ -222,6 +215,14 @@ var reportTemplate = template.Must(template.New("report").Parse(cellTemplates + 
 {{else}}<p>All {{.Total}} expectations met.</p>{{end}}
 {{else}}<p>No combinations were run.</p>{{end}}
 {{template "legend" .Legend}}
+</section>
+<section id="environment">
+<h2>Environment</h2>
+{{template "facts" .Env}}
+{{with .Modules}}<h3>Modules</h3>
+{{template "facts" .}}{{end}}
+{{with .Warnings}}<h3>Warnings</h3>
+<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>
 {{with .Sections}}<section id="evidence">
 <h2>Evidence</h2>

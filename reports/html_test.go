@@ -98,6 +98,16 @@ var _ = Describe("HTML", func() {
 		Expect(page).To(ContainSubstring("<style>"))
 	})
 
+	It("shows the verdicts first, then the environment, then the evidence", func() {
+		page := render(fullReport())
+		verdicts := strings.Index(page, `<section id="verdicts">`)
+		env := strings.Index(page, `<section id="environment">`)
+		evidence := strings.Index(page, `<section id="evidence">`)
+		Expect(verdicts).To(BeNumerically(">", 0))
+		Expect(env).To(BeNumerically(">", verdicts))
+		Expect(evidence).To(BeNumerically(">", env))
+	})
+
 	It("shows the environment and the legend", func() {
 		page := render(fullReport())
 		for _, s := range []string{"6.1.0-18-amd64", "ext4", "go1.26.8", "16 MiB, shrink", "ptrace not permitted", "v1.13.1"} {

@@ -6,16 +6,14 @@ import (
 )
 
 // Markdown renders r as a Markdown document to paste into a postmortem: a
-// title; one paragraph on the environment; the verdict matrix with writers
-// as rows and readers as columns (both sorted), where a cell shows the
-// running/starting split when the two disagree and a ✗ when the
-// expectation was not met; a legend; and a section with evidence, trace
-// and repro command for every combination that was not safe, most severe
-// first.
+// title; the verdict matrix first, with writers as rows and readers as
+// columns (both sorted), where a cell shows the running/starting split when
+// the two disagree and a ✗ when the expectation was not met; a legend; the
+// environment in one paragraph; and a section with evidence, trace and
+// repro command for every combination that was not safe, most severe first.
 func Markdown(r Report) string {
 	var b strings.Builder
 	b.WriteString("# mapchaos report\n\n")
-	writeMarkdownEnv(&b, r.Run)
 
 	m := newMatrix(r.Results)
 	b.WriteString("## Verdicts\n\n")
@@ -30,9 +28,13 @@ func Markdown(r Report) string {
 	for _, l := range legend() {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", l.Verdict, mdText(l.Meaning))
 	}
+	b.WriteString("\n## Environment\n\n")
+	writeMarkdownEnv(&b, r.Run)
 
-	for _, e := range m.sections(false) {
-		b.WriteString("\n")
+	for i, e := range m.sections(false) {
+		if i > 0 { // the environment ends with a blank line
+			b.WriteString("\n")
+		}
 		writeMarkdownSection(&b, e)
 	}
 	if steps := stepSequences(r); steps != "" {

@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -42,14 +43,20 @@ var _ = Describe("Markdown", func() {
 		Expect(md).To(ContainSubstring("| **cp** | crash (running) / degraded (starting) |"))
 	})
 
-	It("starts with the environment in one paragraph", func() {
+	It("starts with the verdict matrix, then the environment in one paragraph, then the evidence", func() {
 		md := reports.Markdown(fullReport())
 		lines := strings.Split(md, "\n")
 		Expect(lines[0]).To(Equal("# mapchaos report"))
+		Expect(lines[2]).To(Equal("## Verdicts"))
+		env := slices.Index(lines, "## Environment")
+		Expect(env).To(BeNumerically(">", slices.Index(lines, "### Legend")))
+		Expect(lines[env+1]).To(BeEmpty())
 		for _, s := range []string{"linux/amd64", "emulation none", "kernel 6.1.0-18-amd64", "page size 4096",
 			"fs ext4", "go1.26.8", "seed 42", "mode race (requested step)", "duration 1m1.5s"} {
-			Expect(lines[2]).To(ContainSubstring(s))
+			Expect(lines[env+2]).To(ContainSubstring(s))
 		}
+		first := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "## ") && strings.Contains(l, " × ") })
+		Expect(first).To(BeNumerically(">", env), "the evidence comes after the environment")
 	})
 
 	It("has the legend of the six words", func() {
@@ -72,6 +79,7 @@ var _ = Describe("Markdown", func() {
 		}
 		Expect(heads).To(Equal([]string{
 			"## Verdicts",
+			"## Environment",
 			"## cp × mmap: crash",
 			"## inplace × mmap: corrupt",
 			"## cp × bytes: degraded ✗ (expected safe)",

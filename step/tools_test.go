@@ -1,12 +1,10 @@
 package step_test
 
 import (
-	"os"
-	"os/exec"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/step"
 )
 
@@ -17,13 +15,9 @@ import (
 var _ = Describe("stepping real tools", Label("ptrace", "tools"), func() {
 	DescribeTable("what must hold on every run",
 		func(ctx SpecContext, argv []string, check func(*step.Sequence)) {
-			if _, err := exec.LookPath(argv[0]); err != nil {
-				if os.Getenv("CI") != "" {
-					Fail(argv[0] + " is not installed (apt-get install -y " + argv[0] + "): the real-tool specs need it")
-				}
-				// e.g. the arm64 guest of make test-arm64, whose busybox has no rsync
-				Skip(argv[0] + " is not installed here")
-			}
+			// e.g. the arm64 guest of make test-arm64, whose busybox has no rsync
+			pkg := map[bool]string{true: "rsync", false: "coreutils"}[argv[0] == "rsync"]
+			needs.Program(pkg, argv[0])
 			seq := stepTool(ctx, argv, fx.Shrink)
 			Expect(seq.States[0].Unsafe).To(BeFalse())
 			check(seq)

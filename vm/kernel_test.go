@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/vm"
 )
 
@@ -137,9 +138,7 @@ func (f *countingFetcher) Fetch(_ context.Context, dir string) (string, string, 
 
 var _ = Describe("the kernel cache", func() {
 	BeforeEach(func() {
-		if _, err := exec.LookPath("dpkg-deb"); err != nil {
-			Skip("dpkg-deb (Debian package dpkg) is not installed")
-		}
+		needs.Program("dpkg", "dpkg-deb")
 	})
 
 	It("fetches once, keeps the Image and the disk modules in load order, and never fetches again", func(ctx SpecContext) {

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/vm"
 )
@@ -144,10 +145,7 @@ var _ = Describe("booting the real arm64 kernel", Ordered, Serial, Label("qemu")
 
 	BeforeAll(func(ctx SpecContext) {
 		if _, err := vm.FindQemu(); err != nil {
-			if os.Getenv("CI") != "" {
-				Fail("CI must install qemu-system-arm: " + err.Error())
-			}
-			Skip(err.Error())
+			needs.Missing(err.Error(), "qemu-system-arm")
 		}
 		var err error
 		host, err = vm.Setup(ctx, ".", vm.DefaultCacheDir(), vm.Apt{Log: GinkgoWriter})

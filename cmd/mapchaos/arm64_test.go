@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/internal/proctest"
 	"github.com/mapchaos/mapchaos/reports"
 )
@@ -51,13 +52,8 @@ var _ = Describe("mapchaos matrix --arch arm64", Ordered, Serial, Label("arm64",
 	var qemu, goCmd string
 
 	BeforeAll(func() {
+		qemu = needs.Program("qemu-system-arm", "qemu-system-aarch64")
 		var err error
-		if qemu, err = exec.LookPath("qemu-system-aarch64"); err != nil {
-			if os.Getenv("CI") != "" {
-				Fail("CI must install qemu-system-arm (apt-get install --no-install-recommends qemu-system-arm)")
-			}
-			Skip("qemu-system-aarch64 is not installed (Debian package qemu-system-arm)")
-		}
 		goCmd, err = exec.LookPath("go")
 		Expect(err).NotTo(HaveOccurred())
 	})

@@ -149,6 +149,7 @@ var _ = Describe("mapchaos matrix, for real", Serial, func() {
 		writeConfig(dir, small)
 		s := mapchaos(dir, "matrix", "--out", "out")
 		Eventually(s).Should(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say(`^config: \./ginkgo\.yml\n`))
 		Expect(s.Out).To(gbytes.Say(`\[ 1/2 .*\] cp\s+x mmap\s+crash\s+ok`))
 		Expect(s.Out).To(gbytes.Say(`\[ 2/2 .*\] rename\s+x mmap\s+safe\s+ok`))
 		Expect(s.Out).To(gbytes.Say(`every expectation held`))

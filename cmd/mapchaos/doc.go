@@ -7,6 +7,12 @@
 //	mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]
 //	mapchaos report merge A/report.json B/report.json [...] --out DIR [--labels a,b]
 //	mapchaos list
+//	mapchaos config  > ginkgo.yml
+//
+// Without --config, matrix and explain read ./ginkgo.yml when there is one,
+// and otherwise the repository's ginkgo.yml built into the binary
+// (mapchaos.DefaultConfig), which `mapchaos config` prints; their first
+// line says which ("config: ./ginkgo.yml"). check reads no config file.
 //
 // Exit status: 0 every expectation held (matrix), or no reader crashed,
 // got stuck or was served a wrong answer (check); 1 an expectation failed,

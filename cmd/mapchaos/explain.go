@@ -78,9 +78,7 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	repro := harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}
 	known := explain.Known(plan, builtinLibrary(), func(c harness.Combo) string { return repro.For(c.Writer.Name, c.Reader.Name) })
 	x := explain.Analyze(text, known)
-	if cfg.Path == "" && x.MemoryFault && len(x.Reproduce) == 0 {
-		x.ReproduceNote = fmt.Sprintf("No %s here: pass --config path/to/ginkgo.yml (the one in the mapchaos repository) to name the combinations that reproduce this.", f.config)
-	}
+	a.sayConfig(cfg, f.json)
 	if f.reproduce {
 		if err := a.reproduce(ctx, f, cfg, plan, &x); err != nil {
 			return 0, err

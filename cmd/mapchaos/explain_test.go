@@ -166,10 +166,12 @@ var _ = Describe("mapchaos explain", func() {
 		Expect(s.Out).To(gbytes.Say(`inplace x mmap \(expected crash\)`))
 	})
 
-	It("says how to name the combinations when there is no ginkgo.yml", func() {
+	It("names the combinations of the built-in default config when there is no ginkgo.yml, and says it used it", func() {
 		s := mapchaosWith(GinkgoT().TempDir(), strings.NewReader("Bus error (core dumped)\n"), nil, "explain")
 		Eventually(s).Should(gexec.Exit(0))
-		Expect(s.Out).To(gbytes.Say(`No ginkgo.yml here: pass --config`))
+		Expect(s.Out).To(gbytes.Say(`^config: built-in default \(print it with mapchaos config\)\n`))
+		Expect(s.Out).To(gbytes.Say(`cp x mmap \(expected crash\)`))
+		Expect(s.Out).To(gbytes.Say(`inplace x mmap \(expected crash\)`))
 	})
 
 	DescribeTable("bad input: exit 2 and a message naming it",

@@ -40,6 +40,10 @@ Usage:
   mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]
   mapchaos report merge A/report.json B/report.json [...] --out DIR [--labels a,b]
   mapchaos list
+  mapchaos config  > ginkgo.yml
+
+Without --config, matrix and explain read ./ginkgo.yml, or else the built-in default config,
+which 'mapchaos config' prints.
 
 Run 'mapchaos matrix -h' for the flags of a command.
 Exit status: 0 every expectation held; 1 an expectation failed; 2 bad usage, config or input;
@@ -84,6 +88,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 	case "list":
 		err = a.list(args[1:])
+	case "config":
+		var code int
+		code, err = a.printConfig(args[1:])
+		if err == nil {
+			return code
+		}
 	case "check":
 		var code int
 		code, err = a.check(ctx, args[1:])
@@ -112,7 +122,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprint(a.stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(a.stderr, "mapchaos: unknown command %q: want matrix, check, explain, report or list\n\n%s", args[0], usage)
+		fmt.Fprintf(a.stderr, "mapchaos: unknown command %q: want matrix, check, explain, report, list or config\n\n%s", args[0], usage)
 		return exitUsage
 	}
 	if err == nil {

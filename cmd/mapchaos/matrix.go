@@ -78,10 +78,10 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 }
 
 // loadConfig reads --config; without the flag a missing ./ginkgo.yml means
-// the built-in defaults.
+// the built-in default config (config.go).
 func loadConfig(f matrixFlags) (config.Config, error) {
 	if _, err := os.Stat(f.config); err != nil && !f.configSet {
-		return config.Default(), nil
+		return builtinConfig()
 	}
 	c, err := config.Load(f.config)
 	if err != nil {
@@ -123,6 +123,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, usageError{err}
 	}
+	a.sayConfig(cfg, false)
 	r := &harness.Run{Plan: plan, Mode: f.runMode(), Env: f.env(), Self: a.self,
 		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates)}}
 	if f.mode == "step" && f.updates != 1 {

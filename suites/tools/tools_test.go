@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -88,6 +89,17 @@ var tools = map[string]tool{
 // programOf is the program an entry needs.
 func programOf(cmd string) string { return strings.Fields(cmd)[0] }
 
+// debianPackage is the package of a program an entry needs.
+func debianPackage(program string) string {
+	switch program {
+	case "rsync":
+		return "rsync"
+	case "sh":
+		return "dash"
+	}
+	return "coreutils"
+}
+
 func toolEntries() []TableEntry {
 	var entries []TableEntry
 	for _, name := range slices.Sorted(maps.Keys(tools)) {
@@ -102,8 +114,7 @@ func toolEntries() []TableEntry {
 // and that the exit status agrees with the verdicts (1 when any reader is
 // unsafe, 0 otherwise).
 func check(ctx SpecContext, name string, t tool, mode string) reports.Report {
-	_, err := exec.LookPath(programOf(t.cmd))
-	Expect(err).NotTo(HaveOccurred(), "%s is not installed: on Debian, apt-get install %s", programOf(t.cmd), programOf(t.cmd))
+	needs.Program(debianPackage(programOf(t.cmd)), programOf(t.cmd))
 	out := filepath.Join(outDir, mode, name)
 	readers := slices.Sorted(maps.Keys(t.expect))
 	kind := t.kind
