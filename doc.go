@@ -2,17 +2,19 @@
 // memory-mapped files: it races updaters (writers) against readers in real
 // processes and reports which combinations crash, and how.
 //
-// Layout: cmd/mapchaos is the CLI; engine races one writer x reader;
-// matrix runs the combinations of ginkgo.yml (config); writers/ and
-// readers/ hold the strategies; fixtures/ generates self-checking .mmdb
-// pairs; crashes/ reads crash traces; reports/ writes report.json/.md/.html
-// and junit.xml; matchers/ holds Gomega matchers; suites/ the Ginkgo suites.
+// Layout: cmd/mapchaos is the CLI; harness assembles every run (plan,
+// mode, environment); engine races one writer x reader by timing, step
+// steps a writer under ptrace; writers/ and readers/ hold the strategies;
+// fixtures/ generates self-checking .mmdb pairs; results/ and reports/ hold
+// what a run earned and write report.json/.md/.html and junit.xml;
+// crashes/ and explain/ read crash traces; vm/ boots the arm64 guest;
+// matchers/ holds Gomega matchers; suites/ the Ginkgo suites.
 // DefaultConfig is the repository's ginkgo.yml, built into every binary.
 //
 // # Testing your own updater
 //
 // This package is the library for a team's own Ginkgo suite: Race races one
-// writer against readers of one strategy and returns an results.Result, and
+// writer against readers of one strategy and returns a results.Result, and
 // the matchers package judges it:
 //
 //	var _ = Describe("our GeoIP updater", func() {
@@ -30,8 +32,8 @@
 // readers use; it never sees a real file, only the target in the race's
 // own directory. Built-in writers (writers.Rename{}, writers.Cp{} ...) race
 // the same way. Reader returns a built-in reader strategy ("mmap",
-// "mmap-recover", "bytes"); readers.Foreign describes a reader in another
-// language.
+// "mmap-recover", "mmap-v2", "bytes" ..., see `mapchaos list`);
+// readers.Foreign describes a reader in another language.
 //
 // Race's error is nil when the race ran to its end; it wraps
 // ErrWriterFailed when the updater itself failed (exited non-zero, hung past

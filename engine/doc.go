@@ -1,6 +1,6 @@
 // Package engine races one writer strategy against one reader strategy in
 // real processes on a real file system, and classifies what the readers
-// lived through.
+// lived through: the race mode of package harness.
 //
 // For one combination Run lays out a private run directory, installs
 // version A as the target, starts the running readers (child processes
@@ -10,8 +10,10 @@
 // update chosen by the seed. Afterwards it stops every reader and classifies
 // each from its wait status AND its stderr (a Go program that faults exits 2
 // after printing "fatal error: fault"; a foreign one dies by the signal), its
-// counters and its events. A reader that stops making progress is stuck: it
-// gets SIGQUIT (a Go reader dumps its goroutines) and then SIGKILL.
+// counters and its events, by the one rule of verdicts.Judge. A reader that
+// stops making progress is stuck: it gets SIGQUIT (a Go reader dumps its
+// goroutines) and then SIGKILL. A foreign reader is driven by
+// readers.ForeignProcess, the driver step mode uses too.
 //
 // Every child runs in its own process group with a parent-death signal and
 // is killed and reaped on every path: success, failure, timeout or a

@@ -1,18 +1,26 @@
-// Package readers holds the reader strategies and the reader child program.
+// Package readers holds the reader strategies, the reader child program,
+// the one judge of a reader's answers, and the driver of foreign readers.
 //
-// A reader strategy is one way a service opens and reads the target: mmap
-// (maxminddb.Open, no protection), mmap-recover (the same with
-// debug.SetPanicOnFault in the lookup goroutine, refusing lookups after a
-// fault until a reopen succeeds) and bytes (os.ReadFile + maxminddb.FromBytes,
-// keeping the old buffer when a reload fails).
+// A reader strategy is one way a service opens and reads the target (see
+// Builtin, and `mapchaos list`): mmap (maxminddb.Open, no protection),
+// mmap-recover (the same with debug.SetPanicOnFault around lookups and
+// reopens, refusing lookups after a fault until a reopen succeeds), mmap-v2
+// (maxminddb-golang/v2, fd closed at once), bytes (os.ReadFile +
+// maxminddb.FromBytes, keeping the old buffer when a reload fails), and the
+// typed geoip2-city and geoip2-enterprise (geoip2-golang on a typed fixture).
 //
-// Every reader runs in its own child process (`mapchaos reader ...`, see
-// RunChild) so that a SIGBUS kills the child, not the harness. The child
-// looks up random IPs of the fixture's universe as fast as it can, checks
-// every answer against the self-checking records (fixtures.Universe.Verify),
-// reloads the target on an interval, and streams its counts and notable
-// events to the parent as JSON lines (see Event). It also keeps its last
-// lookups in a small shared-memory ring file (see Ring) that the parent reads
-// after the child has died, because a process killed by a fault cannot say
-// what it was doing.
+// Every built-in reader runs in its own child process (`mapchaos reader
+// ...`, see RunChild) so that a SIGBUS kills the child, not the harness. The
+// child looks up random IPs of the fixture as fast as it can, judges every
+// answer (Judge), reloads the target on an interval (a failed reload keeps
+// the old DB), and streams its counts (a verdicts.Tally) and notable events
+// to the parent as JSON lines (see Event). It also keeps its last lookups
+// in a small shared-memory ring file (see Ring) that the parent reads after
+// the child has died, because a process killed by a fault cannot say what
+// it was doing.
+//
+// A foreign reader is a process in any language speaking the line protocol
+// of docs/contracts.md (Foreign, ForeignStrategy). ForeignProcess is its one
+// driver: step mode asks it one lookup at a time at every state, race mode
+// asks it lookups and reloads in a loop; JudgeJSON judges its answers.
 package readers

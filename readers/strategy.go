@@ -231,7 +231,7 @@ func Builtin() *Registry {
 }
 
 // Foreign returns the registration of a foreign reader: a process in any
-// language that speaks the line protocol of DESIGN.md on its stdin and
+// language that speaks the line protocol of docs/contracts.md on its stdin and
 // stdout. argv is its command; the element "{target}" is replaced by the
 // target's path. Race mode drives it from the engine (Command); step mode
 // opens it through its Strategy, a ForeignStrategy.

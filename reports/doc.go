@@ -1,12 +1,14 @@
 // Package reports turns the results of a mapchaos run into the report files
-// that DESIGN.md promises: report.json (the contract, schema
+// that docs/contracts.md promises: report.json (the contract, schema
 // "mapchaos.report/v1"), report.md (ready to paste into a postmortem),
 // report.html (one self-contained page) and junit.xml (for CI).
 //
-// The schema types are Report, Run and Entry. Run describes the environment
-// (CaptureRun fills what the process can learn about itself); each Entry is
-// one writer x reader combination: the engine's Result plus the expected
-// verdict and whether it was met.
+// The schema types are Report, Run and Entry (docs/report-schema.md). Run
+// describes the environment (CaptureRun fills what the process can learn
+// about itself); each Entry is one writer x reader combination: its
+// results.Result plus the expected verdict and whether it was met. A
+// step-mode report's sequences of states are rendered by every format:
+// report.md ends with them, report.html opens them from each cell.
 //
 // The renderers (JSON, Markdown, HTML, JUnit) are pure functions of a
 // Report: the same report gives the same bytes, so they can be tested with

@@ -169,7 +169,7 @@ func JSON(r Report) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// meanings are the DESIGN.md meanings of the six words, in severity order.
+// meanings are the meanings of the six words (docs/contracts.md), in severity order.
 var meanings = [...]string{
 	verdicts.Safe:      "every lookup answered with the right record for that IP, from A or from B",
 	verdicts.Degraded:  "an open, reload or lookup returned an error (ENOENT, invalid database ...), but no wrong answer was served and the process lived",

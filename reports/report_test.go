@@ -60,7 +60,7 @@ var _ = Describe("report.json", func() {
 		Expect(back).To(Equal(r))
 	})
 
-	It("uses the field names of DESIGN.md", func() {
+	It("uses the field names of docs/report-schema.md", func() {
 		data, err := reports.JSON(fullReport())
 		Expect(err).NotTo(HaveOccurred())
 		var raw struct {

@@ -13,9 +13,12 @@
 //     the harness made of the target beforehand is checked page by page
 //     with MADV_POPULATE_READ, which fails with EFAULT exactly where a read
 //     would raise SIGBUS (no signal is needed), and summed (CRC32C) against
-//     both versions; then every reader strategy's lookups run on its own
-//     mapping or buffer, with debug.SetPanicOnFault as a safety net, and
-//     their answers are judged by the oracle;
+//     both versions; then each reader strategy's lookups run on what it
+//     opened before the update: a mapped strategy on a mapping of its own
+//     made with maxminddb's Open (the probe recovers every fault itself and
+//     classifies it by whether the strategy recovers faults), an unmapped
+//     one on its own buffer, a foreign one in its own process; every
+//     answer is judged by the oracle;
 //   - a starting reader, opening the target now: ENOENT, an empty, partial
 //     or torn file, or a whole version; then each reader strategy opens the
 //     target with its own Open and looks up.
@@ -26,9 +29,10 @@
 // (Config.Prepare) and is killed with SIGKILL right after step k: a Kill
 // says what a starting reader finds (the whole old or new file, or a
 // missing, empty, partial or torn one) and what was left behind. Result
-// turns the sequences into the verdicts of race mode (running mmap reader
-// meeting a page that faults: crash; mmap-recover: recovered; a torn file
-// read whole: corrupt ...), with the step as evidence; Markdown renders them.
+// turns the sequences into the verdicts of race mode by the same judge and
+// rule (readers.Judge, verdicts.Judge: a running mmap reader meeting a page
+// that faults: crash; mmap-recover: recovered; a torn file read whole:
+// corrupt ...), with the step as evidence; package reports renders them.
 //
 // Every state and kill point comes from a real stop of the real updater;
 // nothing is simulated. The same input gives the same sequence on every

@@ -3,6 +3,6 @@
 //
 // A reader process earns one outcome (the most severe thing that happened to
 // it); a combination of writer and reader earns the most severe outcome of its
-// readers. The words are part of the report contract (see DESIGN.md) and are
+// readers. The words are part of the report contract (docs/contracts.md) and are
 // spelled exactly as String returns them.
 package verdicts

@@ -60,7 +60,7 @@ func (r *Registry) All() []Strategy {
 }
 
 // Builtin returns a new registry holding every built-in strategy. The names
-// are part of the mapchaos contract (DESIGN.md). `exec`, the user's own
+// are part of the mapchaos contract (docs/contracts.md). `exec`, the user's own
 // updater (see Command), is not registered: it needs a command, so `check`
 // builds it from --writer-cmd.
 func Builtin() *Registry {

@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// Exit statuses, as mapchaos's (DESIGN.md).
+// Exit statuses, as mapchaos's (docs/contracts.md).
 const (
 	exitOK      = 0
 	exitFailed  = 1 // a suite failed

@@ -56,7 +56,7 @@ Exit status:
 Flags:
 `
 
-// checkGate is what check demands of every reader: the verdicts of DESIGN.md
+// checkGate is what check demands of every reader: the verdicts of docs/contracts.md
 // below stuck. Stuck, corrupt and crash make the updater unsafe.
 var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 	Verdicts: []verdicts.Verdict{verdicts.Safe, verdicts.Degraded, verdicts.Recovered},
@@ -84,7 +84,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	}
 	fs.StringVar(&f.writerCmd, "writer-cmd", "", "your updater, run once per update with {new} and {target} replaced (required)")
 	fs.StringVar(&f.readers, "readers", "mmap,mmap-recover,bytes", "comma-separated built-in readers to race the updater against (see mapchaos list)")
-	fs.StringVar(&f.readerCmd, "reader-cmd", "", "also check a foreign reader: 'PROG ARGS {target}', speaking the line protocol (DESIGN.md); raced, or probed at every step with --mode step")
+	fs.StringVar(&f.readerCmd, "reader-cmd", "", "also check a foreign reader: 'PROG ARGS {target}', speaking the line protocol (docs/contracts.md); raced, or probed at every step with --mode step")
 	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
 	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")

@@ -19,6 +19,9 @@
 // or the updater is unsafe or itself failed; 2 bad usage, config or input;
 // 3 the harness itself failed or was interrupted.
 //
-// `mapchaos reader ...` is the reader child the harness starts; it is not
-// meant to be run by hand.
+// Every command builds a harness.Run and prints what it tells; this
+// package holds only flags, printing and exit statuses. `mapchaos reader`
+// (the reader child), `mapchaos writer` (a built-in writer as a process of
+// its own, for step mode) and `mapchaos trace-wrap` (step mode's ptrace
+// wrapper) are started by the harness; they are not meant to be run by hand.
 package main

@@ -14,7 +14,7 @@ import (
 	"github.com/mapchaos/mapchaos/writers"
 )
 
-// Exit statuses (DESIGN.md).
+// Exit statuses (docs/contracts.md).
 const (
 	exitOK      = 0
 	exitFailed  = 1 // an expectation failed, or the updater is unsafe

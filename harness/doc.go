@@ -1,0 +1,24 @@
+// Package harness assembles and runs a mapchaos run: every entry point
+// (`mapchaos matrix`, `mapchaos check`, `explain --reproduce`, the matrix
+// suite and mapchaos.Race) builds a Run and calls Execute.
+//
+// A Run is:
+//
+//   - a Plan: the combinations (writer x reader, with what ginkgo.yml
+//     expects of each) and the race settings, resolved from a config by
+//     Resolve, or built by hand (check holds every reader to its gate);
+//   - a fixture pair, resolved once (ResolveFixture: generated and cached,
+//     or the user's own);
+//   - a Mode: how readers' fates are found. Race races by timing (package
+//     engine); Step steps each writer under ptrace and probes every reader
+//     at every state (package step). A mode that is not available here
+//     (step without ptrace) gives way to Race, which the report says;
+//   - an Environment: where the run happens. Local runs on this machine in
+//     the output directory; Arm64 runs the same plan inside a real arm64
+//     kernel under qemu-system and brings its reports back.
+//
+// Adding a mode or an environment is one new type. Execute returns the
+// reports (one per place the run happened), which Write writes; Events
+// hears progress, which the CLI prints. Repro renders, once for all
+// modes and commands, the command line that runs a combination again.
+package harness
