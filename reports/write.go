@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"github.com/mapchaos/mapchaos/internal/atomicfile"
 )
 
 // The names of the files WriteAll writes.
@@ -55,7 +57,7 @@ func writeFiles(dir string, files []file) error {
 		return fmt.Errorf("create report directory: %w", err)
 	}
 	for _, f := range files {
-		if err := writeAtomic(dir, f.name, f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			return err
 		}
 	}
@@ -63,37 +65,6 @@ func writeFiles(dir string, files []file) error {
 		return fmt.Errorf("sync report directory %s: %w", dir, err)
 	}
 	return nil
-}
-
-// writeAtomic writes data to a temporary file in dir, syncs and closes it,
-// and renames it over dir/name. On failure the temporary file is removed
-// and the old dir/name is left as it was.
-func writeAtomic(dir, name string, data []byte) (err error) {
-	path := filepath.Join(dir, name)
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // syncDir fsyncs a directory, so that renames in it are durable. File

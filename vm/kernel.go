@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mapchaos/mapchaos/internal/atomicfile"
 	"github.com/mapchaos/mapchaos/internal/lines"
 )
 
@@ -151,7 +152,7 @@ func EnsureKernel(ctx context.Context, cacheDir string, f Fetcher) (k Kernel, fe
 		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
 	}
 	cur, _ := json.Marshal(map[string]string{"dir": name})
-	if err := writeFileAtomic(filepath.Join(cacheDir, currentFile), cur); err != nil {
+	if err := atomicfile.Write(filepath.Join(cacheDir, currentFile), cur, 0o644); err != nil {
 		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
 	}
 	k, ok := CachedKernel(cacheDir)
@@ -304,33 +305,6 @@ func indexModules(dir string) (map[string]string, error) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// writeFileAtomic writes b to a temporary file beside path and renames it
-// over path.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
 
 // Apt fetches the kernel package with apt-get as configured on the host
 // (its sources and proxies), for arm64, without adding the architecture
