@@ -15,6 +15,7 @@ import (
 	"github.com/mapchaos/mapchaos/crashes"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
+	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -524,7 +525,7 @@ func (r *run) describeEvent(ev *results.Evidence, e readers.Event) {
 	case "fault":
 		tr := crashes.Parse(e.Detail)
 		ev.Addr = e.Addr
-		ev.Fatal = "recovered: " + firstLine(e.Detail)
+		ev.Fatal = "recovered: " + lines.First(e.Detail)
 		ev.Trace = tr.Summary(8)
 		what := "lookup of " + e.IP
 		if e.Op != "lookup" {
@@ -548,11 +549,6 @@ func describeStatus(ws syscall.WaitStatus) string {
 		return fmt.Sprintf("exit %d", ws.ExitStatus())
 	}
 	return fmt.Sprintf("wait status %#x", uint32(ws))
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
 }
 
 func headString(s string, n int) string {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/results"
 )
 
@@ -50,7 +51,7 @@ func JUnit(r Report) ([]byte, error) {
 			}
 			if e.WriterError != "" {
 				c.Error = &junitProblem{
-					Message: "writer failed: " + firstLine(e.WriterError),
+					Message: "writer failed: " + lines.First(e.WriterError),
 					Type:    "writer-error",
 					Body:    xmlText(e.WriterError),
 				}
@@ -195,10 +196,4 @@ func xmlText(s string) string {
 		}
 		return '\uFFFD'
 	}, s)
-}
-
-// firstLine returns the first line of s.
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }

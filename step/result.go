@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/shell"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -34,7 +35,7 @@ func Result(writer, reader string, updates []Update, repro string) results.Resul
 	for _, u := range updates {
 		s := u.Seq
 		dur += s.Duration
-		su := results.StepUpdate{Update: u.Label, Command: quoteArgs(s.Command), Calls: len(s.Calls),
+		su := results.StepUpdate{Update: u.Label, Command: shell.Join(s.Command), Calls: len(s.Calls),
 			Stops: s.Stops, Probes: s.Probes, Exit: s.Exit, Warnings: s.Warnings}
 		if st := s.Unsafe(); st != nil {
 			su.FirstUnsafe = st.N
@@ -134,17 +135,4 @@ func stateDetail(ro ReaderOutcome) string {
 		parts = append(parts, "starting: "+ro.Starting.Detail)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// quoteArgs renders argv for a POSIX shell.
-func quoteArgs(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:@+") == "" {
-			q[i] = a
-		} else {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(q, " ")
 }
