@@ -77,7 +77,6 @@ type checkFlags struct {
 func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	f := checkFlags{set: map[string]bool{}}
 	fs := flag.NewFlagSet("mapchaos check", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), checkUsage)
 		fs.PrintDefaults()
@@ -96,11 +95,8 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.StringVar(&f.shape, "shape", string(fixtures.Shrink), "size of B relative to A: same, shrink (about 60%) or grow (about 160%)")
 	fs.DurationVar(&f.timeout, "writer-timeout", writers.DefaultTimeout, "longest one run of the updater may take; past it its process group is killed and the updater failed")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, usageError{errors.New("help requested")}
-		}
-		return f, usageError{err}
+	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
+		return f, err
 	}
 	if fs.NArg() > 0 {
 		return f, usagef("unexpected argument %q: check takes only flags (quote the whole command: --writer-cmd 'cp {new} {target}')", fs.Arg(0))
@@ -137,11 +133,11 @@ func (f *checkFlags) validate() error {
 	default:
 		return fmt.Errorf("--target-kind %q: want file or symlink", f.targetKind)
 	}
-	if f.updates < 1 || f.updates > 10000 {
-		return fmt.Errorf("--updates %d: want 1 to 10000", f.updates)
+	if err := errors.Join(checkUpdates(f.updates), checkSeed(f.seed)); err != nil {
+		return err
 	}
-	if f.seed < 0 {
-		return fmt.Errorf("--seed %d: want a non-negative number", f.seed)
+	if _, err := nameList("readers", f.readers, true); err != nil {
+		return err
 	}
 	if f.timeout <= 0 {
 		return fmt.Errorf("--writer-timeout %s: want a positive duration such as 30s", f.timeout)

@@ -17,6 +17,10 @@ const builtinName = "built-in ginkgo.yml"
 
 // printConfig prints the built-in default config: `mapchaos config`.
 func (a *app) printConfig(args []string) (int, error) {
+	if isHelp(args) {
+		fmt.Fprintln(a.stdout, configUsage)
+		return exitOK, nil
+	}
 	if len(args) > 0 {
 		return 0, usagef("unexpected argument %q\n%s", strings.Join(args, " "), configUsage)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,10 +33,9 @@ type explainFlags struct {
 func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	var f explainFlags
 	fs := flag.NewFlagSet("mapchaos explain", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(a.stderr, "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--seed N] [--out DIR] [FILE|-]")
-		fmt.Fprintln(a.stderr, "Reads a crash trace (default: stdin) and says what happened, the likely cause, the combinations that reproduce it, and the fix.")
+		fmt.Fprintln(fs.Output(), "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--seed N] [--out DIR] [FILE|-]")
+		fmt.Fprintln(fs.Output(), "Reads a crash trace (default: stdin) and says what happened, the likely cause, the combinations that reproduce it, and the fix.")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "ginkgo.yml", "the harness configuration whose expectations name the combinations that reproduce a fault")
@@ -45,7 +43,7 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	fs.BoolVar(&f.reproduce, "reproduce", false, "race the combinations that should reproduce the fault, and compare what they show with the trace")
 	fs.StringVar(&f.out, "out", "", "with --reproduce: keep the runs in a new directory under DIR (default: a temporary directory, removed afterwards)")
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the reproductions (default: race.seed of the config)")
-	files, err := parseInterleaved(fs, args)
+	files, err := parseInterleaved(fs, args, a.stdout, a.stderr)
 	if err != nil {
 		return 0, err
 	}
@@ -237,14 +235,11 @@ func builtinLibrary() string {
 
 // parseInterleaved parses flags that may come before, between or after the
 // positional arguments, which it returns. "--" ends the flags.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError{errors.New("help requested")}
-			}
-			return nil, usageError{err}
+		if err := parseFlags(fs, args, stdout, stderr); err != nil {
+			return nil, err
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

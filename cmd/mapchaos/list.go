@@ -7,6 +7,10 @@ import (
 
 // list prints the registered writers and readers, sorted.
 func (a *app) list(args []string) error {
+	if isHelp(args) {
+		fmt.Fprintln(a.stdout, "Usage: mapchaos list (prints the built-in writers and readers; takes no argument)")
+		return nil
+	}
 	if len(args) > 0 {
 		return usagef("list takes no arguments, got %q", args)
 	}

@@ -125,7 +125,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "mapchaos: unknown command %q: want matrix, check, explain, report, list or config\n\n%s", args[0], usage)
 		return exitUsage
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
 	}
 	fmt.Fprintf(a.stderr, "mapchaos %s: %v\n", args[0], err)

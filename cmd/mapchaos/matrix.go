@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,12 +22,12 @@ type matrixFlags struct {
 	old, new                                         string
 	seed, updates                                    int64
 	configSet, probeEveryWrite                       bool
+	writerNames, readerNames                         []string
 }
 
 func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	var f matrixFlags
 	fs := flag.NewFlagSet("mapchaos matrix", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	fs.StringVar(&f.config, "config", "ginkgo.yml", "the harness configuration (fixture, race settings, matrix, expectations)")
 	fs.StringVar(&f.writers, "writers", "", "comma-separated writers to race (default: those of the config)")
 	fs.StringVar(&f.readers, "readers", "", "comma-separated readers to race (default: those of the config)")
@@ -41,20 +40,15 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, usageError{errors.New("help requested")}
-		}
-		return f, usageError{err}
+	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
+		return f, err
 	}
 	if fs.NArg() > 0 {
 		return f, usagef("unexpected argument %q: matrix takes only flags", fs.Arg(0))
 	}
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "config" {
-			f.configSet = true
-		}
-	})
+	if err := f.given(fs); err != nil {
+		return f, usageError{err}
+	}
 	switch f.mode {
 	case "race", "step":
 	default:
@@ -65,14 +59,8 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	default:
 		return f, usagef("--arch %q: want native or arm64", f.arch)
 	}
-	if f.updates < 0 || f.updates > 10000 {
-		return f, usagef("--updates %d: want 1 to 10000", f.updates)
-	}
 	if (f.old == "") != (f.new == "") {
 		return f, usagef("--old and --new go together: give both (your own pair) or neither (a generated pair)")
-	}
-	if f.seed < -1 {
-		return f, usagef("--seed %d: want a non-negative number", f.seed)
 	}
 	return f, nil
 }
@@ -119,7 +107,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if f.old != "" {
 		cfg.Fixture.Old, cfg.Fixture.New = f.old, f.new
 	}
-	plan, err := harness.Resolve(cfg, a.writers, a.readers, splitList(f.writers), splitList(f.readers))
+	plan, err := harness.Resolve(cfg, a.writers, a.readers, f.writerNames, f.readerNames)
 	if err != nil {
 		return 0, usageError{err}
 	}
@@ -190,7 +178,7 @@ func (a *app) announce(r *harness.Run) {
 // conclude prints each matrix and where the report is, and returns the
 // exit status: 1 when any combination missed its expectation.
 func (a *app) conclude(placed []harness.Placed, out string, start time.Time) int {
-	failed, total := 0, 0
+	failed, total, unexpected := 0, 0, 0
 	for _, p := range placed {
 		fmt.Fprintln(a.stdout)
 		if p.Label != "" {
@@ -199,6 +187,9 @@ func (a *app) conclude(placed []harness.Placed, out string, start time.Time) int
 		printMatrix(a.stdout, p.Report)
 		for _, e := range p.Report.Results {
 			total++
+			if e.Expected == "" {
+				unexpected++
+			}
 			if !e.Met {
 				failed++
 			}
@@ -216,7 +207,7 @@ func (a *app) conclude(placed []harness.Placed, out string, start time.Time) int
 	if len(placed) > 1 {
 		where = fmt.Sprintf(" on %s", placed[0].Report.Run.GOARCH)
 	}
-	fmt.Fprintf(a.stdout, "every expectation held%s (%d combinations, %.1fs)\n", where, total, time.Since(start).Seconds())
+	fmt.Fprintln(a.stdout, closing(total, unexpected, where, time.Since(start).Seconds()))
 	return exitOK
 }
 

@@ -12,9 +12,16 @@ import (
 	"github.com/mapchaos/mapchaos/reports"
 )
 
+// reportUsage is the usage of `mapchaos report`.
+const reportUsage = "Usage: mapchaos report merge A/report.json B/report.json [...] --out DIR [--labels a,b] (mapchaos report merge -h for its flags)"
+
 // report runs `mapchaos report ...` and returns the exit status: 0 the
 // runs agree, 1 a verdict differs. Bad input is a usageError (exit 2).
 func (a *app) report(args []string) (int, error) {
+	if isHelp(args) {
+		fmt.Fprintln(a.stdout, reportUsage)
+		return exitOK, nil
+	}
 	if len(args) == 0 || args[0] != "merge" {
 		got := "nothing"
 		if len(args) > 0 {
@@ -24,10 +31,9 @@ func (a *app) report(args []string) (int, error) {
 	}
 	var out, labels string
 	fs := flag.NewFlagSet("mapchaos report merge", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
 	fs.StringVar(&out, "out", "", "directory for merged.md and merged.html (required)")
 	fs.StringVar(&labels, "labels", "", "comma-separated names of the reports, in order (default: their architectures)")
-	files, err := parseInterleaved(fs, args[1:])
+	files, err := parseInterleaved(fs, args[1:], a.stdout, a.stderr)
 	if err != nil {
 		return 0, err
 	}
