@@ -53,11 +53,8 @@ func (Race) Writer(ctx context.Context, r *Run, combos []Combo) ([]reports.Entry
 func raceOne(ctx context.Context, r *Run, c Combo) (reports.Entry, error) {
 	rc := r.Plan.Config.Race
 	dir := r.DirOf(c)
-	if err := os.RemoveAll(dir); err != nil {
-		return reports.Entry{}, fmt.Errorf("clear %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return reports.Entry{}, fmt.Errorf("run directory: %w", err)
+	if err := freshDir(dir); err != nil {
+		return reports.Entry{}, err
 	}
 	w, keep, err := logged(c.Writer, dir)
 	if err != nil {

@@ -63,8 +63,8 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 		return nil, err
 	}
 	dir := filepath.Join(r.Out, "runs", w.Name+"_step")
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("clear %s: %w", dir, err)
+	if err := freshDir(dir); err != nil {
+		return nil, err
 	}
 	vers := [2]string{filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")}
 	for i, src := range []string{r.Pair.A, r.Pair.B} {

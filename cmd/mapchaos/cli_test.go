@@ -120,7 +120,7 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Expect(os.WriteFile(filepath.Join(out, "runs", "keep.txt"), []byte("mine"), 0o644)).To(Succeed())
 		s := mapchaos(dir, "matrix", "--out", out)
 		Eventually(s).Should(gexec.Exit(2))
-		Expect(s.Err).To(gbytes.Say("it holds runs, which mapchaos would replace, but was not made by mapchaos"))
+		Expect(s.Err).To(gbytes.Say("it holds runs, which mapchaos did not write"))
 		Expect(os.ReadFile(filepath.Join(out, "runs", "keep.txt"))).To(Equal([]byte("mine")))
 	})
 

@@ -67,7 +67,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		pair, err = fixtures.Generate(ctx, cfg.Fixture.Spec(), fixtures.DefaultCacheDir())
 	}
 	Expect(err).NotTo(HaveOccurred())
-	Expect(os.RemoveAll(filepath.Join(outDir, "runs"))).To(Succeed())
+	Expect(harness.PrepareOut(outDir)).To(Succeed(), "the suite's output directory (MAPCHAOS_OUT)")
 	b, err := json.Marshal(shared{Bin: bin, Pair: pair})
 	Expect(err).NotTo(HaveOccurred())
 	return b
