@@ -26,9 +26,9 @@ all: lint test
 build:
 	$(GO) build -o $(BIN) ./cmd/mapchaos
 
-## demo: race the default matrix of ginkgo.yml; print it and write $(OUT)/report.*
+## demo: race the default matrix of ginkgo.yml; print it and write $(OUT)/matrix/report.*
 demo: build
-	$(BIN) matrix --config ginkgo.yml --out $(OUT)
+	$(BIN) matrix --config ginkgo.yml --out $(OUT)/matrix
 
 ## demo-arm64: the matrix of ginkgo.yml in a real arm64 kernel (qemu-system-aarch64), on ext4 and tmpfs
 demo-arm64: build

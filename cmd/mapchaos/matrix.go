@@ -33,7 +33,7 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.StringVar(&f.readers, "readers", "", "comma-separated readers to race (default: those of the config)")
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the race (default: race.seed of the config)")
 	fs.Int64Var(&f.updates, "updates", 0, "updates per combination (default: race.updates of the config)")
-	fs.StringVar(&f.out, "out", "mapchaos-out", "output directory for the report and the run directories")
+	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "matrix"), "output directory for the report and the run directories (new, empty, or an earlier run's)")
 	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
 	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
