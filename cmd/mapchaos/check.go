@@ -277,6 +277,9 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	if err := harness.Write(r.Out, placed); err != nil {
 		return 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("while the reports were written (each is whole): %w", err)
+	}
 	rep := placed[0].Report
 	if n := len(r.Plan.Combos) - len(rep.Results); n > 0 {
 		fmt.Fprintf(a.stdout, "the updater failed: not racing the other %d readers\n", n)

@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,14 +16,22 @@ func TestMapchaos(t *testing.T) {
 	RunSpecs(t, "mapchaos CLI Suite")
 }
 
-var bin string
+// bin is mapchaos; holdBin is mapchaos linked so that $holdEnv can stop
+// it half way through writing a file (internal/atomicfile's holdEnv).
+var bin, holdBin string
+
+const holdEnv = "MAPCHAOS_TEST_HOLD"
 
 var _ = SynchronizedBeforeSuite(func() []byte {
+	h, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos", "-ldflags", "-X github.com/mapchaos/mapchaos/internal/atomicfile.holdEnv="+holdEnv)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.Rename(h, h+"-hold")).To(Succeed()) // gexec builds both at the same path
+	h += "-hold"
 	b, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
 	Expect(err).NotTo(HaveOccurred())
-	return []byte(b)
+	return []byte(b + "\n" + h)
 }, func(b []byte) {
-	bin = string(b)
+	bin, holdBin, _ = strings.Cut(string(b), "\n")
 	SetDefaultEventuallyTimeout(2 * time.Minute)
 })
 

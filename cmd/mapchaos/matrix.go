@@ -136,6 +136,9 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err := harness.Write(r.Out, placed); err != nil {
 		return 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("while the reports were written (each is whole): %w", err)
+	}
 	return a.conclude(placed, r.Out, start), nil
 }
 

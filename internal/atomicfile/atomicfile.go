@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Write writes data to a temporary file beside path (mode perm), syncs and
@@ -27,7 +29,12 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if err := tmp.Chmod(perm); err != nil {
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
+	half := len(data) / 2
+	if _, err := tmp.Write(data[:half]); err != nil {
+		return err
+	}
+	hold(path)
+	if _, err := tmp.Write(data[half:]); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -37,4 +44,33 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// holdEnv is empty in mapchaos. The interrupt specs of cmd/mapchaos link a
+// binary with it set (-ldflags -X ...atomicfile.holdEnv=NAME) to interrupt
+// a run at the worst moment of writing a report: $NAME is "DIR:BASE", and
+// Write of a file named BASE stops half way through its temporary file,
+// creates DIR/held, and goes on once DIR/release exists (or after a
+// minute).
+var holdEnv string
+
+// hold is the pause holdEnv asks for, if any.
+func hold(path string) {
+	if holdEnv == "" {
+		return
+	}
+	v := os.Getenv(holdEnv)
+	i := strings.LastIndexByte(v, ':')
+	if i < 0 || filepath.Base(path) != v[i+1:] {
+		return
+	}
+	dir := v[:i]
+	if os.WriteFile(filepath.Join(dir, "held"), []byte(path), 0o644) != nil {
+		return
+	}
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "release")); err == nil {
+			return
+		}
+	}
 }
