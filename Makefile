@@ -19,7 +19,7 @@ define run-suites
 	  exit $$status
 endef
 
-.PHONY: all build deps demo demo-arm64 test test-arm64 unit lint bench clean
+.PHONY: all build deps demo demo-arm64 test test-arm64 unit lint bench stress clean
 
 all: lint test
 
@@ -69,6 +69,17 @@ bench: build
 	  $(BIN) matrix --config ginkgo.yml --out $(OUT)/bench-matrix >/dev/null; status=$$?; \
 	  end=$$(date +%s.%N); \
 	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix wall time: %.1f s (exit %d)\n", e-s, x}' | tee -a $(OUT)/bench.txt
+
+## stress: the interrupt specs (Label stress: random moments in race and step
+## mode, SIGINT, SIGTERM, Ctrl-C to the process group, SIGKILL; and half way
+## through writing a report) run 1+STRESS_REPEAT times, then the table they
+## measured: trials, exit codes seen, worst time from the signal to the exit,
+## processes and temporary entries left behind (README, Reliability)
+STRESS_REPEAT ?= 19
+stress:
+	@mkdir -p $(OUT); rm -f $(OUT)/stress.log
+	@status=0; MAPCHAOS_STRESS_LOG=$(abspath $(OUT))/stress.log $(GINKGO) --repeat=$(STRESS_REPEAT) --label-filter=stress ./cmd/mapchaos || status=$$?; \
+	  scripts/stress-table $(OUT)/stress.log; exit $$status
 
 clean:
 	rm -rf bin $(OUT)
