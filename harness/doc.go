@@ -21,4 +21,8 @@
 // reports (one per place the run happened), which Write writes; Events
 // hears progress, which the CLI prints. Repro renders, once for all
 // modes and commands, the command line that runs a combination again.
+//
+// PrepareOut guards the output directory: a run removes only what it wrote
+// (the names OutMarker lists), and a directory holding anything else is
+// refused as bad input; a run directory is never cleared, only made new.
 package harness

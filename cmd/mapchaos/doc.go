@@ -17,7 +17,10 @@
 // Exit status: 0 every expectation held (matrix), or no reader crashed,
 // got stuck or was served a wrong answer (check); 1 an expectation failed,
 // or the updater is unsafe or itself failed; 2 bad usage, config or input;
-// 3 the harness itself failed or was interrupted.
+// 3 the harness itself failed or was interrupted. -h or --help on any
+// command prints its usage on stdout and exits 0. A flag given is checked
+// against its range, never taken for "not given" (flags.go: one rule for
+// matrix and check).
 //
 // Every command builds a harness.Run and prints what it tells; this
 // package holds only flags, printing and exit statuses. `mapchaos reader`
