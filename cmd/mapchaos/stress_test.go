@@ -55,6 +55,7 @@ const (
 // send interrupts the run of s (started in a process group of its own).
 func (i interruption) send(s *gexec.Session) {
 	pid := s.Command.Process.Pid
+	Expect(s.ExitCode()).To(Equal(-1), "the run ended before it was interrupted:\n%s", s.Err.Contents())
 	switch i {
 	case sigint:
 		Expect(syscall.Kill(pid, syscall.SIGINT)).To(Succeed())
@@ -114,9 +115,14 @@ func (t *trial) children() []string {
 // interrupt sends how, waits for the run to end, checks what must hold,
 // and logs the trial.
 func (t *trial) interrupt(how interruption) {
-	t.how = how
 	how.send(t.session)
-	at := time.Now()
+	t.ended(how, time.Now())
+}
+
+// ended waits for the run interrupted by how at time at to end, checks
+// what must hold, and logs the trial.
+func (t *trial) ended(how interruption, at time.Time) {
+	t.how = how
 	Eventually(t.session, time.Minute, 2*time.Millisecond).Should(gexec.Exit())
 	took := time.Since(at)
 	procs := proctest.Mentioning(t.dir)
@@ -218,8 +224,9 @@ var _ = Describe("interrupted while writing the reports: each report whole or ab
 			Expect(err).NotTo(HaveOccurred())
 			Expect(half).To(HaveLen(1), "report.md is half written in its temporary file")
 			how.send(t.session)
+			at := time.Now()
 			Expect(os.WriteFile(filepath.Join(hold, "release"), nil, 0o644)).To(Succeed())
-			t.interrupt(how)
+			t.ended(how, at)
 			if how != sigkill {
 				for _, f := range []string{reports.JSONFile, reports.MarkdownFile, reports.HTMLFile, reports.JUnitFile} {
 					Expect(filepath.Join(t.out, f)).To(BeAnExistingFile(), "the reports were written through")
