@@ -82,6 +82,9 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 		cfg.Readers, cfg.Oracle, cfg.Seed = regs, orc, r.Plan.Config.Race.Seed
 		cfg.ProbeEveryWrite, cfg.Timeout = s.EveryWrite, s.Timeout
 		seqn, err := s.trace()(ctx, cfg)
+		if err != nil && ctx.Err() != nil { // what failed after an interrupt is the interrupt
+			return nil, fmt.Errorf("step %s, update %s: %w", w.Name, u.label(seq), ctx.Err())
+		}
 		if errors.Is(err, readers.ErrBadForeign) {
 			return nil, badInput(fmt.Errorf("--reader-cmd: %w", err))
 		}
