@@ -163,7 +163,10 @@ func (t *tracer) run() error {
 				if err := t.freeze(); err != nil {
 					return err
 				}
-				pick := t.choose(t.waiting())
+				if w = t.waiting(); len(w) == 0 {
+					continue // the waiting task went away while freezing (killed: an interrupt)
+				}
+				pick := t.choose(w)
 				if t.obs.before(pick.call) {
 					t.kill = true
 					continue
