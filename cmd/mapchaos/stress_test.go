@@ -225,6 +225,10 @@ var _ = Describe("interrupted while writing the reports: each report whole or ab
 			Expect(half).To(HaveLen(1), "report.md is half written in its temporary file")
 			how.send(t.session)
 			at := time.Now()
+			// The signal lands while report.md is half written; the run takes it
+			// in (the runtime's signal goroutine cancels its context) while it is
+			// still held there, as it would during a slow write.
+			time.Sleep(250 * time.Millisecond)
 			Expect(os.WriteFile(filepath.Join(hold, "release"), nil, 0o644)).To(Succeed())
 			t.ended(how, at)
 			if how != sigkill {
