@@ -223,27 +223,6 @@ func (a *app) resolveReaders(f checkFlags) ([]readers.Registration, error) {
 	return out, nil
 }
 
-// fixtureKind is the kind of fixture the chosen readers need: "" (plain)
-// unless one of them makes typed lookups (geoip2-city, geoip2-enterprise),
-// whose self-check lives in the typed fields of a generated pair of that
-// kind; the other readers check any kind. Two typed readers of different
-// kinds, or a typed reader with the user's own pair, are bad input.
-func fixtureKind(rs []readers.Registration, ownPair bool) (string, error) {
-	kind, by := "", ""
-	for _, r := range rs {
-		switch {
-		case r.Fixture == "":
-		case ownPair:
-			return "", usagef("--readers: %s checks its answers in the typed fields of a generated %s fixture, so it cannot race your own pair (--old/--new); race your pair with mmap, mmap-recover, mmap-v2, bytes or a foreign reader", r.Name, r.Fixture)
-		case kind != "" && r.Fixture != kind:
-			return "", usagef("--readers: %s needs a %s fixture and %s a %s one: check them in separate runs", by, kind, r.Name, r.Fixture)
-		default:
-			kind, by = r.Fixture, r.Name
-		}
-	}
-	return kind, nil
-}
-
 // check races the user's updater (--writer-cmd) against every chosen reader.
 func (a *app) check(ctx context.Context, args []string) (int, error) {
 	start := time.Now()
@@ -298,16 +277,12 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind, err := fixtureKind(rs, f.old != "")
+	cfg := config.Default()
+	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Old: f.old, New: f.new}
+	cfg.Race.Updates, cfg.Race.Seed = int(f.updates), f.seed
+	plan, err := harness.Against(cfg, f.strategy(nil), rs, &checkGate)
 	if err != nil {
 		return nil, err
-	}
-	cfg := config.Default()
-	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Kind: kind, Old: f.old, New: f.new}
-	cfg.Race.Updates, cfg.Race.Seed = int(f.updates), f.seed
-	plan := harness.Plan{Config: cfg}
-	for _, rd := range rs {
-		plan.Combos = append(plan.Combos, harness.Combo{Writer: f.strategy(nil), Reader: rd, Expected: &checkGate})
 	}
 	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode,
 		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind}
