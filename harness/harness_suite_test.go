@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ var env shared
 // Process 1 builds the real mapchaos binary (reader children, writer
 // processes and the trace wrapper are it) and a small real pair.
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	bin, err := mapchaosBin()
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 1 << 20, Shape: fixtures.Shrink}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())
@@ -39,3 +40,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, NodeTimeout(3*time.Minute))
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+
+// mapchaosBin is $MAPCHAOS_BIN when set (a prebuilt binary: the arm64 guest
+// of `make test-arm64` has no Go toolchain), else the CLI built by gexec.
+func mapchaosBin() (string, error) {
+	if p := os.Getenv("MAPCHAOS_BIN"); p != "" {
+		return p, nil
+	}
+	return gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+}
