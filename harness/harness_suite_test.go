@@ -2,7 +2,6 @@ package harness_test
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/testbin"
 )
 
 func TestHarness(t *testing.T) {
@@ -28,7 +28,7 @@ var env shared
 // Process 1 builds the real mapchaos binary (reader children, writer
 // processes and the trace wrapper are it) and a small real pair.
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := mapchaosBin()
+	bin, err := testbin.Mapchaos()
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 1 << 20, Shape: fixtures.Shrink}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())
@@ -40,12 +40,3 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, NodeTimeout(3*time.Minute))
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
-
-// mapchaosBin is $MAPCHAOS_BIN when set (a prebuilt binary: the arm64 guest
-// of `make test-arm64` has no Go toolchain), else the CLI built by gexec.
-func mapchaosBin() (string, error) {
-	if p := os.Getenv("MAPCHAOS_BIN"); p != "" {
-		return p, nil
-	}
-	return gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
-}
