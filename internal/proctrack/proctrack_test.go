@@ -1,0 +1,89 @@
+package proctrack
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mapchaos/mapchaos/internal/proctest"
+)
+
+// trackers returns the trackers to test: the one New gives here, and one
+// that marks the environment (the fallback) when New gave a cgroup.
+func trackers(t *testing.T) []*Tracker {
+	t.Helper()
+	tr := New()
+	t.Logf("New() tracks by %s here", tr.Mechanism())
+	out := []*Tracker{tr}
+	if tr.Mechanism() == Cgroup {
+		out = append(out, &Tracker{fd: -1, token: fmt.Sprintf("test-%d", time.Now().UnixNano())})
+	}
+	return out
+}
+
+func TestKillsWhatEscapedTheCommand(t *testing.T) {
+	for i, tr := range trackers(t) {
+		t.Run(tr.Mechanism(), func(t *testing.T) {
+			defer tr.Close()
+			marker := fmt.Sprintf("300.%d%d", time.Now().UnixNano()%100000, i)
+			cmd := exec.Command("sh", "-c", "setsid sleep "+marker+" >/dev/null 2>&1 < /dev/null & sleep "+marker+"1 >/dev/null 2>&1 &")
+			tr.Cmd(cmd)
+			if err := cmd.Run(); err != nil {
+				t.Fatal(err)
+			}
+			var procs []Proc
+			for range 200 { // the shell has exited; its children may still be starting
+				if procs = tr.Procs(); len(procs) == 2 && strings.Contains(procs[0].String()+procs[1].String(), "sleep "+marker+"1`") {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if len(procs) != 2 {
+				t.Fatalf("Procs() = %v, want the two sleeps", procs)
+			}
+			killed := tr.Kill()
+			if len(killed) != 2 || !strings.HasPrefix(killed[0].String(), "pid ") {
+				t.Errorf("Kill() = %v, want the two sleeps", killed)
+			}
+			if left := proctest.Mentioning("sleep " + marker); len(left) > 0 {
+				t.Errorf("left running: %v", left)
+			}
+			if again := tr.Procs(); len(again) > 0 {
+				t.Errorf("Procs() after Kill = %v", again)
+			}
+		})
+	}
+}
+
+func TestSparesTheCommand(t *testing.T) {
+	for _, tr := range trackers(t) {
+		t.Run(tr.Mechanism(), func(t *testing.T) {
+			defer tr.Close()
+			cmd := exec.Command("sleep", "300.4242")
+			tr.Cmd(cmd)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer cmd.Process.Kill()
+			if got := tr.Kill(cmd.Process.Pid); len(got) != 0 {
+				t.Errorf("Kill(spare) = %v, want nothing", got)
+			}
+			if len(proctest.Mentioning("sleep 300.4242")) != 1 {
+				t.Errorf("the spared command is gone")
+			}
+		})
+	}
+}
+
+func TestString(t *testing.T) {
+	p := Proc{Pid: 4242, Argv: []string{"sleep", "300"}}
+	if got := p.String(); got != "pid 4242 `sleep 300`" {
+		t.Errorf("String() = %q", got)
+	}
+	if got := (Proc{Pid: 7}).String(); got != "pid 7" {
+		t.Errorf("String() = %q", got)
+	}
+}
