@@ -79,6 +79,13 @@ type Config struct {
 	// that are not data writes are kept, and data writes at
 	// exponentially spaced counts.
 	MaxKills int
+	// Check, when not nil, is called once the stepped run has ended by
+	// itself, before any kill run, while the target is as the updater
+	// left it: exitOK says the updater exited 0, output is the start of
+	// its output. An error (an updater that exited 0 without installing
+	// the new version: writers.Prepared.Finish) fails the update, as a
+	// non-zero exit does: Sequence.Failure holds it.
+	Check func(exitOK bool, output string) error
 	// Dir is the updater's working directory (default the target's
 	// directory); Env its environment (default os.Environ()).
 	Dir string
@@ -217,6 +224,11 @@ func (r *runner) stepped(ctx context.Context) (*stepper, error) {
 	s.Calls, s.Steps = stp.list(), stp.points
 	s.Exit, s.ExitCode, s.Output, s.Stops = res.exit, res.code, res.output, res.stops
 	s.Warnings = append(s.Warnings, res.warnings...)
+	if cfg.Check != nil && !res.killed {
+		if err := cfg.Check(res.armed && res.code == 0, res.output); err != nil {
+			s.Failure = err.Error()
+		}
+	}
 	if !res.armed {
 		s.Warnings = append(s.Warnings, "the updater never started (the wrapper did not exec it)")
 	}

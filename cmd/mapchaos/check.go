@@ -16,6 +16,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/shell"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
@@ -121,7 +122,7 @@ func (f *checkFlags) validate() error {
 		return errors.New("--writer-cmd is required: your updater, e.g. --writer-cmd './update.sh {new} {target}' (see mapchaos check -h)")
 	}
 	var err error
-	if f.argv, err = writers.SplitCommand(f.writerCmd); err != nil {
+	if f.argv, err = shell.Split(f.writerCmd); err != nil {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
@@ -161,7 +162,7 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	if f.readerCmd != "" {
-		if f.readerArgv, err = writers.SplitCommand(f.readerCmd); err != nil {
+		if f.readerArgv, err = shell.Split(f.readerCmd); err != nil {
 			return fmt.Errorf("--reader-cmd: %w", err)
 		}
 		if _, err := readers.Foreign("exec", f.readerArgv); err != nil {

@@ -208,4 +208,22 @@ var _ = Describe("mapchaos check --mode step, on real tools", Serial, Label("ptr
 		Entry("mv: no unsafe state", "mv {new} {target}", 0, ""),
 		Entry("install: the unlink leaves no path", "install -m 0644 {new} {target}", 0, "unlinkat"),
 	)
+
+	It("fails an updater that exits 0 without installing the new version, as race mode does", func() {
+		dir := GinkgoT().TempDir()
+		s := mapchaos(dir, "check", "--out", "out", "--mode", "step", "--size", "256KiB", "--readers", "mmap", "--writer-cmd", "touch {target}")
+		Eventually(s).Should(gexec.Exit(1))
+		rep, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Results).To(HaveLen(1))
+		Expect(rep.Results[0].WriterError).To(ContainSubstring("update A->B: updater command touch {target} failed: exit status 0, but it did not install the new version"))
+	})
+
+	It("leaves no daemon of the updater behind", func() {
+		dir := GinkgoT().TempDir()
+		s := mapchaos(dir, "check", "--out", "out", "--mode", "step", "--size", "256KiB", "--readers", "mmap",
+			"--writer-cmd", `sh -c 'cp "$1" "$2"; setsid sleep 300.8317 >/dev/null 2>&1 & ' sh {new} {target}`)
+		Eventually(s).Should(gexec.Exit())
+		Expect(proctest.Mentioning("sleep 300.8317")).To(BeEmpty())
+	})
 })

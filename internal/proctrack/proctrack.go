@@ -33,10 +33,15 @@ const (
 type Proc struct {
 	Pid  int
 	Argv []string // its command line, empty when it could not be read
+	Name string   // its name in /proc/PID/stat (at most 15 bytes)
 }
 
-// String names the process: "pid 4242 `sleep 300`".
+// String names the process: "pid 4242 `sleep 300`", or "pid 4242 (sleep)"
+// when its command line could not be read.
 func (p Proc) String() string {
+	if len(p.Argv) == 0 && p.Name != "" {
+		return fmt.Sprintf("pid %d (%s)", p.Pid, p.Name)
+	}
 	if len(p.Argv) == 0 {
 		return fmt.Sprintf("pid %d", p.Pid)
 	}
@@ -231,12 +236,20 @@ func alive(pid int) (Proc, bool) {
 	if err != nil {
 		return Proc{}, false
 	}
-	if i := strings.LastIndexByte(string(stat), ')'); i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
+	open, end := strings.IndexByte(string(stat), '('), strings.LastIndexByte(string(stat), ')')
+	if open < 0 || end < open || end+2 >= len(stat) || stat[end+2] == 'Z' || stat[end+2] == 'X' {
 		return Proc{}, false
 	}
-	p := Proc{Pid: pid}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(b) > 0 {
-		p.Argv = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	p := Proc{Pid: pid, Name: string(stat[open+1 : end])}
+	// A process in the middle of an exec shows no command line for a
+	// moment.
+	for try := 0; try < 10 && len(p.Argv) == 0; try++ {
+		if try > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(b) > 0 {
+			p.Argv = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		}
 	}
 	return p, true
 }
