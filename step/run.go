@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/proctrack"
 	"github.com/mapchaos/mapchaos/readers"
 )
 
@@ -79,8 +80,8 @@ type Config struct {
 	// that are not data writes are kept, and data writes at
 	// exponentially spaced counts.
 	MaxKills int
-	// Check, when not nil, is called once the stepped run has ended by
-	// itself, before any kill run, while the target is as the updater
+	// Check, when not nil, is called once the stepped run has ended,
+	// before any kill run, while the target is as the updater
 	// left it: exitOK says the updater exited 0, output is the start of
 	// its output. An error (an updater that exited 0 without installing
 	// the new version: writers.Prepared.Finish) fails the update, as a
@@ -224,7 +225,7 @@ func (r *runner) stepped(ctx context.Context) (*stepper, error) {
 	s.Calls, s.Steps = stp.list(), stp.points
 	s.Exit, s.ExitCode, s.Output, s.Stops = res.exit, res.code, res.output, res.stops
 	s.Warnings = append(s.Warnings, res.warnings...)
-	if cfg.Check != nil && !res.killed {
+	if cfg.Check != nil { // the stepped run has no kill point: it ran to its end
 		if err := cfg.Check(res.armed && res.code == 0, res.output); err != nil {
 			s.Failure = err.Error()
 		}
@@ -529,9 +530,13 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 		wr.Close()
 		return res, true, err
 	}
-	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: cfg.Env,
-		Files: []*os.File{null, wr, wr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}})
+	// Every process of the updater is traced and killed when it exits;
+	// the tracker also catches one that got away from the tracer.
+	track := proctrack.New()
+	defer track.Close()
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: track.Attr(sys, cfg.Env),
+		Files: []*os.File{null, wr, wr}, Sys: sys})
 	null.Close()
 	wr.Close()
 	if err != nil {
@@ -595,6 +600,9 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	}
 	runErr := t.run()
 	t.reapAll()
+	for _, p := range track.Kill() {
+		t.warn("%s, started by the updater, escaped the tracer and outlived it: killed", p)
+	}
 	finish()
 	res.stops, res.warnings, res.armed, res.killed = t.stops, t.warnings, t.armed, t.killed
 	res.exit, res.code = describe(t.rootWS), exitCode(t.rootWS)

@@ -230,6 +230,16 @@ func (t *Tracker) marked(pid int) bool {
 	return false
 }
 
+// Lookup returns the process pid, and false when it is gone, a zombie, or
+// a thread rather than a process.
+func Lookup(pid int) (Proc, bool) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil || !strings.Contains(string(status), fmt.Sprintf("\nTgid:\t%d\n", pid)) {
+		return Proc{}, false
+	}
+	return alive(pid)
+}
+
 // alive returns pid's command line, and false when it is gone or a zombie.
 func alive(pid int) (Proc, bool) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

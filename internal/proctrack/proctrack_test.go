@@ -87,3 +87,21 @@ func TestString(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+func TestLookup(t *testing.T) {
+	cmd := exec.Command("sleep", "300.5151")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	p, ok := Lookup(cmd.Process.Pid)
+	if !ok || p.String() != fmt.Sprintf("pid %d `sleep 300.5151`", cmd.Process.Pid) || p.Name != "sleep" {
+		t.Errorf("Lookup(sleep) = %v, %v", p, ok)
+	}
+	cmd.Process.Kill()
+	cmd.Process.Wait()
+	if p, ok := Lookup(cmd.Process.Pid); ok {
+		t.Errorf("Lookup(a reaped process) = %v", p)
+	}
+}
