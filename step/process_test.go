@@ -53,7 +53,9 @@ var _ = Describe("the updater process", Label("ptrace"), func() {
 
 	It("kills a daemon the updater started, names it, and calls Config.Check once", func(ctx SpecContext) {
 		var checks []bool
-		seq, err := shell(ctx, "echo x > part.tmp; setsid sleep 300.9431 >/dev/null 2>&1 & ", func(c *step.Config) {
+		// The updater exits once the daemon has left its session.
+		script := `setsid sh -c 'touch ready; exec sleep 300.9431' >/dev/null 2>&1 & while [ ! -e ready ]; do sleep 0.01; done; rm ready`
+		seq, err := shell(ctx, script, func(c *step.Config) {
 			c.NoKills = true
 			c.Check = func(ok bool, _ string) error { checks = append(checks, ok); return fmt.Errorf("not installed") }
 		})

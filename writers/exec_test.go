@@ -201,7 +201,9 @@ var _ = Describe("Exec.Update", func() {
 		f := newExecFixture()
 		var left []string
 		var log bytes.Buffer
-		e := writers.Command("sh", "-c", `cp "$1" "$2"; setsid sleep 300.7193 >/dev/null 2>&1 & `, "sh", "{new}", "{target}")
+		// The updater waits until the daemon has left its process group
+		// and session, or killing the group might get it first.
+		e := writers.Command("sh", "-c", daemon("300.7193"), "sh", "{new}", "{target}")
 		e.Output = &log
 		err := e.Update(ctx, writers.Update{Target: f.target, Source: f.source, Seq: 1,
 			Leftover: func(d string) { left = append(left, d) }})
@@ -209,9 +211,9 @@ var _ = Describe("Exec.Update", func() {
 		expectContent(f.target, f.b)
 		GinkgoWriter.Println(left)
 		Expect(proctest.Mentioning("sleep 300.7193")).To(BeEmpty())
-		// The shell may exit before its child has made the setsid call or
-		// exec'd sleep: the leftover is named by what it was running then.
-		Expect(left).To(ConsistOf(MatchRegexp("^pid \\d+ `(setsid |sh -c .*|)sleep 300.7193`?.*, started by the updater, still running after it exited: killed$")))
+		// The daemon may not have exec'd sleep yet: it is named by what it
+		// was running then.
+		Expect(left).To(ConsistOf(MatchRegexp("^pid \\d+ `(sh -c .*)?sleep 300.7193.*`, started by the updater, still running after it exited: killed$")))
 		Expect(log.String()).To(ContainSubstring("== update 1: " + left[0] + "\n"))
 	})
 
@@ -298,3 +300,11 @@ var _ = Describe("Exec.Prepare", func() {
 		Expect(err).To(MatchError(ContainSubstring("has no {target}")))
 	})
 })
+
+// daemon is an updater script (sh -c daemon sh {new} {target}) that
+// installs the new version and leaves sleep secs running in a session of
+// its own, as a daemon would. It exits once the daemon has called setsid.
+func daemon(secs string) string {
+	return `cp "$1" "$2"; setsid sh -c 'touch "$0.ready"; exec sleep ` + secs + `' "$2" >/dev/null 2>&1 &
+while [ ! -e "$2.ready" ]; do sleep 0.01; done; rm "$2.ready"`
+}

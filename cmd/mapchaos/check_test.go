@@ -157,8 +157,7 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 	)
 
 	It("kills a daemon the updater started and names it in writer.log", func() {
-		s := check("--writer-cmd", `sh -c 'cp "$1" "$2"; setsid sleep 300.6607 >/dev/null 2>&1 & ' sh {new} {target}`,
-			"--readers", "bytes", "--updates", "2", "--size", "256KiB")
+		s := check("--writer-cmd", daemonScript(dir, "300.6607")+" {new} {target}", "--readers", "bytes", "--updates", "2", "--size", "256KiB")
 		Eventually(s).Should(gexec.Exit())
 		Expect(proctest.Mentioning("sleep 300.6607")).To(BeEmpty())
 		log, err := os.ReadFile(filepath.Join(dir, "out", "runs", "exec_x_bytes", "writer.log"))
@@ -245,8 +244,25 @@ var _ = Describe("mapchaos check --mode step, on real tools", Serial, Label("ptr
 	It("leaves no daemon of the updater behind", func() {
 		dir := GinkgoT().TempDir()
 		s := mapchaos(dir, "check", "--out", "out", "--mode", "step", "--size", "256KiB", "--readers", "mmap",
-			"--writer-cmd", `sh -c 'cp "$1" "$2"; setsid sleep 300.8317 >/dev/null 2>&1 & ' sh {new} {target}`)
+			"--writer-cmd", daemonScript(dir, "300.8317")+" {new} {target}")
 		Eventually(s).Should(gexec.Exit())
 		Expect(proctest.Mentioning("sleep 300.8317")).To(BeEmpty())
 	})
 })
+
+// daemonScript writes an updater to dir and returns its path: it installs
+// {new} ($1) at {target} ($2) and leaves sleep secs running in a session of
+// its own, as a daemon would; it exits once the daemon has called setsid,
+// so that only tracking, not killing the updater's process group, can
+// catch it.
+func daemonScript(dir, secs string) string {
+	GinkgoHelper()
+	p := filepath.Join(dir, "update-and-daemon.sh")
+	Expect(os.WriteFile(p, []byte(`#!/bin/sh
+cp "$1" "$2"
+setsid sh -c 'touch "$0.ready"; exec sleep `+secs+`' "$2" >/dev/null 2>&1 &
+while [ ! -e "$2.ready" ]; do sleep 0.01; done
+rm "$2.ready"
+`), 0o755)).To(Succeed())
+	return p
+}

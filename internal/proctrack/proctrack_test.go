@@ -105,3 +105,35 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Lookup(a reaped process) = %v", p)
 	}
 }
+
+// BenchmarkTrack is what tracking adds to one run of a command: a tracker
+// made, the command (true) started in it and waited for, what is left
+// killed, the tracker closed.
+func BenchmarkTrack(b *testing.B) {
+	for _, mode := range []string{"untracked", Cgroup, Environment} {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				cmd := exec.Command("true")
+				var tr *Tracker
+				switch mode {
+				case Cgroup:
+					if tr = New(); tr.Mechanism() != Cgroup {
+						b.Skip("no cgroup here")
+					}
+				case Environment:
+					tr = &Tracker{fd: -1, token: "bench"}
+				}
+				if tr != nil {
+					tr.Cmd(cmd)
+				}
+				if err := cmd.Run(); err != nil {
+					b.Fatal(err)
+				}
+				if tr != nil {
+					tr.Kill(cmd.Process.Pid)
+					tr.Close()
+				}
+			}
+		})
+	}
+}
