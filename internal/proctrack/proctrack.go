@@ -297,11 +297,37 @@ func cgroupParent() string {
 			}
 			if unix.Access(dir, unix.W_OK) == nil && probe(dir) {
 				parent.dir = dir
+				removeStale(dir)
 				return
 			}
 		}
 	})
 	return parent.dir
+}
+
+// removeStale removes the cgroups under dir that trackers of a harness
+// that is gone left (one killed with SIGKILL closes none), killing what
+// they still hold: processes its updaters left running.
+func removeStale(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		var pid int
+		var rest string
+		if _, err := fmt.Sscanf(e.Name(), "mapchaos-%d-%s", &pid, &rest); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); err == nil || errors.Is(err, unix.EPERM) {
+			continue // that harness is still running
+		}
+		stale := filepath.Join(dir, e.Name())
+		_ = os.WriteFile(filepath.Join(stale, "cgroup.kill"), []byte("1"), 0)
+		for i := 0; i < 100; i++ {
+			if err := os.Remove(stale); err == nil || !errors.Is(err, syscall.EBUSY) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // ownCgroup is the harness's cgroup v2 path ("0::/path" in /proc/self/cgroup).

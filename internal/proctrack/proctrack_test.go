@@ -2,10 +2,14 @@ package proctrack
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mapchaos/mapchaos/internal/proctest"
 )
@@ -135,5 +139,40 @@ func BenchmarkTrack(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestRemovesTheCgroupsOfAHarnessThatIsGone(t *testing.T) {
+	tr := New()
+	defer tr.Close()
+	if tr.Mechanism() != Cgroup {
+		t.Skip("no cgroup here")
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := &Tracker{dir: filepath.Join(cgroupParent(), fmt.Sprintf("mapchaos-%d-1", gone.Process.Pid))}
+	if err := os.Mkdir(stale.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(stale.dir, unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.fd = fd
+	cmd := exec.Command("sleep", "300.3131")
+	stale.Cmd(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go cmd.Wait()
+	unix.Close(fd)
+	removeStale(cgroupParent())
+	if _, err := os.Stat(stale.dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there: %v", stale.dir, err)
+	}
+	if left := proctest.Mentioning("sleep 300.3131"); len(left) > 0 {
+		t.Errorf("left running: %v", left)
 	}
 }
