@@ -512,36 +512,13 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	defer cancel(nil)
 	stopDog := watchdog(cfg.Timeout, obs.(*timedObserver), func() { cancel(errTimeout) })
 	defer stopDog()
-	argv := slices.Clone(cfg.Wrapper)
-	if !cfg.NoSeccomp {
-		argv = append(argv, WrapSeccompFlag)
-	}
-	argv = append(append(argv, "--"), cfg.Argv...)
-
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		return res, true, fmt.Errorf("output pipe: %w", err)
-	}
-	out := &boundedBuffer{max: maxOutput}
-	copied := make(chan struct{})
-	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		wr.Close()
-		return res, true, err
-	}
 	// Every process of the updater is traced and killed when it exits;
 	// the tracker also catches one that got away from the tracer.
 	track := proctrack.New()
 	defer track.Close()
-	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: track.Attr(sys, cfg.Env),
-		Files: []*os.File{null, wr, wr}, Sys: sys})
-	null.Close()
-	wr.Close()
+	proc, out, copied, err := startWrapper(cfg, track)
 	if err != nil {
-		<-copied
-		return res, true, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
+		return res, true, err
 	}
 	defer proc.Release()
 	pid := proc.Pid
@@ -616,6 +593,39 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 		return res, true, fmt.Errorf("trace %s: %w", cfg.Argv[0], runErr)
 	}
 	return res, true, nil
+}
+
+// startWrapper starts the trace wrapper of cfg.Argv, tracked, in a process
+// group of its own, with its output copied to out until copied is closed.
+func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *boundedBuffer, copied chan struct{}, err error) {
+	argv := slices.Clone(cfg.Wrapper)
+	if !cfg.NoSeccomp {
+		argv = append(argv, WrapSeccompFlag)
+	}
+	argv = append(append(argv, "--"), cfg.Argv...)
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("output pipe: %w", err)
+	}
+	out = &boundedBuffer{max: maxOutput}
+	copied = make(chan struct{})
+	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		wr.Close()
+		<-copied
+		return nil, nil, nil, err
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	proc, err = os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: track.Attr(sys, cfg.Env),
+		Files: []*os.File{null, wr, wr}, Sys: sys})
+	null.Close()
+	wr.Close()
+	if err != nil {
+		<-copied
+		return nil, nil, nil, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
+	}
+	return proc, out, copied, nil
 }
 
 // errTimeout is the cause of a run cancelled by its watchdog.
