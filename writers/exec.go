@@ -127,7 +127,7 @@ func (e Exec) Validate() error {
 		return fmt.Errorf("updater command %s: the program cannot be a placeholder: name the program first, e.g. cp {new} {target}", cmd)
 	}
 	if !mentions(e.Argv[1:], TargetArg) {
-		return fmt.Errorf("updater command %s has no {target}: it would not know which file to update (the harness never lets a command near a real file; {target} is a path in the run directory)", cmd)
+		return fmt.Errorf("updater command %s has no {target} argument: it would not know which file to update (the harness never lets a command near a real file; {target} is a path in the run directory)", cmd)
 	}
 	if e.Timeout < 0 {
 		return fmt.Errorf("updater command %s: timeout %s is negative", cmd, e.Timeout)

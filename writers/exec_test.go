@@ -25,7 +25,7 @@ var _ = Describe("Exec.Validate", func() {
 		},
 		Entry("empty", writers.Command(), "the updater command is empty"),
 		Entry("a blank program", writers.Command(" ", "{target}"), "the updater command is empty"),
-		Entry("no {target}", writers.Command("cp", "{new}", "/tmp/x"), "has no {target}: it would not know which file to update"),
+		Entry("no {target}", writers.Command("cp", "{new}", "/tmp/x"), "has no {target} argument: it would not know which file to update"),
 		Entry("{target} only in the program", writers.Command("/bin/{target}", "{new}"), "the program cannot be a placeholder"),
 		Entry("a placeholder as the program", writers.Command("{new}", "{target}"), "the program cannot be a placeholder"),
 		Entry("a program not in PATH", writers.Command("no-such-updater-xyz", "{new}", "{target}"),
