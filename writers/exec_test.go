@@ -198,6 +198,7 @@ var _ = Describe("Exec.Update", func() {
 	})
 
 	It("kills a daemon the updater started in a session of its own, and names it", func(ctx SpecContext) {
+		needs.Program("util-linux", "setsid")
 		f := newExecFixture()
 		var left []string
 		var log bytes.Buffer
