@@ -16,6 +16,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/shell"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
@@ -32,16 +33,20 @@ The command runs once per update (A -> B -> A ...), never on a real file:
   {new}     a fresh copy of the version to install, in the target's directory;
             the command may read, move or delete it
   {target}  the file readers use, inside the run directory under --out
-Placeholders are whole arguments. The command also gets $MAPCHAOS_NEW,
-$MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a command without {new} finds the new
-version in $MAPCHAOS_NEW. After it exits 0 the target must hold exactly the
-new version.
+Placeholders are expanded inside words too (dd if={new} of={target}), as
+xargs -I does (--reader-cmd's {target} must be a whole argument). The
+command also gets $MAPCHAOS_NEW, $MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a
+command without {new} finds the new version in $MAPCHAOS_NEW. After it
+exits 0 the target must hold exactly the new version. A process it leaves
+running (a daemon started with setsid) is killed and named in writer.log.
 
 --writer-cmd and --reader-cmd are split into words like a shell would, with
 'single quotes', "double quotes" and backslash escapes, but no shell runs
-them and nothing is expanded ($VAR, ~, globs); $, backquotes and the
-operators | & ; < > ( ) are refused unless quoted. For a shell, say so:
+them and nothing is expanded ($VAR, ~, globs). The operators | & ; < > ( )
+are refused unless quoted, and so are $VAR, $(...) and backquotes, except in
+the script of sh -c (or bash -c ...), whose shell expands them:
   --writer-cmd 'sh -c '\''cat "$1" > "$2"'\'' sh {new} {target}'
+  --writer-cmd 'sh -c "dd if=$1 of=$2 conv=notrunc" sh {new} {target}'
 
 Exit status:
   0  no reader crashed, got stuck or was served a wrong answer (safe,
@@ -121,7 +126,7 @@ func (f *checkFlags) validate() error {
 		return errors.New("--writer-cmd is required: your updater, e.g. --writer-cmd './update.sh {new} {target}' (see mapchaos check -h)")
 	}
 	var err error
-	if f.argv, err = writers.SplitCommand(f.writerCmd); err != nil {
+	if f.argv, err = shell.Split(f.writerCmd); err != nil {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
@@ -161,7 +166,7 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	if f.readerCmd != "" {
-		if f.readerArgv, err = writers.SplitCommand(f.readerCmd); err != nil {
+		if f.readerArgv, err = shell.Split(f.readerCmd); err != nil {
 			return fmt.Errorf("--reader-cmd: %w", err)
 		}
 		if _, err := readers.Foreign("exec", f.readerArgv); err != nil {
