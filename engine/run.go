@@ -16,6 +16,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/waitstatus"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -472,7 +473,7 @@ func (r *run) death(p *proc, v verdicts.Verdict, why string, ws syscall.WaitStat
 	exitAt, movedAt, stuck := p.exitAt, p.movedAt, p.stuck
 	p.mu.Unlock()
 	tr := crashes.Parse(stderr)
-	ev := &results.Evidence{Outcome: v, ExitStatus: describeStatus(ws), Fatal: tr.Fatal,
+	ev := &results.Evidence{Outcome: v, ExitStatus: waitstatus.Describe(ws), Fatal: tr.Fatal,
 		Signal: tr.Signal, SignalNumber: tr.SignalNumber, Code: tr.CodeName, Addr: tr.Addr,
 		Trace: tr.Summary(8), Detail: why, Stderr: headString(stderr, 3000), LastLookups: last.ips[max(0, len(last.ips)-8):]}
 	if ws.Signaled() && v == verdicts.Crash && (ev.Signal == "" || tr.Kind == "") {
@@ -535,20 +536,6 @@ func (r *run) describeEvent(ev *results.Evidence, e readers.Event) {
 	case "error":
 		ev.Detail = fmt.Sprintf("%s failed: %s", e.Op, e.Detail)
 	}
-}
-
-func describeStatus(ws syscall.WaitStatus) string {
-	switch {
-	case ws.Signaled():
-		s := "killed by " + crashes.Name(ws.Signal())
-		if ws.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	case ws.Exited():
-		return fmt.Sprintf("exit %d", ws.ExitStatus())
-	}
-	return fmt.Sprintf("wait status %#x", uint32(ws))
 }
 
 func headString(s string, n int) string {

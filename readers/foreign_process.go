@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/bounded"
 	"github.com/mapchaos/mapchaos/internal/lines"
 )
 
@@ -61,7 +62,7 @@ type ForeignProcess struct {
 	stdin  *os.File
 	stdout *os.File
 	lines  *bufio.Reader
-	stderr *tailBuffer
+	stderr *bounded.Buffer
 	answer time.Duration
 
 	mu   sync.Mutex
@@ -141,7 +142,7 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 		inW.Close()
 		return nil, fmt.Errorf("foreign reader: %w", err)
 	}
-	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: &tailBuffer{max: 2 << 10}, answer: answer}
+	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: bounded.New(0, 2<<10), answer: answer}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	if s.Stderr != nil {
@@ -267,7 +268,7 @@ func (p *ForeignProcess) Close() error {
 	err := p.cmd.Wait()
 	t.Stop()
 	p.stdout.Close()
-	d := &DiedError{Status: "was closed", Stderr: p.stderr.String(), State: p.cmd.ProcessState}
+	d := &DiedError{Status: "was closed", Stderr: p.stderr.Kept(), State: p.cmd.ProcessState}
 	select {
 	case <-killed:
 		d.Status, d.Stuck = "did not exit within 2s of its input closing: killed by the harness", true
@@ -329,7 +330,7 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	p.stdin.Close()
 	err := p.cmd.Wait()
 	p.stdout.Close()
-	d := &DiedError{Status: status, Stderr: p.stderr.String(), State: p.cmd.ProcessState}
+	d := &DiedError{Status: status, Stderr: p.stderr.Kept(), State: p.cmd.ProcessState}
 	if ps := p.cmd.ProcessState; ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && status == "" {
 			d.Signal = ws.Signal()
@@ -346,27 +347,4 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	p.died = d
 	p.mu.Unlock()
 	return d
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }
