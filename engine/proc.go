@@ -36,6 +36,7 @@ type proc struct {
 	stdin io.WriteCloser
 	// A foreign reader: its process, and quit, which asks drive to end it.
 	fp       *readers.ForeignProcess
+	left     func(string) // hears the processes a foreign reader left running
 	quit     chan struct{}
 	quitOnce sync.Once
 

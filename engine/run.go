@@ -161,7 +161,8 @@ type run struct {
 	samples  string
 	oracle   fixtures.Oracle
 	procs    []*proc
-	mu       sync.Mutex // guards procs
+	left     []string   // processes that outlived the updater or a reader
+	mu       sync.Mutex // guards procs and left
 }
 
 func harnessErr(format string, a ...any) error {
@@ -219,7 +220,7 @@ func (r *run) spawn(id string, role results.Role, seed uint64) (*proc, error) {
 	var err error
 	if fs, ok := r.cfg.Reader.Strategy.(readers.ForeignStrategy); ok && r.cfg.Reader.Command != nil {
 		fs.Ready = r.cfg.ReadyTimeout
-		p, err = startForeign(id, role, fs, r.target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload})
+		p, err = startForeign(id, role, fs, r.target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload}, r.leftover)
 		if errors.Is(err, ErrBadReader) {
 			return nil, err
 		}
@@ -251,6 +252,13 @@ func (r *run) awaitReady(ctx context.Context, p *proc) error {
 		return ctx.Err()
 	}
 	return harnessErr("%v", err)
+}
+
+// leftover records a process that outlived the updater or a reader.
+func (r *run) leftover(desc string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.left = append(r.left, desc)
 }
 
 func (r *run) all() []*proc {
@@ -371,6 +379,9 @@ func (r *run) classifyAll(res results.Result) (results.Result, error) {
 		}
 	}
 	res.Verdict = res.Counts.Worst()
+	r.mu.Lock()
+	res.Leftovers = append(res.Leftovers, r.left...)
+	r.mu.Unlock()
 	if firstFail >= 0 {
 		ms := firstFail
 		res.FirstFailureMS = &ms

@@ -17,6 +17,7 @@ import (
 	"github.com/mapchaos/mapchaos/crashes"
 	"github.com/mapchaos/mapchaos/internal/bounded"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/proctrack"
 )
 
 // ErrBadForeign marks a foreign reader that does not follow the line
@@ -63,6 +64,7 @@ type ForeignProcess struct {
 	stdout *os.File
 	lines  *bufio.Reader
 	stderr *bounded.Buffer
+	track  *proctrack.Tracker // every process it starts
 	answer time.Duration
 
 	mu   sync.Mutex
@@ -89,6 +91,8 @@ type DiedError struct {
 	Stderr string
 	// State is its wait status, nil when it could not be read.
 	State *os.ProcessState
+	// Leftovers name the processes it started that outlived it (killed).
+	Leftovers []string
 }
 
 func (e *DiedError) Error() string {
@@ -142,7 +146,8 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 		inW.Close()
 		return nil, fmt.Errorf("foreign reader: %w", err)
 	}
-	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: bounded.New(0, 2<<10), answer: answer}
+	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: bounded.New(0, 2<<10), answer: answer,
+		track: proctrack.New()}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	if s.Stderr != nil {
@@ -150,12 +155,14 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 	}
 	// Own process group, killed with the harness.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.track.Cmd(p.cmd)
 	err = p.cmd.Start()
 	inR.Close()
 	outW.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
+		p.track.Close()
 		return nil, fmt.Errorf("foreign reader: start %s: %w", argv[0], err)
 	}
 	line, err := p.readLine(ready)
@@ -268,7 +275,7 @@ func (p *ForeignProcess) Close() error {
 	err := p.cmd.Wait()
 	t.Stop()
 	p.stdout.Close()
-	d := &DiedError{Status: "was closed", Stderr: p.stderr.Kept(), State: p.cmd.ProcessState}
+	d := &DiedError{Status: "was closed", Stderr: p.stderr.Kept(), State: p.cmd.ProcessState, Leftovers: p.leftovers()}
 	select {
 	case <-killed:
 		d.Status, d.Stuck = "did not exit within 2s of its input closing: killed by the harness", true
@@ -330,7 +337,7 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	p.stdin.Close()
 	err := p.cmd.Wait()
 	p.stdout.Close()
-	d := &DiedError{Status: status, Stderr: p.stderr.Kept(), State: p.cmd.ProcessState}
+	d := &DiedError{Status: status, Stderr: p.stderr.Kept(), State: p.cmd.ProcessState, Leftovers: p.leftovers()}
 	if ps := p.cmd.ProcessState; ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && status == "" {
 			d.Signal = ws.Signal()
@@ -347,4 +354,15 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	p.died = d
 	p.mu.Unlock()
 	return d
+}
+
+// leftovers kills what the process started and left running once it has
+// been reaped, and names it.
+func (p *ForeignProcess) leftovers() []string {
+	var out []string
+	for _, l := range p.track.Kill() {
+		out = append(out, l.String()+", started by the reader, still running after it ended: killed")
+	}
+	p.track.Close()
+	return out
 }

@@ -163,6 +163,9 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 		log, err := os.ReadFile(filepath.Join(dir, "out", "runs", "exec_x_bytes", "writer.log"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(log)).To(MatchRegexp("== update 1: pid \\d+ .*, started by the updater, still running after it exited: killed\n"))
+		rep, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Results[0].Leftovers).To(ContainElement(MatchRegexp("^pid \\d+ `sleep 300.6607`, started by the updater, still running after it exited: killed$")))
 	})
 
 	It("exits 1 for an updater that fails, showing its output, and races no further reader", func() {
