@@ -15,6 +15,7 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/explain"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/progress"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/step"
 )
@@ -103,7 +104,7 @@ func (a *app) readTrace(files []string) (name, text string, err error) {
 	name = "stdin"
 	if len(files) == 0 || files[0] == "-" {
 		r = a.stdin
-		if isTerminal(a.stdin) {
+		if progress.IsTerminal(a.stdin) {
 			fmt.Fprintln(a.stderr, "mapchaos explain: paste the crash trace, then press Ctrl-D")
 		}
 	} else {
