@@ -172,3 +172,40 @@ func Against(cfg config.Config, w writers.Strategy, rs []readers.Registration, g
 	}
 	return p, nil
 }
+
+// Readers looks names up in reg, in order, and adds the foreign reader of
+// argv when it is not nil: check's --readers and --reader-cmd. Unknown or
+// repeated names, and no reader at all, are an *InputError.
+func Readers(reg *readers.Registry, names, argv []string) ([]readers.Registration, error) {
+	var out []readers.Registration
+	var errs []error
+	seen := map[string]bool{}
+	for _, name := range names {
+		r, err := reg.Lookup(name)
+		switch {
+		case err != nil && name == "exec":
+			errs = append(errs, fmt.Errorf("--readers: %w (a foreign reader is given with --reader-cmd 'PROG {target}')", err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--readers: %w", err))
+		case seen[name]:
+			errs = append(errs, fmt.Errorf("--readers: %q is listed twice", name))
+		default:
+			seen[name] = true
+			out = append(out, r)
+		}
+	}
+	if argv != nil {
+		r, err := readers.Foreign("exec", argv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--reader-cmd: %w", err))
+		}
+		out = append(out, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, badInput(err)
+	}
+	if len(out) == 0 {
+		return nil, Badf("--readers is empty and there is no --reader-cmd: no reader to race the updater against")
+	}
+	return out, nil
+}

@@ -192,42 +192,6 @@ func (f checkFlags) strategy(log io.Writer) writers.Strategy {
 		Properties: writers.Properties{SymlinkTarget: f.targetKind == "symlink"}, Writer: f.exec(log)}
 }
 
-// resolveReaders returns the readers to race: the built-in ones named by
-// --readers, then the foreign one of --reader-cmd.
-func (a *app) resolveReaders(f checkFlags) ([]readers.Registration, error) {
-	var out []readers.Registration
-	var errs []error
-	seen := map[string]bool{}
-	for _, name := range splitList(f.readers) {
-		r, err := a.readers.Lookup(name)
-		switch {
-		case err != nil && name == "exec":
-			errs = append(errs, fmt.Errorf("--readers: %w (a foreign reader is given with --reader-cmd 'PROG {target}')", err))
-		case err != nil:
-			errs = append(errs, fmt.Errorf("--readers: %w", err))
-		case seen[name]:
-			errs = append(errs, fmt.Errorf("--readers: %q is listed twice", name))
-		default:
-			seen[name] = true
-			out = append(out, r)
-		}
-	}
-	if f.readerArgv != nil {
-		r, err := readers.Foreign("exec", f.readerArgv)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--reader-cmd: %w", err))
-		}
-		out = append(out, r)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, usageError{err}
-	}
-	if len(out) == 0 {
-		return nil, usagef("--readers is empty and there is no --reader-cmd: no reader to race the updater against")
-	}
-	return out, nil
-}
-
 // check races the user's updater (--writer-cmd) against every chosen reader.
 func (a *app) check(ctx context.Context, args []string) (int, error) {
 	start := time.Now()
@@ -278,7 +242,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 // checkRun builds the run of a check: the updater against each chosen
 // reader, each held to checkGate.
 func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
-	rs, err := a.resolveReaders(f)
+	rs, err := harness.Readers(a.readers, splitList(f.readers), f.readerArgv)
 	if err != nil {
 		return nil, err
 	}
