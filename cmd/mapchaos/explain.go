@@ -131,21 +131,10 @@ func (a *app) readTrace(files []string) (name, text string, err error) {
 
 // reproduce races the combinations x names and records what they showed.
 func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, plan harness.Plan, x *explain.Explanation) error {
-	r := &harness.Run{Plan: harness.Plan{Config: cfg}, Mode: harness.Race{}, Env: harness.Local{}, Self: a.self,
-		Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{a.stderr, cfg.Race.Seed}}
-	for _, want := range x.Reproduce {
-		for _, c := range plan.Combos {
-			if c.Writer.Name == want.Writer && c.Reader.Name == want.Reader {
-				r.Plan.Combos = append(r.Plan.Combos, c)
-			}
-		}
-	}
+	r := &harness.Run{Plan: harness.Plan{Config: cfg, Combos: x.Matching(plan)}, Mode: harness.Race{}, Env: harness.Local{},
+		Self: a.self, Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{a.stderr, cfg.Race.Seed}}
 	if len(r.Plan.Combos) == 0 {
-		why := x.ReproduceNote
-		if !x.MemoryFault {
-			why = "the input shows no memory fault"
-		}
-		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", why)
+		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", x.NothingToRace())
 		return nil
 	}
 	dir, cleanup, err := reproduceDir(f.out)
@@ -161,19 +150,7 @@ func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, 
 	if err != nil {
 		return fmt.Errorf("--reproduce: %w", err)
 	}
-	for i, e := range placed[0].Report.Results {
-		c := r.Plan.Combos[i]
-		stderr := ""
-		if e.Evidence != nil && e.Evidence.Reader != "" {
-			b, _ := os.ReadFile(filepath.Join(r.DirOf(c), "readers", e.Evidence.Reader+".stderr"))
-			stderr = string(b)
-		}
-		o := explain.ObservedFrom(e, stderr)
-		if f.out != "" {
-			o.Dir = r.DirOf(c)
-		}
-		x.Reproduced = append(x.Reproduced, x.Compare(o))
-	}
+	x.Record(r, placed[0].Report, f.out != "")
 	if f.out == "" {
 		return nil
 	}
