@@ -490,6 +490,9 @@ func (r *run) death(p *proc, v verdicts.Verdict, why string, ws syscall.WaitStat
 	if ws.Signaled() && v == verdicts.Crash && (ev.Signal == "" || tr.Kind == "") {
 		ev.Signal, ev.SignalNumber = crashes.Name(ws.Signal()), int(ws.Signal())
 	}
+	if in := tr.StuckIn(3); in != "" { // a SIGQUIT dump: where it was stuck
+		ev.Detail += "; stuck in " + in
+	}
 	deathAt := exitAt
 	if last.last > 0 {
 		deathAt = last.last
