@@ -442,7 +442,7 @@ func (r *run) endOf(p *proc, ws syscall.WaitStatus, finished bool) (verdicts.End
 	case p.garbled:
 		return verdicts.Died, "broke the line protocol after starting properly: " + strings.TrimPrefix(bad, "broke the line protocol ")
 	case p.killed:
-		return verdicts.Hung, "did not stop within 3s of being asked: killed"
+		return verdicts.Hung, "did not stop within 3s of being asked: sent SIGQUIT, then SIGKILL"
 	case ws.Signaled():
 		return verdicts.Died, "killed by " + crashes.Name(ws.Signal())
 	case ws.ExitStatus() != 0:
