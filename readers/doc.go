@@ -20,7 +20,9 @@
 // to the parent as JSON lines (see Event). It also keeps its last lookups
 // in a small shared-memory ring file (see Ring) that the parent reads after
 // the child has died, because a process killed by a fault cannot say what
-// it was doing.
+// it was doing. A SIGQUIT (what the harness sends a stuck reader) makes
+// every thread dump its goroutine before the child aborts, so the dump shows
+// where the stuck goroutine was (see dumpEveryThreadOnQuit).
 //
 // A foreign reader is a process in any language speaking the line protocol
 // of docs/contracts.md (Foreign, ForeignStrategy). ForeignProcess is its one
