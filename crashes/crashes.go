@@ -3,6 +3,7 @@ package crashes
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,12 @@ type Trace struct {
 	Frames []Frame
 	// Goroutine is the header of the first goroutine ("goroutine 1 [running]:").
 	Goroutine string
+	// Quit is "SIGQUIT: quit" when the trace is a goroutine dump.
+	Quit string
+	// Busy and BusyFrames are, in a goroutine dump, the header and frames of
+	// the goroutine it caught at work (see StuckIn); "" and nil otherwise.
+	Busy       string
+	BusyFrames []Frame
 }
 
 // Frame is one function of a goroutine trace.
@@ -66,6 +73,9 @@ func (t Trace) UserFrames(n int) []Frame {
 // Summary renders the lines that matter: the headline, the signal line and
 // the first n frames outside the runtime.
 func (t Trace) Summary(n int) string {
+	if t.Fatal == "" && t.Quit != "" && t.Busy != "" {
+		return t.dumpSummary(n)
+	}
 	var b strings.Builder
 	if t.Fatal != "" {
 		b.WriteString(t.Fatal + "\n")
@@ -163,6 +173,12 @@ func Parse(text string) Trace {
 			} else if strings.HasPrefix(s, "created by ") {
 				inGoroutine = false
 			}
+		}
+	}
+	if t.Fatal == "" && slices.ContainsFunc(lines, quitRE.MatchString) {
+		t.Quit = "SIGQUIT: quit"
+		if g, ok := busy(goroutines(lines)); ok {
+			t.Busy, t.BusyFrames = g.header, g.frames
 		}
 	}
 	switch {

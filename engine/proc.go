@@ -214,6 +214,14 @@ func (p *proc) stop(grace time.Duration) {
 	p.mu.Lock()
 	p.killed = true
 	p.mu.Unlock()
+	if p.fp == nil { // a reader child answers SIGQUIT with where it is: evidence
+		p.signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+			return
+		case <-time.After(time.Second):
+		}
+	}
 	p.signal(syscall.SIGKILL)
 	<-p.done
 }

@@ -442,7 +442,7 @@ func (r *run) endOf(p *proc, ws syscall.WaitStatus, finished bool) (verdicts.End
 	case p.garbled:
 		return verdicts.Died, "broke the line protocol after starting properly: " + strings.TrimPrefix(bad, "broke the line protocol ")
 	case p.killed:
-		return verdicts.Hung, "did not stop within 3s of being asked: killed"
+		return verdicts.Hung, "did not stop within 3s of being asked: sent SIGQUIT, then SIGKILL"
 	case ws.Signaled():
 		return verdicts.Died, "killed by " + crashes.Name(ws.Signal())
 	case ws.ExitStatus() != 0:
@@ -489,6 +489,9 @@ func (r *run) death(p *proc, v verdicts.Verdict, why string, ws syscall.WaitStat
 		Trace: tr.Summary(8), Detail: why, Stderr: headString(stderr, 3000), LastLookups: last.ips[max(0, len(last.ips)-8):]}
 	if ws.Signaled() && v == verdicts.Crash && (ev.Signal == "" || tr.Kind == "") {
 		ev.Signal, ev.SignalNumber = crashes.Name(ws.Signal()), int(ws.Signal())
+	}
+	if in := tr.StuckIn(3); in != "" { // a SIGQUIT dump: where it was stuck
+		ev.Detail += "; stuck in " + in
 	}
 	deathAt := exitAt
 	if last.last > 0 {
