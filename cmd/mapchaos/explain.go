@@ -77,7 +77,10 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 		return 0, usageError{err}
 	}
 	known := explain.Known(plan, builtinLibrary(), func(c matrix.Combo) string { return reproCommand(matrixFlags{}, cfg, c) })
-	x := explain.Analyze(text, known)
+	x, err := explain.Analyze(ctx, text, known)
+	if err != nil {
+		return 0, err
+	}
 	if cfg.Path == "" && x.MemoryFault && len(x.Reproduce) == 0 {
 		x.ReproduceNote = fmt.Sprintf("No %s here: pass --config path/to/ginkgo.yml (the one in the mapchaos repository) to name the combinations that reproduce this.", f.config)
 	}
