@@ -76,6 +76,9 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Entry("missing config file", func(dir string) []string {
 			return []string{"matrix", "--config", "nope.yml", "--out", "out"}
 		}, "nope.yml: no such file"),
+		Entry("an endless config file", func(dir string) []string {
+			return []string{"matrix", "--config", "/dev/zero", "--out", "out"}
+		}, "config: /dev/zero: larger than 1 MiB, the most mapchaos reads for a config file (ginkgo.yml)"),
 		Entry("unknown key in ginkgo.yml", func(dir string) []string {
 			writeConfig(dir, "race:\n  updates: 3\n  sped: 4\n")
 			return []string{"matrix", "--config", "ginkgo.yml", "--out", "out"}
@@ -98,6 +101,15 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
 			return []string{"matrix", "--old", "old.mmdb", "--new", "new.mmdb", "--out", "out"}
 		}, "old.mmdb is not a valid MaxMind DB file"),
+		Entry("an empty own file", func(dir string) []string {
+			Expect(os.WriteFile(filepath.Join(dir, "old.mmdb"), nil, 0o644)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
+			return []string{"matrix", "--old", "old.mmdb", "--new", "new.mmdb", "--out", "out"}
+		}, "fixture: old.mmdb: the file is empty (0 bytes): want a MaxMind DB (.mmdb) file"),
+		Entry("an own file that is a device", func(dir string) []string {
+			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
+			return []string{"matrix", "--old", "/dev/zero", "--new", "new.mmdb", "--out", "out"}
+		}, "fixture: /dev/zero: a character device, not a regular file"),
 		Entry("a reader that needs another fixture kind", func(dir string) []string {
 			writeConfig(dir, "writers: [cp]\n")
 			return []string{"matrix", "--config", "ginkgo.yml", "--readers", "geoip2-city", "--out", "out"}

@@ -97,7 +97,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 	case "report":
 		var code int
-		code, err = a.report(args[1:])
+		code, err = a.report(ctx, args[1:])
 		if err == nil {
 			return code
 		}
@@ -120,11 +120,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	fmt.Fprintf(a.stderr, "mapchaos %s: %v\n", args[0], err)
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled): // first: reading an input the user named can be interrupted too
 		fmt.Fprintln(a.stderr, "mapchaos: interrupted; every reader process was stopped")
 		return exitHarness
+	case errors.As(err, &ue):
+		return exitUsage
 	}
 	return exitHarness
 }

@@ -84,11 +84,11 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 
 // loadConfig reads --config; without the flag a missing ./ginkgo.yml means
 // the built-in defaults.
-func loadConfig(f matrixFlags) (config.Config, error) {
+func loadConfig(ctx context.Context, f matrixFlags) (config.Config, error) {
 	if _, err := os.Stat(f.config); err != nil && !f.configSet {
 		return config.Default(), nil
 	}
-	c, err := config.Load(f.config)
+	c, err := config.LoadContext(ctx, f.config)
 	if err != nil {
 		return c, usageError{err}
 	}
@@ -148,7 +148,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cfg, err := loadConfig(f)
+	cfg, err := loadConfig(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -237,9 +237,9 @@ func (a *app) conclude(rep reports.Report, out, files string, start time.Time) i
 func (a *app) fixturePair(ctx context.Context, cfg config.Config, cache string) (fixtures.Pair, error) {
 	if cfg.Fixture.Old != "" {
 		fmt.Fprintf(a.stdout, "fixture: your own pair, old %s, new %s\n", cfg.Fixture.Old, cfg.Fixture.New)
-		pair, err := fixtures.LoadPair(cfg.Fixture.Old, cfg.Fixture.New, uint64(cfg.Race.Seed))
+		pair, err := fixtures.LoadPairContext(ctx, cfg.Fixture.Old, cfg.Fixture.New, uint64(cfg.Race.Seed))
 		if err != nil {
-			return pair, usagef("fixture: %v", err)
+			return pair, usagef("fixture: %w", err)
 		}
 		fmt.Fprintf(a.stdout, "fixture: %s\n", matrix.FixtureText(pair))
 		return pair, nil

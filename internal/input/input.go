@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -45,11 +46,15 @@ func Size(n int64) string {
 
 // ReadFile reads the file at path, at most limit bytes; what says what it
 // is meant to be, for the error past the limit. A directory is refused.
-// Errors from the file system are returned as they are (*fs.PathError), so
+// Errors from the file system are returned as os.ReadFile returns them
+// ("open PATH: no such file or directory", an *fs.PathError), so
 // errors.Is(err, fs.ErrNotExist) works.
 func ReadFile(ctx context.Context, path string, limit int64, what string) ([]byte, error) {
-	st, err := os.Stat(path)
+	st, err := os.Stat(path) // first: opening a FIFO would wait for a writer
+	var pe *fs.PathError
 	switch {
+	case errors.As(err, &pe):
+		return nil, &fs.PathError{Op: "open", Path: pe.Path, Err: pe.Err}
 	case err != nil:
 		return nil, err
 	case st.IsDir():

@@ -57,6 +57,7 @@ var _ = Describe("ReadFile", func() {
 		Expect(err).To(MatchError(dir + ": a directory, not a test input"))
 		_, err = input.ReadFile(context.Background(), filepath.Join(dir, "nothing"), 1<<20, what)
 		Expect(err).To(MatchError(fs.ErrNotExist))
+		Expect(err).To(MatchError("open " + filepath.Join(dir, "nothing") + ": no such file or directory"))
 	})
 
 	Context("a FIFO", func() {
