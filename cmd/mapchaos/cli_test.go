@@ -155,6 +155,20 @@ func regexpQuote(s string) string {
 	return r.Replace(s)
 }
 
+var _ = Describe("a config that never ends", func() {
+	It("on Ctrl-C, exits 3 saying it was interrupted", func() {
+		dir := GinkgoT().TempDir()
+		Expect(syscall.Mkfifo(filepath.Join(dir, "ginkgo.yml"), 0o600)).To(Succeed()) // no writer ever opens it
+		s := mapchaos(dir, "matrix", "--config", "ginkgo.yml", "--out", "out")
+		Consistently(s, 300*time.Millisecond).ShouldNot(gexec.Exit())
+		s.Signal(syscall.SIGINT)
+		Eventually(s).Should(gexec.Exit(3))
+		Expect(s.Err).To(gbytes.Say(regexpQuote("config: ginkgo.yml: waiting for a writer to open the FIFO: context canceled")))
+		Expect(s.Err).To(gbytes.Say("interrupted"))
+		Expect(filepath.Join(dir, "out")).NotTo(BeAnExistingFile())
+	})
+})
+
 var _ = Describe("mapchaos matrix, for real", Serial, func() {
 	It("races, prints progress and the matrix, writes the report, and exits 0 when every expectation held", func() {
 		dir := GinkgoT().TempDir()
