@@ -580,10 +580,11 @@ var _ = Describe("Analyze on a large log", func() {
 		_, err := explain.Analyze(ctx, testdata("harness-cp-mmap.txt"), nil)
 		Expect(err).To(MatchError(context.Canceled))
 
+		log := appLog(20 << 20)
 		ctx, cancel = context.WithCancel(context.Background())
 		defer cancel()
-		time.AfterFunc(5*time.Millisecond, cancel) // far less than 20 MiB take
-		_, err = explain.Analyze(ctx, appLog(20<<20), nil)
+		time.AfterFunc(5*time.Millisecond, cancel) // far less than 20 MiB take: it ends mid-way
+		_, err = explain.Analyze(ctx, log, nil)
 		Expect(err).To(MatchError(context.Canceled))
 		Expect(err).To(MatchError(ContainSubstring("explain stopped")))
 	})
