@@ -114,20 +114,26 @@ func Parse(text string) Trace {
 	var t Trace
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimRight(prefixRE.ReplaceAllString(strings.TrimRight(l, "\r"), ""), " \t")
+		l = strings.TrimRight(l, "\r")
+		if logPrefixed(l) {
+			l = prefixRE.ReplaceAllString(l, "")
+		}
+		lines[i] = strings.TrimRight(l, " \t")
 	}
 	inGoroutine := false
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if t.Fatal == "" {
-			if m := fatalRE.FindStringSubmatch(l); m != nil && (strings.HasPrefix(strings.TrimSpace(l), "fatal error:") || strings.HasPrefix(strings.TrimSpace(l), "panic:")) {
+		if s := strings.TrimSpace(l); t.Fatal == "" && (strings.HasPrefix(s, "fatal error:") || strings.HasPrefix(s, "panic:")) {
+			if m := fatalRE.FindStringSubmatch(l); m != nil {
 				t.Fatal = strings.TrimSpace(m[1])
 			}
 		}
-		if m := faultRE.FindStringSubmatch(l); m != nil && t.Addr == "" {
-			t.Addr = m[1]
+		if t.Addr == "" && strings.Contains(l, "unexpected fault address") {
+			if m := faultRE.FindStringSubmatch(l); m != nil {
+				t.Addr = m[1]
+			}
 		}
-		if m := signalRE.FindStringSubmatch(l); m != nil && t.SignalLine == "" {
+		if m := signalLine(l); m != nil && t.SignalLine == "" {
 			t.SignalLine = strings.TrimSpace(m[0])
 			t.Signal = m[1]
 			t.SignalNumber = Number(m[1])
@@ -142,7 +148,7 @@ func Parse(text string) Trace {
 			}
 			t.PC = m[4]
 		}
-		if t.Goroutine == "" {
+		if t.Goroutine == "" && strings.Contains(l, "goroutine ") {
 			if m := gorRE.FindString(l); m != "" {
 				t.Goroutine = strings.TrimSpace(m)
 				inGoroutine = true
@@ -192,6 +198,28 @@ func Parse(text string) Trace {
 		t.Kind = "signal"
 	}
 	return t
+}
+
+// logPrefixed reports whether l may start with a prefix that prefixRE
+// removes: a cheap test of its first bytes, as most lines of a log have
+// none.
+func logPrefixed(l string) bool {
+	switch {
+	case strings.HasPrefix(l, "|"):
+		return true
+	case len(l) > 4 && l[0] >= '0' && l[0] <= '9' && l[4] == '-':
+		return true
+	}
+	return len(l) > 3 && l[0] >= 'A' && l[0] <= 'Z' && l[3] == ' '
+}
+
+// signalLine matches signalRE in l, trying it only on lines that hold
+// "[signal ".
+func signalLine(l string) []string {
+	if !strings.Contains(l, "[signal ") {
+		return nil
+	}
+	return signalRE.FindStringSubmatch(l)
 }
 
 var signals = map[string]syscall.Signal{

@@ -15,6 +15,7 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/explain"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/input"
 	"github.com/mapchaos/mapchaos/internal/progress"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/step"
@@ -39,6 +40,7 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	fs.Usage = func() {
 		fmt.Fprintln(a.stderr, "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--seed N] [--out DIR] [FILE|-]")
 		fmt.Fprintln(a.stderr, "Reads a crash trace (default: stdin) and says what happened, the likely cause, the combinations that reproduce it, and the fix.")
+		fmt.Fprintf(a.stderr, "It reads at most %s (a longer log: give the part around the crash); Ctrl-C stops it (exit 3).\n", input.Size(maxTrace))
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "ginkgo.yml", "the harness configuration whose expectations name the combinations that reproduce a fault")
@@ -60,12 +62,12 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	if f.out != "" && !f.reproduce {
 		return 0, usagef("--out is for --reproduce")
 	}
-	name, text, err := a.readTrace(files)
+	name, text, err := a.readTrace(ctx, files)
 	if err != nil {
 		return 0, err
 	}
 
-	cfg, err := loadConfig(matrixFlags{config: f.config, configSet: f.set})
+	cfg, err := loadConfig(ctx, matrixFlags{config: f.config, configSet: f.set})
 	if err != nil {
 		return 0, err
 	}
@@ -78,7 +80,10 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	}
 	repro := harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}
 	known := explain.Known(plan, builtinLibrary(), func(c harness.Combo) string { return repro.For(c.Writer.Name, c.Reader.Name) })
-	x := explain.Analyze(text, known)
+	x, err := explain.Analyze(ctx, text, known)
+	if err != nil {
+		return 0, err
+	}
 	a.sayConfig(cfg, f.json)
 	if f.reproduce {
 		if err := a.reproduce(ctx, f, cfg, plan, &x); err != nil {
@@ -98,30 +103,28 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	return exitOK, nil
 }
 
-// readTrace reads the trace from the named file, or stdin for none or "-".
-func (a *app) readTrace(files []string) (name, text string, err error) {
-	var r io.Reader
-	name = "stdin"
+// readTrace reads the trace from the named file, or stdin for none or "-",
+// at most maxTrace bytes; ctx stops a read that blocks.
+func (a *app) readTrace(ctx context.Context, files []string) (name, text string, err error) {
+	const what = "a crash trace"
+	var b []byte
 	if len(files) == 0 || files[0] == "-" {
-		r = a.stdin
+		name = "stdin"
 		if progress.IsTerminal(a.stdin) {
 			fmt.Fprintln(a.stderr, "mapchaos explain: paste the crash trace, then press Ctrl-D")
 		}
+		b, err = input.ReadAll(ctx, a.stdin, maxTrace, what)
 	} else {
 		name = files[0]
-		fh, err := os.Open(name)
-		if err != nil {
-			return name, "", usagef("cannot read the trace: %v", err)
-		}
-		defer fh.Close()
-		r = fh
+		b, err = input.ReadFile(ctx, name, maxTrace, what)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxTrace+1))
 	switch {
+	case errors.Is(err, context.Canceled):
+		return name, "", err
+	case errors.Is(err, input.ErrTooLarge):
+		return name, "", usagef("%v: give the part of the log around the crash", err)
 	case err != nil:
-		return name, "", usagef("%s: cannot read the trace: %v", name, err)
-	case len(b) > maxTrace:
-		return name, "", usagef("%s: more than %d MiB: give the part of the log around the crash", name, maxTrace>>20)
+		return name, "", usagef("cannot read the trace: %v", err)
 	}
 	if err := explain.Validate(b); err != nil {
 		return name, "", usagef("%s: %v", name, err)

@@ -79,11 +79,11 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 
 // loadConfig reads --config; without the flag a missing ./ginkgo.yml means
 // the built-in default config (config.go).
-func loadConfig(f matrixFlags) (config.Config, error) {
+func loadConfig(ctx context.Context, f matrixFlags) (config.Config, error) {
 	if _, err := os.Stat(f.config); err != nil && !f.configSet {
 		return builtinConfig()
 	}
-	c, err := config.Load(f.config)
+	c, err := config.LoadContext(ctx, f.config)
 	if err != nil {
 		return c, usageError{err}
 	}
@@ -106,7 +106,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cfg, err := loadConfig(f)
+	cfg, err := loadConfig(ctx, f)
 	if err != nil {
 		return 0, err
 	}
