@@ -60,11 +60,13 @@ lint:
 	$(GO) mod tidy -diff
 
 ## bench: lookups/s per reader strategy (outside and inside a race), writer
-## throughput, stepped vs plain updates, and the wall time of the default matrix.
+## throughput, stepped vs plain updates, explain on 50 MB of log, and the
+## wall time of the default matrix.
 bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Update/16MiB' -benchtime 5x ./step | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'Explain50MB' -benchtime 3x ./explain | tee -a $(OUT)/bench.txt
 	@start=$$(date +%s.%N); \
 	  $(BIN) matrix --config ginkgo.yml --out $(OUT)/bench-matrix >/dev/null; status=$$?; \
 	  end=$$(date +%s.%N); \
