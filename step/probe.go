@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -40,23 +41,15 @@ func loadVersion(label, path string, page int) (*version, error) {
 		return nil, fmt.Errorf("version %s: %w", label, err)
 	}
 	v := &version{label: label, f: f}
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		n, err := f.ReadAt(buf, off)
-		for i := 0; i < n; i += page {
-			v.pages = append(v.pages, crc32.Checksum(buf[i:min(i+page, n)], castagnoli))
-		}
-		off += int64(n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("version %s: %w", label, err)
-		}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("version %s: %w", label, err)
 	}
-	v.size = off
+	if v.pages, v.size = pageSums(f, st.Size(), page, make([]byte, 1<<20), nil); v.size != st.Size() {
+		f.Close()
+		return nil, fmt.Errorf("version %s: %s: read %d of %d bytes: the file changed while it was read", label, path, v.size, st.Size())
+	}
 	return v, nil
 }
 
@@ -199,10 +192,14 @@ type prober struct {
 	oracle   fixtures.Oracle
 	ips      []netip.Addr
 
-	mapping  []byte // the old file, mapped before the update
-	mapDev   uint64
-	mapIno   uint64
-	running  []readers.DB // per reader, opened before the update
+	mapping []byte // the old file, mapped before the update
+	mapDev  uint64
+	mapIno  uint64
+	// running holds, per reader, the DB its running role reads, opened
+	// before the update; readers whose running strategies are equal
+	// share one (runShare[i] is the first reader of i's DB).
+	running  []readers.DB
+	runShare []int
 	buf      []byte
 	fileCRCs []uint32 // page CRCs of the target at the last starting probe
 	fileDev  uint64
@@ -244,15 +241,39 @@ func (p *prober) open() error {
 	if err != nil {
 		return fmt.Errorf("map the target: %w", err)
 	}
-	for _, r := range p.regs {
-		db, err := runningStrategy(r).Open(p.target)
+	for i, r := range p.regs {
+		s := runningStrategy(r)
+		if j := slices.IndexFunc(p.regs[:i], func(o readers.Registration) bool { return sameStrategy(runningStrategy(o), s) }); j >= 0 {
+			p.running, p.runShare = append(p.running, p.running[j]), append(p.runShare, p.runShare[j])
+			continue
+		}
+		db, err := s.Open(p.target)
 		if err != nil {
 			p.close()
 			return fmt.Errorf("running reader %s cannot open the target before the update: %w", r.Name, err)
 		}
-		p.running = append(p.running, db)
+		p.running, p.runShare = append(p.running, db), append(p.runShare, i)
 	}
 	return nil
+}
+
+// sameStrategy reports whether a and b are the same strategy: values of
+// one comparable type that are equal. Two running readers opened with the
+// same strategy on the same file before the update read the same bytes
+// through the same code, so one DB (and one lookup of each IP) serves
+// both; a strategy with state of its own (a foreign process) is never
+// comparable.
+func sameStrategy(a, b readers.Strategy) (same bool) {
+	ta := reflect.TypeOf(a)
+	if ta == nil || ta != reflect.TypeOf(b) || !ta.Comparable() {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false // an interface field holding an uncomparable value
+		}
+	}()
+	return a == b
 }
 
 // runningStrategy is how a running reader of r is opened. A mapped
@@ -268,10 +289,12 @@ func runningStrategy(r readers.Registration) readers.Strategy {
 }
 
 func (p *prober) close() {
-	for _, db := range p.running {
-		db.Close()
+	for i, db := range p.running {
+		if p.runShare[i] == i {
+			db.Close()
+		}
 	}
-	p.running = nil
+	p.running, p.runShare = nil, nil
 	if p.mapping != nil {
 		unix.Munmap(p.mapping)
 		p.mapping = nil
@@ -294,8 +317,19 @@ func (p *prober) observe() observation {
 	run, haveRun := p.runCache[o.running.key]
 	if !haveRun {
 		run = make([]Outcome, len(p.regs))
-		for i, r := range p.regs {
-			jobs = append(jobs, func() { run[i] = p.lookups(p.running[i], r) })
+		// One job per running DB: its readers judge the same answers.
+		for i := range p.regs {
+			if p.runShare[i] != i {
+				continue
+			}
+			jobs = append(jobs, func() {
+				a := newAnswers(p, p.running[i])
+				for k, r := range p.regs {
+					if p.runShare[k] == i {
+						run[k] = p.lookups(a, r)
+					}
+				}
+			})
 		}
 		p.runCache[o.running.key] = run
 	}
@@ -365,18 +399,8 @@ func (p *prober) startingView() StartingView {
 		return v
 	}
 	h := crc32.New(castagnoli)
-	var off int64
-	for off < st.Size {
-		n, err := f.ReadAt(p.buf, off)
-		for i := 0; i < n; i += p.page {
-			p.fileCRCs = append(p.fileCRCs, crc32.Checksum(p.buf[i:min(i+p.page, n)], castagnoli))
-		}
-		off += int64(n)
-		if err != nil || n == 0 {
-			break
-		}
-	}
-	size := off // what could be read
+	var size int64 // what could be read
+	p.fileCRCs, size = pageSums(f, st.Size, p.page, p.buf, p.fileCRCs)
 	var eqOld, eqNew, both, neither int
 	for i, c := range p.fileCRCs {
 		n := int(min(int64(p.page), size-int64(i)*int64(p.page)))
@@ -414,6 +438,64 @@ func (p *prober) startingView() StartingView {
 	v.Text += via
 	v.key = hashKey(uint64(v.Found), uint64(size), v.Text) ^ uint64(h.Sum32())<<32
 	return v
+}
+
+// sumWindow is how much of a file pageSums maps at a time: enough to
+// make mapping cheaper than copying, little enough to keep the harness's
+// resident set small with a large file.
+const sumWindow = 32 << 20
+
+// pageSums appends to crcs the CRC32C of each page of the first size
+// bytes of f, and returns them with the number of bytes summed (fewer
+// when the file is shorter than size now). It reads through a mapping, a
+// window at a time (no copy), or, where that fails, with pread into buf.
+func pageSums(f *os.File, size int64, page int, buf []byte, crcs []uint32) ([]uint32, int64) {
+	n0 := len(crcs)
+	var off int64
+	for off < size {
+		var ok bool
+		if crcs, ok = mappedSums(f, off, min(size-off, sumWindow), page, crcs); !ok {
+			break
+		}
+		off += min(size-off, sumWindow)
+	}
+	if off >= size {
+		return crcs, size
+	}
+	crcs, off = crcs[:n0], 0
+	for off < size {
+		n, err := f.ReadAt(buf, off)
+		for i := 0; i < n; i += page {
+			crcs = append(crcs, crc32.Checksum(buf[i:min(i+page, n)], castagnoli))
+		}
+		off += int64(n)
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	return crcs, off
+}
+
+// mappedSums appends the page CRCs of n bytes of f at off (a multiple of
+// the page size) read through a mapping; ok is false when the range
+// cannot be mapped or read (the file shrank).
+func mappedSums(f *os.File, off, n int64, page int, crcs []uint32) (out []uint32, ok bool) {
+	m, err := unix.Mmap(int(f.Fd()), off, int(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return crcs, false
+	}
+	defer unix.Munmap(m)
+	n0 := len(crcs)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			out, ok = crcs[:n0], false
+		}
+	}()
+	for i := 0; i < len(m); i += page {
+		crcs = append(crcs, crc32.Checksum(m[i:min(i+page, len(m))], castagnoli))
+	}
+	return crcs, true
 }
 
 // pageMix says where the pages of a torn file or mapping come from.
@@ -540,20 +622,43 @@ func populate(m []byte) bool {
 	}
 }
 
-// lookups runs the probe's lookups on db for reader r, recovering memory
-// faults, and classifies them as r would end: a fault kills a reader
-// without PanicOnFault (crash) and is recovered by one with it.
-func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
+// answers are the lookups of the probe's IPs in one DB, made once each,
+// in order, as readers ask for them: readers that share a DB judge the
+// same answers, and each asks for as many as its verdict needs.
+type answers struct {
+	p    *prober
+	db   readers.DB
+	verr []error
+	err  []error
+}
+
+func newAnswers(p *prober, db readers.DB) *answers { return &answers{p: p, db: db} }
+
+// at returns the answer to the k-th IP: what is wrong with it, or the
+// lookup's error.
+func (a *answers) at(k int) (verr, err error) {
+	for len(a.err) <= k {
+		v, e := a.p.lookupOne(a.db, a.p.ips[len(a.err)])
+		a.verr, a.err = append(a.verr, v), append(a.err, e)
+	}
+	return a.verr[k], a.err[k]
+}
+
+// lookups judges the probe's lookups in a's DB for reader r (memory
+// faults are recovered), and classifies them as r would end: a fault
+// kills a reader without PanicOnFault (crash) and is recovered by one
+// with it.
+func (p *prober) lookups(a *answers, r readers.Registration) Outcome {
 	var o Outcome
-	if db == nil {
+	if a.db == nil {
 		return o
 	}
-	for _, ip := range p.ips {
+	for k, ip := range p.ips {
 		if o.worst(r) || o.Died != "" {
 			break // nothing later can change the verdict
 		}
 		o.Lookups++
-		verr, err := p.lookupOne(db, ip)
+		verr, err := a.at(k)
 		var fe *readers.FaultError
 		var died *readers.DiedError
 		switch {
@@ -567,10 +672,14 @@ func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
 			}
 		case err != nil:
 			o.Errors++
-			first(&o.errorDetail, fmt.Sprintf("lookup of %s: %v", ip, err))
+			if o.errorDetail == "" { // a torn record's error can quote megabytes
+				first(&o.errorDetail, fmt.Sprintf("lookup of %s: %v", ip, err))
+			}
 		case verr != nil:
 			o.Wrong++
-			first(&o.wrongDetail, verr.Error())
+			if o.wrongDetail == "" {
+				first(&o.wrongDetail, verr.Error())
+			}
 		default:
 			o.Right++
 		}
@@ -688,7 +797,7 @@ func (p *prober) startOne(r readers.Registration) Outcome {
 		return o
 	}
 	defer db.Close()
-	return p.lookups(db, r)
+	return p.lookups(newAnswers(p, db), r)
 }
 
 // safeOpen opens path with s, turning a memory fault into a *FaultError.
