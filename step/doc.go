@@ -15,7 +15,9 @@
 //     would raise SIGBUS (no signal is needed), and summed (CRC32C) against
 //     both versions; then every reader strategy's lookups run on its own
 //     mapping or buffer, with debug.SetPanicOnFault as a safety net, and
-//     their answers are judged by the oracle;
+//     their answers are judged by the oracle (readers whose running
+//     strategies are equal, as mmap and mmap-recover are there, share one
+//     mapping and one lookup of each IP, and each judges the answers);
 //   - a starting reader, opening the target now: ENOENT, an empty, partial
 //     or torn file, or a whole version; then each reader strategy opens the
 //     target with its own Open and looks up.
@@ -42,8 +44,10 @@
 // --trace-wrap`) installs a seccomp filter that returns SECCOMP_RET_TRACE for
 // the interesting system calls only (opens for writing, writes, copies,
 // truncations, renames, unlinks, links, mode changes, FICLONE, fsync and its
-// kin, writable shared mappings, io_uring), stops itself with SIGSTOP and,
-// once the harness has attached with PTRACE_SEIZE (Go's own
+// kin, writable shared mappings, io_uring; mmap and openat are tested on
+// their arguments in the filter, so that the private mappings and read-only
+// opens every program makes at start-up do not stop), stops itself with
+// SIGSTOP and, once the harness has attached with PTRACE_SEIZE (Go's own
 // SysProcAttr.Ptrace uses PTRACE_TRACEME, which does not allow
 // PTRACE_INTERRUPT), execs the updater. The harness follows threads, forks,
 // vforks and execs (PTRACE_O_TRACECLONE/FORK/VFORK/EXEC, EXITKILL),
