@@ -463,7 +463,7 @@ func (p *prober) startingView() StartingView {
 // sumWindow is how much of a file pageSums maps at a time: enough to
 // make mapping cheaper than copying, little enough to keep the harness's
 // resident set small with a large file.
-const sumWindow = 32 << 20
+const sumWindow = 8 << 20
 
 // pageSums appends to crcs the CRC32C of each page of the first size
 // bytes of f, and returns them with the number of bytes summed (fewer
