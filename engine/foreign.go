@@ -96,9 +96,9 @@ func (p *proc) drive(d driver) {
 			}
 			break
 		}
-		a, detail := readers.JudgeJSON(d.oracle, ip, raw, err)
-		t.Count(a)
-		p.event(a, ip, detail)
+		j := readers.JudgeJSON(d.oracle, ip, raw, err)
+		t.Count(j.Answer)
+		p.event(j)
 		p.publish(t)
 	}
 	p.publish(t)
@@ -179,12 +179,12 @@ func (p *proc) publish(t verdicts.Tally) {
 }
 
 // event records a wrong or failed answer as a child would report it.
-func (p *proc) event(a verdicts.Answer, ip netip.Addr, detail string) {
-	switch a {
+func (p *proc) event(j readers.Judged) {
+	switch j.Answer {
 	case verdicts.Wrong:
-		p.record(readers.Event{Ev: "wrong", IP: ip.String(), Detail: detail})
+		p.record(readers.Event{Ev: "wrong", IP: j.IP.String(), Detail: j.Detail()})
 	case verdicts.Failed:
-		p.record(readers.Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: detail})
+		p.record(readers.Event{Ev: "error", Op: "lookup", IP: j.IP.String(), Detail: j.Err.Error()})
 	}
 }
 

@@ -159,10 +159,22 @@ func (d bytesDB) Close() error { return d.r.Close() }
 func lookup(r *maxminddb.Reader, ip netip.Addr, rec any) (bool, error) {
 	_, ok, err := r.LookupNetwork(net.IP(ip.AsSlice()), rec)
 	if err != nil {
-		return false, fmt.Errorf("lookup %s: %w", ip, err)
+		return false, &lookupError{ip: ip, err: err}
 	}
 	return ok, nil
 }
+
+// lookupError is a failed lookup: "lookup IP: the library's error". Its
+// text is made only when asked for, since on a torn file the library's
+// error can quote megabytes of garbage, and callers that count errors
+// never ask.
+type lookupError struct {
+	ip  netip.Addr
+	err error
+}
+
+func (e *lookupError) Error() string { return fmt.Sprintf("lookup %s: %v", e.ip, e.err) }
+func (e *lookupError) Unwrap() error { return e.err }
 
 // Registry holds reader strategies by name.
 type Registry struct{ byName map[string]Registration }

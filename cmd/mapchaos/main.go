@@ -70,7 +70,11 @@ func main() {
 	}
 	a := &app{writers: writers.Builtin(), readers: readers.Builtin(),
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, self: self}
-	os.Exit(a.run(ctx, os.Args[1:]))
+	code := a.run(ctx, os.Args[1:])
+	if len(os.Args) > 1 {
+		reportPeakRSS(os.Stderr, os.Args[1])
+	}
+	os.Exit(code)
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
