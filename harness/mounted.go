@@ -27,8 +27,10 @@ import (
 // the target, laid out as the writer expects it: a database shipped in a
 // container image and updated inside the running container (the first
 // update copies the file up into the upper layer, later ones change that
-// copy). The upper layers live on the file system of the mount state
-// directory.
+// copy). The lower layers live on the file system of the mount state
+// directory, the upper layers on a tmpfs so that copying up does not
+// write the host's disk (a container runtime keeps its writable layer on
+// disk; the copy-up is the overlay's either way).
 type Mounted struct {
 	// FS is ext4, xfs, btrfs, tmpfs or overlay (mounts.Kinds).
 	FS string
@@ -184,10 +186,13 @@ func copyFile(src, dst string) error {
 // overlay runs r like Local with each combination's data directory an
 // overlay whose lower layer holds A as the target.
 func (m Mounted) overlay(ctx context.Context, r *Run, set *mounts.Set) ([]Placed, error) {
-	o := &overlayLayer{set: set, lowers: map[bool]string{}, mounted: map[string]bool{}}
+	o := &overlayLayer{set: set, lowers: map[bool]string{}, mounted: map[string]bool{}, upper: filepath.Join(set.Dir, "uppers")}
+	if err := set.Tmpfs(fsSize(r.Pair, len(r.Plan.Combos), false), o.upper); err != nil {
+		return nil, fmt.Errorf("--fs overlay: the upper layers' tmpfs: %w", err)
+	}
 	r.layer = o
 	defer func() { r.layer = nil }()
-	r.Events.Note(fmt.Sprintf("--fs overlay: every target starts in an overlay's lower layer; upper layers in %s", set.Dir))
+	r.Events.Note(fmt.Sprintf("--fs overlay: every target starts in an overlay's lower layer (in %s); upper layers on a tmpfs", set.Dir))
 	placed, err := Local{}.Execute(ctx, r)
 	if rerr := o.releaseAll(); err == nil && rerr != nil {
 		err = rerr
@@ -198,11 +203,10 @@ func (m Mounted) overlay(ctx context.Context, r *Run, set *mounts.Set) ([]Placed
 	if o.fstype == "" {
 		return nil, fmt.Errorf("--fs overlay: no target was laid out in an overlay")
 	}
-	upper := reports.CaptureRun(set.Dir).FS
 	for i := range placed {
 		placed[i].Report.Run.FS = o.fstype
 		placed[i].Report.Run.Warnings = append(placed[i].Report.Run.Warnings, fmt.Sprintf(
-			"--fs overlay: each target started in an overlay's read-only lower layer (version A, as in a container image); the upper layer, which takes the first update's copy-up and every later change, was on %s", upper))
+			"--fs overlay: each target started in an overlay's read-only lower layer (version A, as in a container image); the upper layer, which takes the first update's copy-up and every later change, was on a tmpfs; the lower layer on %s", reports.CaptureRun(set.Dir).FS))
 	}
 	return placed, nil
 }
@@ -240,6 +244,7 @@ type overlayLayer struct {
 	set     *mounts.Set
 	lowers  map[bool]string // by Properties.SymlinkTarget
 	mounted map[string]bool
+	upper   string // where the upper layers go (a tmpfs)
 	fstype  string // the kernel's name, from the first mount
 }
 
@@ -256,7 +261,7 @@ func (o *overlayLayer) install(target, src string, props writers.Properties) err
 		o.lowers[props.SymlinkTarget] = lower
 	}
 	dir := filepath.Dir(target)
-	if err := o.set.Overlay(lower, dir); err != nil {
+	if err := o.set.Overlay(lower, o.upper, dir); err != nil {
 		return err
 	}
 	o.mounted[dir] = true

@@ -202,12 +202,16 @@ func (s *Set) Tmpfs(size int64, at string) error {
 }
 
 // Overlay mounts an overlay at at: lower is its read-only lower layer (a
-// container image's), and a fresh upper and work directory in the set's
-// directory take every change (the container's writable layer).
-func (s *Set) Overlay(lower, at string) error {
+// container image's), and a fresh upper and work directory in upperIn
+// (the set's directory when "") take every change (the container's
+// writable layer). Unmount deletes them.
+func (s *Set) Overlay(lower, upperIn, at string) error {
+	if upperIn == "" {
+		upperIn = s.Dir
+	}
 	s.mu.Lock()
 	s.n++
-	layer := filepath.Join(s.Dir, fmt.Sprintf("upper-%d", s.n))
+	layer := filepath.Join(upperIn, fmt.Sprintf("upper-%d", s.n))
 	s.mu.Unlock()
 	upper, work := filepath.Join(layer, "upper"), filepath.Join(layer, "work")
 	for _, d := range []string{upper, work} {

@@ -72,7 +72,7 @@ var _ = Describe("a set of mounts", Label("fs", "root"), func() {
 		lower, at := filepath.Join(work, "lower"), filepath.Join(work, "merged")
 		Expect(os.MkdirAll(lower, 0o755)).To(Succeed())
 		Expect(os.WriteFile(filepath.Join(lower, "db"), []byte("A"), 0o644)).To(Succeed())
-		Expect(set.Overlay(lower, at)).To(Succeed())
+		Expect(set.Overlay(lower, "", at)).To(Succeed())
 		Expect(mounts.FSType(at)).To(Equal("overlay"))
 		before, err := os.Stat(filepath.Join(at, "db"))
 		Expect(err).NotTo(HaveOccurred())

@@ -189,6 +189,9 @@ func validFS(name, arch string) error {
 	if arch != "" && arch != "native" {
 		return usagef("--fs %s runs on this machine: the --arch %s guest runs on its own ext4 and tmpfs", name, arch)
 	}
+	if err := mounts.Available(name); err != nil {
+		return usageError{err} // before a fixture or the output directory is touched
+	}
 	return nil
 }
 
