@@ -195,8 +195,8 @@ var _ = Describe("mapchaos --fs: the run on a file system mounted for it", Label
 	})
 
 	It("without root, exits 2 and says why, before touching anything", func() {
-		nobody := os.TempDir() + "/mapchaos-fs-nobody"
-		Expect(os.MkdirAll(nobody, 0o777)).To(Succeed())
+		nobody, err := os.MkdirTemp("", "mapchaos-fs-nobody-")
+		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(os.RemoveAll, nobody)
 		Expect(os.Chmod(nobody, 0o777)).To(Succeed())
 		self := filepath.Join(nobody, "mapchaos")
