@@ -30,7 +30,11 @@ import (
 // copy). The lower layers live on the file system of the mount state
 // directory, the upper layers on a tmpfs so that copying up does not
 // write the host's disk (a container runtime keeps its writable layer on
-// disk; the copy-up is the overlay's either way).
+// disk; the copy-up is the overlay's either way). With Run.KeepData the
+// overlay's data directories are empty after the run: what was kept was
+// in the upper layer, which goes with its mount.
+//
+// Run.Dir must be nil: the run directories are Out/runs/... .
 type Mounted struct {
 	// FS is ext4, xfs, btrfs, tmpfs or overlay (mounts.Kinds).
 	FS string
@@ -47,6 +51,9 @@ func (m Mounted) Name() string { return "this machine, on " + m.FS + " mounted f
 func (m Mounted) Execute(ctx context.Context, r *Run) (placed []Placed, err error) {
 	if err := mounts.Available(m.FS); err != nil {
 		return nil, badInput(err)
+	}
+	if r.Dir != nil {
+		return nil, fmt.Errorf("harness.Mounted: Run.Dir must be nil: the run directories live on the file system mounted under Out/runs")
 	}
 	state := m.State
 	if state == "" {

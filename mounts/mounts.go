@@ -89,7 +89,6 @@ type Set struct {
 	lock    *os.File
 	journal *os.File
 	mu      sync.Mutex
-	live    []string          // mount points, in the order they were mounted
 	layers  map[string]string // overlay mount point -> its upper layer's directory
 	n       int
 }
@@ -243,9 +242,6 @@ func (s *Set) mount(source, at, fstype, data string) error {
 	if err := unix.Mount(source, at, fstype, 0, data); err != nil {
 		return fmt.Errorf("mount %s (%s) at %s: %w", source, fstype, at, err)
 	}
-	s.mu.Lock()
-	s.live = append(s.live, at)
-	s.mu.Unlock()
 	return nil
 }
 
@@ -253,12 +249,6 @@ func (s *Set) mount(source, at, fstype, data string) error {
 // and deletes an overlay's upper layer with it.
 func (s *Set) Unmount(at string) error {
 	s.mu.Lock()
-	for i, p := range s.live {
-		if p == at {
-			s.live = append(s.live[:i], s.live[i+1:]...)
-			break
-		}
-	}
 	layer := s.layers[at]
 	delete(s.layers, at)
 	s.mu.Unlock()
@@ -271,8 +261,9 @@ func (s *Set) Unmount(at string) error {
 	return nil
 }
 
-// Close takes down every mount of the set (newest first), detaches its
-// loop devices and removes its directory. It may be called more than once.
+// Close takes down every mount of the set that is still mounted (newest
+// first, from the journal), detaches its loop devices and removes its
+// directory. It may be called more than once.
 func (s *Set) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -282,7 +273,7 @@ func (s *Set) Close() error {
 	s.journal.Close()
 	_, err := teardown(s.Dir)
 	s.lock.Close()
-	s.lock, s.live = nil, nil
+	s.lock = nil
 	return err
 }
 
