@@ -4,7 +4,8 @@
 // writable upper layer).
 //
 // A Set is one run's mounts. Open starts one in a state directory of its
-// own (StateDir/<pid>-<n>), holding an exclusive flock on its lock file
+// own (<state>/<pid>-<random>; DefaultStateDir is $MAPCHAOS_MOUNTS or
+// $TMPDIR/mapchaos-mounts), holding an exclusive flock on its lock file
 // for as long as the run lives, and writes down every image, loop device
 // and mount point in its journal before it makes it. Close takes
 // everything down in reverse order: at the end of a run, and on Ctrl-C
@@ -29,6 +30,13 @@
 //     detach it lazily (MNT_DETACH); the kernel frees the file system and
 //     its loop device when the last such file is closed.
 //   - The sweep finds a dead run's state by the state directory: runs
-//     with a different StateDir (or $TMPDIR) do not see each other's
-//     leftovers.
+//     with a different state directory ($MAPCHAOS_MOUNTS, $TMPDIR) do not
+//     see each other's leftovers.
+//   - An overlay's upper and work directories are made fresh for each
+//     mount (in a directory the caller names, such as a tmpfs of the same
+//     set) and deleted when it is unmounted; overlayfs keeps st_dev and
+//     st_ino across a copy-up, so the same numbers may name the lower file
+//     before the first write and the upper copy after it.
+//   - Mount points are in the mount namespace of the process; a sweep
+//     from another namespace does not see them mounted.
 package mounts
