@@ -19,7 +19,7 @@ define run-suites
 	  exit $$status
 endef
 
-.PHONY: all build deps demo demo-arm64 test test-arm64 unit lint bench clean
+.PHONY: all build deps demo demo-arm64 test test-arm64 test-fs unit lint bench clean
 
 all: lint test
 
@@ -42,6 +42,12 @@ deps:
 ## test-arm64: the Ginkgo suites, compiled for linux/arm64, run in a real arm64 kernel
 test-arm64: deps
 	$(GO) run ./cmd/mapchaos-vm suites --out $(OUT)/arm64-suites
+
+## test-fs: the fs specs (mounts, mapchaos --fs) on every local file system
+## --fs knows: ext4, xfs, btrfs, tmpfs, overlay (make test runs them on xfs). Needs root.
+test-fs: export MAPCHAOS_TEST_FS := ext4,xfs,btrfs,tmpfs,overlay
+test-fs: deps
+	$(call run-suites,--label-filter=fs ./mounts ./cmd/mapchaos)
 
 ## test: the packages, lint, then every Ginkgo suite (unit specs, real races, the
 ## matrix), then the list of skipped specs and why

@@ -60,6 +60,10 @@ type Config struct {
 	// KeepData keeps the target and the versions in Dir after the run
 	// (they are removed by default; logs, rings and stderr stay).
 	KeepData bool
+	// Install lays out the target as A (default writers.Install); an
+	// environment that puts the target elsewhere (an overlay's lower
+	// layer) gives its own.
+	Install func(target, src string, props writers.Properties) error
 }
 
 func (c Config) withDefaults() Config {
@@ -205,7 +209,11 @@ func (r *run) prepare() (a, b string, err error) {
 		}
 	}
 	r.target = filepath.Join(d, "data", "db.mmdb")
-	if err := writers.Install(r.target, a, r.cfg.Writer.Properties); err != nil {
+	install := writers.Install
+	if r.cfg.Install != nil {
+		install = r.cfg.Install
+	}
+	if err := install(r.target, a, r.cfg.Writer.Properties); err != nil {
 		return "", "", harnessErr("install target: %v", err)
 	}
 	return a, b, nil

@@ -15,7 +15,11 @@
 //     (step without ptrace) gives way to Race, which the report says;
 //   - an Environment: where the run happens. Local runs on this machine in
 //     the output directory; Arm64 runs the same plan inside a real arm64
-//     kernel under qemu-system and brings its reports back.
+//     kernel under qemu-system and brings its reports back; Mounted runs
+//     like Local with the targets on a file system made for the run
+//     (package mounts: a loop-mounted ext4, xfs or btrfs image, a tmpfs,
+//     or an overlay with the target in its lower layer) and always taken
+//     down again.
 //
 // Adding a mode or an environment is one new type. Execute returns the
 // reports (one per place the run happened), which Write writes; Events

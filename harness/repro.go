@@ -37,6 +37,8 @@ type Repro struct {
 	Size, Shape string
 	// Timeout is check's --writer-timeout when it is not the default.
 	Timeout time.Duration
+	// FS is --fs (a file system mounted for the run), when set.
+	FS string
 }
 
 // For renders the command that runs writer x reader again; reader is a
@@ -107,8 +109,12 @@ func (r Repro) readers(reader string) []string {
 }
 
 func (r Repro) arch() []string {
-	if r.Arch == "" || r.Arch == "native" {
-		return nil
+	var out []string
+	if r.FS != "" {
+		out = append(out, "--fs", r.FS)
 	}
-	return []string{"--arch", r.Arch}
+	if r.Arch == "" || r.Arch == "native" {
+		return out
+	}
+	return append(out, "--arch", r.Arch)
 }

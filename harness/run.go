@@ -38,7 +38,8 @@ type Run struct {
 	// (they are removed by default; logs, rings and stderr stay).
 	KeepData bool
 
-	k, n int // combinations begun, and in all
+	k, n  int   // combinations begun, and in all
+	layer layer // where targets are laid out (Mounted overlay); nil: in place
 }
 
 // Events hears how a run goes, for progress lines. Each method may be

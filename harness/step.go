@@ -94,6 +94,9 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 			break // a failed updater: the next update cannot start from its state
 		}
 	}
+	if err := r.release(u.data); err != nil {
+		return nil, err
+	}
 	return ups, os.RemoveAll(dir)
 }
 
@@ -151,13 +154,16 @@ func (u stepping) config(seq int) (step.Config, error) {
 // earlier updates applied by the same writer, untraced; for the user's
 // updater, a fresh {new} for this one.
 func (u stepping) prepare(ctx context.Context, seq int) error {
+	if err := u.r.release(u.data); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(u.data); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(u.data, 0o755); err != nil {
 		return err
 	}
-	if err := writers.Install(u.target(), u.vers[0], u.w.Properties); err != nil {
+	if err := u.r.install(u.target(), u.vers[0], u.w.Properties); err != nil {
 		return err
 	}
 	for i := 1; i < seq; i++ {

@@ -191,6 +191,9 @@ type prober struct {
 	mapping []byte // the old file, mapped before the update
 	mapDev  uint64
 	mapIno  uint64
+	// overlay: the target is on overlayfs, whose st_dev and st_ino stay
+	// the same across a copy-up although the mapping keeps the lower file.
+	overlay bool
 	// running holds, per reader, the DB its running role reads, opened
 	// before the update; readers whose running strategies are equal
 	// share one (runShare[i] is the first reader of i's DB).
@@ -233,6 +236,8 @@ func (p *prober) open() error {
 		return fmt.Errorf("the target %s is empty before the update", p.target)
 	}
 	p.mapDev, p.mapIno = st.Dev, st.Ino
+	var sfs unix.Statfs_t
+	p.overlay = unix.Fstatfs(int(f.Fd()), &sfs) == nil && uint32(sfs.Type) == unix.OVERLAYFS_SUPER_MAGIC
 	p.mapping, err = unix.Mmap(int(f.Fd()), 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("map the target: %w", err)
@@ -541,8 +546,9 @@ func (p *prober) runningView() RunningView {
 		readable = int(v.FaultAt)
 	}
 	h := crc32.New(castagnoli)
-	// Pages of the same inode already summed from the file are reused.
-	sameInode := p.fileDev == p.mapDev && p.fileIno == p.mapIno
+	// Pages of the same inode already summed from the file are reused
+	// (never on overlayfs, where the same number may be another file).
+	sameInode := !p.overlay && p.fileDev == p.mapDev && p.fileIno == p.mapIno
 	for i := 0; i*p.page < readable; i++ {
 		lo, hi := i*p.page, min((i+1)*p.page, readable)
 		var c uint32

@@ -69,7 +69,7 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
-	old, new                                                                 string
+	old, new, fs                                                             string
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
 
@@ -101,6 +101,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.StringVar(&f.shape, "shape", string(fixtures.Shrink), "size of B relative to A: same, shrink (about 60%) or grow (about 160%)")
 	fs.DurationVar(&f.timeout, "writer-timeout", writers.DefaultTimeout, "longest one run of the updater may take; past it its process group is killed and the updater failed")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
+	fs.StringVar(&f.fs, "fs", "", fsUsage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, usageError{errors.New("help requested")}
@@ -114,7 +115,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	if err := f.validate(); err != nil {
 		return f, usageError{err}
 	}
-	return f, nil
+	return f, validFS(f.fs, "")
 }
 
 // validate checks every flag before anything is started or written.
@@ -254,7 +255,7 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 		return nil, err
 	}
 	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode,
-		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind}
+		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind, FS: f.fs}
 	if f.set["size"] || f.set["shape"] {
 		repro.Size, repro.Shape = f.size, f.shape
 	}
@@ -265,7 +266,7 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "step" {
 		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
-	return &harness.Run{Plan: plan, Mode: mode, Env: harness.Local{}, Self: a.self, Repro: repro,
+	return &harness.Run{Plan: plan, Mode: mode, Env: fsEnv(f.fs), Self: a.self, Repro: repro,
 		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil
 }
 

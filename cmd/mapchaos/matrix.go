@@ -15,12 +15,13 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/mounts"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
-	old, new                                         string
+	old, new, fs                                     string
 	seed, updates                                    int64
 	configSet, probeEveryWrite                       bool
 }
@@ -41,6 +42,7 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
+	fs.StringVar(&f.fs, "fs", "", fsUsage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, usageError{errors.New("help requested")}
@@ -73,6 +75,9 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	}
 	if f.seed < -1 {
 		return f, usagef("--seed %d: want a non-negative number", f.seed)
+	}
+	if err := validFS(f.fs, f.arch); err != nil {
+		return f, err
 	}
 	return f, nil
 }
@@ -125,7 +130,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	}
 	a.sayConfig(cfg, false)
 	r := &harness.Run{Plan: plan, Mode: f.runMode(), Env: f.env(), Self: a.self,
-		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates)}}
+		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates), FS: f.fs}}
 	if f.mode == "step" && f.updates != 1 {
 		r.Repro.Updates = 0 // --updates means nothing to step mode but 1 or not 1
 	}
@@ -168,7 +173,34 @@ func (f matrixFlags) env() harness.Environment {
 	if f.arch == "arm64" {
 		return harness.Arm64{}
 	}
-	return harness.Local{}
+	return fsEnv(f.fs)
+}
+
+const fsUsage = "run on a file system mounted for the run: ext4, xfs, btrfs (loop-mounted images), tmpfs, or overlay (the target in a container image's lower layer); needs root (default: where --out is)"
+
+// validFS checks --fs: one of mounts.Kinds, on this machine.
+func validFS(name, arch string) error {
+	if name == "" {
+		return nil
+	}
+	if err := mounts.Valid(name); err != nil {
+		return usagef("--fs: %v", err)
+	}
+	if arch != "" && arch != "native" {
+		return usagef("--fs %s runs on this machine: the --arch %s guest runs on its own ext4 and tmpfs", name, arch)
+	}
+	if err := mounts.Available(name); err != nil {
+		return usageError{err} // before a fixture or the output directory is touched
+	}
+	return nil
+}
+
+// fsEnv is the Environment of --fs: Local without it.
+func fsEnv(name string) harness.Environment {
+	if name == "" {
+		return harness.Local{}
+	}
+	return harness.Mounted{FS: name}
 }
 
 // announce prints what the run is about to do.
@@ -176,7 +208,7 @@ func (a *app) announce(r *harness.Run) {
 	rc := r.Plan.Config.Race
 	n := len(r.Plan.Combos)
 	switch {
-	case r.Env.Name() != (harness.Local{}).Name():
+	case r.Env.Name() == (harness.Arm64{}).Name():
 		return
 	case r.Mode.Name() == "step":
 		fmt.Fprintf(a.stdout, "stepping %d combinations: %d update(s) per writer under ptrace, every reader probed at every step, seed %d\n",
