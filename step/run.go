@@ -1,7 +1,6 @@
 package step
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +22,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/bounded"
 	"github.com/mapchaos/mapchaos/internal/proctrack"
+	"github.com/mapchaos/mapchaos/internal/waitstatus"
 	"github.com/mapchaos/mapchaos/readers"
 )
 
@@ -523,54 +524,26 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	defer proc.Release()
 	pid := proc.Pid
 	live := &liveSet{tids: map[int]bool{pid: true}, pgid: pid}
-	stopWatch := make(chan struct{})
-	var watch sync.WaitGroup
-	watch.Add(1)
-	go func() {
-		defer watch.Done()
-		select {
-		case <-ctx.Done():
-			live.killAll()
-		case <-stopWatch:
-		}
-	}()
+	stopWatch := killOnDone(ctx, live)
 	finish := func() {
-		close(stopWatch)
-		watch.Wait()
+		stopWatch()
 		select {
 		case <-copied:
 		case <-time.After(2 * time.Second): // a grandchild that escaped holds the pipe
 		}
-		res.output = out.String()
+		res.output = out.Kept()
 	}
-
 	// The wrapper stops itself; then it can be seized.
-	var ws unix.WaitStatus
-	for {
-		_, err = unix.Wait4(pid, &ws, unix.WUNTRACED, nil)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if ws, err := waitStop(pid); err != nil || !ws.Stopped() {
 		finish()
-		return res, true, fmt.Errorf("wait for the trace wrapper: %w", err)
-	}
-	if !ws.Stopped() {
-		finish()
-		if ctx.Err() != nil {
-			return res, true, ctxErr(ctx, cfg)
-		}
-		if ws.Exited() && ws.ExitStatus() == 126 && strings.Contains(res.output, "seccomp") {
-			return res, true, fmt.Errorf("%w: %s", errSeccompUnavailable, strings.TrimSpace(res.output))
-		}
-		return res, true, fmt.Errorf("the trace wrapper ended (%s) before it stopped itself: %s", describe(ws), strings.TrimSpace(res.output))
+		return res, true, wrapperEnded(ctx, cfg, ws, err, res.output)
 	}
 	t := &tracer{root: pid, seccomp: !cfg.NoSeccomp, dec: dec, obs: obs, clamp: cfg.Clamp,
 		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6f72646572)), tasks: map[int]*task{}, live: live}
 	if err := t.attach(pid); err != nil {
 		t.reapAll()
 		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		finish()
 		return res, true, seizeFailure(err)
@@ -582,7 +555,7 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	}
 	finish()
 	res.stops, res.warnings, res.armed, res.killed = t.stops, t.warnings, t.armed, t.killed
-	res.exit, res.code = describe(t.rootWS), exitCode(t.rootWS)
+	res.exit, res.code = waitstatus.Describe(syscall.WaitStatus(t.rootWS)), exitCode(t.rootWS)
 	if t.killed {
 		res.exit = "killed by the harness"
 	}
@@ -597,7 +570,7 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 
 // startWrapper starts the trace wrapper of cfg.Argv, tracked, in a process
 // group of its own, with its output copied to out until copied is closed.
-func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *boundedBuffer, copied chan struct{}, err error) {
+func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *bounded.Buffer, copied chan struct{}, err error) {
 	argv := slices.Clone(cfg.Wrapper)
 	if !cfg.NoSeccomp {
 		argv = append(argv, WrapSeccompFlag)
@@ -607,7 +580,7 @@ func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("output pipe: %w", err)
 	}
-	out = &boundedBuffer{max: maxOutput}
+	out = bounded.New(maxOutput, 0)
 	copied = make(chan struct{})
 	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
 	null, err := os.Open(os.DevNull)
@@ -626,6 +599,48 @@ func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *
 		return nil, nil, nil, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
 	}
 	return proc, out, copied, nil
+}
+
+// killOnDone kills every tracee of live when ctx ends, until the returned
+// function is called.
+func killOnDone(ctx context.Context, live *liveSet) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			live.killAll()
+		case <-done:
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// waitStop waits until the trace wrapper pid stops itself, or ends.
+func waitStop(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return ws, err
+		}
+	}
+}
+
+// wrapperEnded says why the trace wrapper ended (ws, or err) instead of
+// stopping itself, from its output.
+func wrapperEnded(ctx context.Context, cfg Config, ws unix.WaitStatus, err error, output string) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("wait for the trace wrapper: %w", err)
+	case ctx.Err() != nil:
+		return ctxErr(ctx, cfg)
+	case ws.Exited() && ws.ExitStatus() == 126 && strings.Contains(output, "seccomp"):
+		return fmt.Errorf("%w: %s", errSeccompUnavailable, strings.TrimSpace(output))
+	}
+	return fmt.Errorf("the trace wrapper ended (%s) before it stopped itself: %s", waitstatus.Describe(syscall.WaitStatus(ws)), strings.TrimSpace(output))
 }
 
 // errTimeout is the cause of a run cancelled by its watchdog.
@@ -680,42 +695,9 @@ func watchdog(limit time.Duration, obs *timedObserver, expire func()) (stop func
 	return func() { close(done) }
 }
 
-// describe renders a wait status: "exit 0", "killed by SIGKILL".
-func describe(ws unix.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exit %d", ws.ExitStatus())
-	case ws.Signaled():
-		return "killed by " + unix.SignalName(ws.Signal())
-	}
-	return fmt.Sprintf("wait status %#x", uint32(ws))
-}
-
 func exitCode(ws unix.WaitStatus) int {
 	if ws.Exited() {
 		return ws.ExitStatus()
 	}
 	return -1
-}
-
-// boundedBuffer keeps the first max bytes written to it.
-type boundedBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   bytes.Buffer
-}
-
-func (w *boundedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if room := w.max - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (w *boundedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
