@@ -67,7 +67,8 @@ lint:
 
 ## bench: lookups/s per reader strategy (outside and inside a race), writer
 ## throughput, stepped vs plain updates, explain on 50 MB of log, and the
-## wall time of the default matrix.
+## wall time of the default matrix, then the harness's own peak memory and
+## wall time at 16 MiB, 256 MiB and 1 GiB (SIZES="16MiB 256MiB" is quicker).
 bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
@@ -77,6 +78,7 @@ bench: build
 	  $(BIN) matrix --config ginkgo.yml --out $(OUT)/bench-matrix >/dev/null; status=$$?; \
 	  end=$$(date +%s.%N); \
 	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix wall time: %.1f s (exit %d)\n", e-s, x}' | tee -a $(OUT)/bench.txt
+	scripts/bench-memory $(BIN) | tee -a $(OUT)/bench.txt
 
 clean:
 	rm -rf bin $(OUT)
