@@ -16,6 +16,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
@@ -64,6 +65,7 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
+	model                                                                    string
 	old, new                                                                 string
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
@@ -88,7 +90,8 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
 	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the updater under ptrace, probed after every system call)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the updater under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
+	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	fs.StringVar(&f.targetKind, "target-kind", "file", "file (the target is a regular file) or symlink (a symlink to a file in the same directory)")
@@ -125,9 +128,12 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
-	case "race", "step":
+	case "race", "step", "power-loss":
 	default:
-		return fmt.Errorf("--mode %q: want race or step", f.mode)
+		return fmt.Errorf("--mode %q: want race, step or power-loss", f.mode)
+	}
+	if _, err := powerloss.ModelNamed(f.model); err != nil {
+		return fmt.Errorf("--model: %w", err)
 	}
 	if (f.old == "") != (f.new == "") {
 		return errors.New("--old and --new go together: give both (your own pair) or neither (a generated pair)")
@@ -321,6 +327,9 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "step" {
 		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
+	if f.mode == "power-loss" {
+		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
+	}
 	return &harness.Run{Plan: plan, Mode: mode, Env: harness.Local{}, Self: a.self, Repro: repro,
 		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil
 }
@@ -347,7 +356,7 @@ func checkLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 			strings.TrimSuffix(lines.First(e.WriterError), "; its output:"))
 	}
 	mark := "ok"
-	if failsCheck(e.Verdict) {
+	if failsCheck(e.Verdict) || !e.Met {
 		mark = "UNSAFE"
 	}
 	return fmt.Sprintf("[%d/%d %5.1fs] exec x %-12s %-9s %-6s (%s; %s)\n",
@@ -423,7 +432,7 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 	var bad, noted []string
 	for _, e := range r.Results {
 		switch {
-		case failsCheck(e.Verdict):
+		case failsCheck(e.Verdict) || !e.Met: // !Met: a power cut leaves a state the reader cannot serve
 			bad = append(bad, e.Reader+" "+e.Verdict.String())
 		case e.Verdict != verdicts.Safe:
 			noted = append(noted, e.Reader+" "+e.Verdict.String())

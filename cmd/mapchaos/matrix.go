@@ -15,11 +15,13 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
+	model                                            string
 	old, new                                         string
 	seed, updates                                    int64
 	configSet, probeEveryWrite                       bool
@@ -35,7 +37,8 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the race (default: race.seed of the config)")
 	fs.Int64Var(&f.updates, "updates", 0, "updates per combination (default: race.updates of the config)")
 	fs.StringVar(&f.out, "out", "mapchaos-out", "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the writer under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
+	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
@@ -56,9 +59,12 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 		}
 	})
 	switch f.mode {
-	case "race", "step":
+	case "race", "step", "power-loss":
 	default:
-		return f, usagef("--mode %q: want race or step", f.mode)
+		return f, usagef("--mode %q: want race, step or power-loss", f.mode)
+	}
+	if _, err := powerloss.ModelNamed(f.model); err != nil {
+		return f, usagef("--model: %v", err)
 	}
 	switch f.arch {
 	case "native", "arm64":
@@ -153,6 +159,9 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 
 // runMode is the Mode the flags ask for.
 func (f matrixFlags) runMode() harness.Mode {
+	if f.mode == "power-loss" {
+		return harness.PowerLoss{Model: f.model, Updates: map[bool]int{true: 1, false: 2}[f.updates == 1]}
+	}
 	if f.mode == "step" {
 		s := harness.Step{Updates: 2, EveryWrite: f.probeEveryWrite}
 		if f.updates == 1 {
