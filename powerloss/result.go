@@ -51,7 +51,7 @@ func Result(writer, reader string, i int, model string, ups []Update, repro stri
 				best = &results.Evidence{Outcome: o.Verdict, Role: results.Starting, Reader: "restarted",
 					Step: cs.After, ExitStatus: o.Died, Signal: o.Signal, Stderr: o.Stderr, Addr: o.Addr,
 					WriterStep: fmt.Sprintf("update %s, power lost after #%d %s (%s model, state %d)", u.Label, cs.After, j.Call, model, cs.ID),
-					Detail: fmt.Sprintf("a reader restarted after the power loss: %s; on disk: %s; lost: %s", o.Detail, j.OnDisk, j.Lost)}
+					Detail:     fmt.Sprintf("a reader restarted after the power loss: %s; on disk: %s; lost: %s", o.Detail, j.OnDisk, j.Lost)}
 			}
 		}
 		res.PowerLoss.Updates = append(res.PowerLoss.Updates, pu)
