@@ -50,6 +50,11 @@ func Judge(ctx context.Context, t *Trace, ex Explored, root, base string, rs *st
 			return out, err
 		}
 		view, readers := rs.Look()
+		for i := range readers {
+			// The state's directory is the run's own: say the file's name only.
+			o := &readers[i].Starting
+			o.Detail = strings.ReplaceAll(o.Detail, filepath.Join(root, "s", "t")+string(filepath.Separator), "")
+		}
 		j := Judged{Recipe: r, After: t.Points[r.K].N, Call: t.Points[r.K].Call, Name: name(view), OnDisk: view.Text,
 			Lost: t.Lost(r), Leftovers: t.Leftovers(r), Readers: readers}
 		if r.Kind == "prefix" && j.Lost != "nothing" {
