@@ -55,8 +55,9 @@ func sizesOf(vs []*File) []int64 {
 		}
 		lo, hi = min(lo, f.Size), max(hi, f.Size)
 	}
+	own := len(out)
 	for s := (lo/PageSize + 1) * PageSize; s < hi; s += PageSize {
-		if !slices.Contains(out, s) {
+		if !slices.Contains(out[:own], s) {
 			out = append(out, s)
 		}
 	}
