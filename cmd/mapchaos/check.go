@@ -315,7 +315,7 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	for _, rd := range rs {
 		plan.Combos = append(plan.Combos, harness.Combo{Writer: f.strategy(nil), Reader: rd, Expected: &checkGate})
 	}
-	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode,
+	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode, Model: f.model,
 		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind}
 	if f.set["size"] || f.set["shape"] {
 		repro.Size, repro.Shape = f.size, f.shape
@@ -446,6 +446,10 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 			fmt.Fprintf(w, "note: %s recovered from memory faults (SetPanicOnFault): readers without that protection crash with this updater\n", e.Reader)
 		}
 	}
+	if len(bad) > 0 && r.Run.Mode == "power-loss" {
+		fmt.Fprintf(w, "UNSAFE: after a power loss during an update, a restarted reader crashes, gets stuck, serves wrong answers or cannot serve at all (down): %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
+		return exitFailed
+	}
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "UNSAFE: the updater made readers crash, get stuck or serve wrong answers: %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
 		return exitFailed
@@ -455,7 +459,7 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 	} else {
 		fmt.Fprintf(w, "SAFE: every reader got the right answer, from the old or the new version, throughout (%.1fs)\n", elapsed.Seconds())
 	}
-	if r.Run.Mode != "step" {
+	if r.Run.Mode == "race" {
 		// A race that found nothing worse has not proved the narrow
 		// windows absent: say how to look inside each one.
 		fmt.Fprintln(w, "hint: a race sees only the moments a reader happened to open or read in; run the same check with --mode step to stop the updater after every system call and probe each state")

@@ -131,7 +131,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	}
 	a.sayConfig(cfg, false)
 	r := &harness.Run{Plan: plan, Mode: f.runMode(), Env: f.env(), Self: a.self,
-		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates)}}
+		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Model: f.model, Seed: cfg.Race.Seed, Updates: int(f.updates)}}
 	if f.mode == "step" && f.updates != 1 {
 		r.Repro.Updates = 0 // --updates means nothing to step mode but 1 or not 1
 	}
