@@ -7,13 +7,15 @@ import (
 	"hash/fnv"
 	"math/big"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 )
 
 // Explored is the crash states chosen for one update.
 type Explored struct {
-	// States are the distinct states to open, each once: the prefix
+	// States are the distinct states to open, each once (distinct for a
+	// reader: the target's content and the names there): the prefix
 	// states first (nothing lost after point k), then the model's corners
 	// and seeded draws, in an order that depends on the seed alone.
 	States []Recipe
@@ -31,6 +33,7 @@ type Explored struct {
 // and corners, and draws from the seed.
 func Explore(ctx context.Context, t *Trace, m Model, budget int, seed int64) (Explored, error) {
 	K := len(t.Points) - 1
+	target := filepath.Base(t.rec.target)
 	ex := Explored{Exist: new(big.Int)}
 	for k := 0; k <= K; k++ {
 		ex.Exist.Add(ex.Exist, m.Count(t, k))
@@ -40,7 +43,7 @@ func Explore(ctx context.Context, t *Trace, m Model, budget int, seed int64) (Ex
 		if len(ex.States) >= budget {
 			return false
 		}
-		h := r.key()
+		h := t.key(r, target)
 		if seen[h] {
 			return true
 		}
@@ -82,22 +85,24 @@ func Explore(ctx context.Context, t *Trace, m Model, budget int, seed int64) (Ex
 	return ex, ctx.Err()
 }
 
-// key hashes what a state holds: every name, and the content of the file
-// it names.
-func (r Recipe) key() uint64 {
+// key hashes what a restarted reader can tell apart in a state: every
+// name and what it is, and the content of the file the target (name
+// target) resolves to. Two states that differ only in the bytes of a
+// leftover temporary file are one state.
+func (t *Trace) key(r Recipe, target string) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
 	for _, n := range sortedKeys(r.Names) {
 		e := r.Names[n]
-		fmt.Fprintf(h, "%s\x00%s\x00%t\x00", n, e.Link, e.Dir)
-		if f := r.Files[e.Ino]; e.Ino != 0 && f != nil {
-			binary.LittleEndian.PutUint64(b[:], uint64(f.Size))
-			h.Write(b[:])
-			for _, p := range f.Pages {
-				binary.LittleEndian.PutUint32(b[:4], uint32(p.Blob))
-				b[4] = byte(p.Src)
-				h.Write(b[:5])
-			}
+		fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t\x00", n, e.Link, e.Dir, e.Ino != 0)
+	}
+	if f := t.fileAt(r, target); f != nil {
+		binary.LittleEndian.PutUint64(b[:], uint64(f.Size))
+		h.Write(b[:])
+		for _, p := range f.Pages {
+			binary.LittleEndian.PutUint32(b[:4], uint32(p.Blob))
+			b[4] = byte(p.Src)
+			h.Write(b[:5])
 		}
 	}
 	return h.Sum64()
