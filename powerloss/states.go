@@ -23,7 +23,8 @@ type Explored struct {
 	// upper bound: a state reached from two points counts twice), prefix
 	// states included.
 	Exist *big.Int
-	// Sampled: the states were too many and were drawn from the seed.
+	// Sampled: the budget was reached, so there may be more distinct
+	// states than were opened (the later ones drawn from the seed).
 	Sampled bool
 }
 
@@ -81,7 +82,7 @@ func Explore(ctx context.Context, t *Trace, m Model, budget int, seed int64) (Ex
 			break
 		}
 	}
-	ex.Sampled = ex.Exist.Cmp(big.NewInt(int64(len(ex.States)))) > 0
+	ex.Sampled = len(ex.States) >= budget
 	return ex, ctx.Err()
 }
 

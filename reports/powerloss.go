@@ -64,7 +64,7 @@ func exploredText(u results.PowerLossUpdate) string {
 	if u.Sampled {
 		return fmt.Sprintf("%d distinct states opened, drawn from the seed, of %s the model allows.", u.Explored, u.Exist)
 	}
-	return fmt.Sprintf("All %d distinct states opened (the model allows %s, counted per crash point).", u.Explored, u.Exist)
+	return fmt.Sprintf("%d distinct states opened, every one the draws found (the model allows %s, counted per crash point and with duplicates).", u.Explored, u.Exist)
 }
 
 // stateVerdict is e's verdict in state si of update ui, marked when down.

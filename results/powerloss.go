@@ -29,9 +29,10 @@ type PowerLossUpdate struct {
 	// Exist is how many states the model allows, over every crash point
 	// (a decimal number, or "about 10^N" when it has more than 15 digits;
 	// an upper bound: a state reached from two points counts twice).
-	// Explored is how many distinct states were built and opened;
-	// Sampled says they were drawn from the seed because they were too
-	// many (Explored < Exist).
+	// Explored is how many distinct states (distinct for a reader: the
+	// target's bytes and the names there) were built and opened; Sampled
+	// says the bound of states per update was reached, so there may be
+	// more (the later ones were drawn from the seed).
 	Exist    string `json:"exist"`
 	Explored int    `json:"explored"`
 	Sampled  bool   `json:"sampled,omitempty"`
