@@ -125,7 +125,7 @@ func (t *Trace) Lost(r Recipe) string {
 		}
 		parts = append(parts, t.entryLost(n, value{e, ok}, r.K))
 	}
-	for _, n := range sortedKeys(r.Names) {
+	for _, n := range t.targetFirst(r) {
 		e := r.Names[n]
 		f, g := r.Files[e.Ino], now.Files[e.Ino]
 		if e.Ino == 0 || f == nil || g == nil || f.same(g) || !t.firstName(r, n) {
@@ -139,9 +139,20 @@ func (t *Trace) Lost(r Recipe) string {
 	return strings.Join(parts, "; ")
 }
 
-// firstName reports whether n is the first name of its inode in r.
+// targetFirst lists the names of r in order, the target's first.
+func (t *Trace) targetFirst(r Recipe) []string {
+	target := filepath.Base(t.rec.target)
+	names := sortedKeys(r.Names)
+	if i := slices.Index(names, target); i > 0 {
+		names = append(append([]string{target}, names[:i]...), names[i+1:]...)
+	}
+	return names
+}
+
+// firstName reports whether n is the first name of its inode in r, the
+// target's name coming first.
 func (t *Trace) firstName(r Recipe, n string) bool {
-	for _, m := range sortedKeys(r.Names) {
+	for _, m := range t.targetFirst(r) {
 		if r.Names[m].Ino == r.Names[n].Ino {
 			return m == n
 		}

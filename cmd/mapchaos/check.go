@@ -337,6 +337,10 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 // announceCheck prints what the check is about to do.
 func (a *app) announceCheck(r *harness.Run) {
 	rc := r.Plan.Config.Race
+	if pl, ok := r.Mode.(harness.PowerLoss); ok {
+		fmt.Fprintf(a.stdout, "tracing the updater under ptrace: 2 updates, the crash states of each under the %s model opened by %d restarted reader(s), seed %d\n", pl.Model, len(r.Plan.Combos), rc.Seed)
+		return
+	}
 	if r.Mode.Name() == "step" {
 		fmt.Fprintf(a.stdout, "stepping the updater under ptrace: 2 updates, %d reader(s) probed at every step, seed %d\n", len(r.Plan.Combos), rc.Seed)
 		return

@@ -187,6 +187,9 @@ func (a *app) announce(r *harness.Run) {
 	switch {
 	case r.Env.Name() != (harness.Local{}).Name():
 		return
+	case r.Mode.Name() == "power-loss":
+		fmt.Fprintf(a.stdout, "power loss in %d combinations: %d update(s) per writer traced under ptrace, the crash states of each (%s model) opened by restarted readers, seed %d\n",
+			n, r.Mode.(harness.PowerLoss).Updates, r.Mode.(harness.PowerLoss).Model, rc.Seed)
 	case r.Mode.Name() == "step":
 		fmt.Fprintf(a.stdout, "stepping %d combinations: %d update(s) per writer under ptrace, every reader probed at every step, seed %d\n",
 			n, r.Mode.(harness.Step).Updates, rc.Seed)
