@@ -153,5 +153,29 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	if err != nil {
 		return powerloss.Update{}, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
 	}
+	if err := servesBefore(states, regs); err != nil {
+		return powerloss.Update{}, err
+	}
 	return powerloss.Update{Label: u.label(seq), Seq: seqn, Explored: ex, States: states, Duration: time.Since(began)}, nil
+}
+
+// servesBefore checks that every reader serves from the state before the
+// update (the first explored state: nothing changed yet). One that does
+// not is broken, not a victim of the power loss: a foreign reader that
+// never says ready is bad input.
+func servesBefore(states []powerloss.Judged, regs []readers.Registration) error {
+	if len(states) == 0 || states[0].After != 0 {
+		return fmt.Errorf("power-loss: the state before the update was not opened")
+	}
+	for i, o := range states[0].Readers {
+		if o.Starting.Verdict == verdicts.Safe {
+			continue
+		}
+		err := fmt.Errorf("reader %s cannot serve from the target before the update (%s): %s", o.Reader, states[0].OnDisk, o.Starting.Detail)
+		if len(regs[i].Command) > 0 {
+			return badInput(fmt.Errorf("--reader-cmd: %w", err))
+		}
+		return err
+	}
+	return nil
 }
