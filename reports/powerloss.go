@@ -107,3 +107,55 @@ func powerLossText(pl *results.PowerLossTrace) string {
 	}
 	return b.String()
 }
+
+// htmlState is one crash state as report.html shows it: a line to open,
+// and its facts.
+type htmlState struct {
+	Summary string
+	Verdict string
+	Facts   []fact
+}
+
+// htmlStates lists the crash states of a power-loss trace, nil otherwise.
+func htmlStates(pl *results.PowerLossTrace) []htmlState {
+	if pl == nil {
+		return nil
+	}
+	var out []htmlState
+	for _, u := range pl.Updates {
+		for _, s := range u.States {
+			sum := fmt.Sprintf("update %s, state %d (%s): %s -> %s", u.Update, s.ID, s.Kind, s.Name, s.Verdict)
+			if s.Down {
+				sum += ", down"
+			}
+			facts := []fact{{Label: "power lost after", Value: fmt.Sprintf("#%d %s", s.After, s.Call), Code: true},
+				{Label: "lost", Value: s.Lost}, {Label: "on disk", Value: s.OnDisk}}
+			if len(s.Leftovers) > 0 {
+				facts = append(facts, fact{Label: "left behind", Value: strings.Join(s.Leftovers, ", "), Code: true})
+			}
+			facts = append(facts, fact{Label: "verdict", Value: s.Verdict.String()})
+			if s.Detail != "" {
+				facts = append(facts, fact{Label: "detail", Value: s.Detail})
+			}
+			out = append(out, htmlState{Summary: sum, Verdict: s.Verdict.String(), Facts: facts})
+		}
+	}
+	return out
+}
+
+// htmlEvidence is e's evidence without the crash-state lines that
+// report.html shows as states to open.
+func htmlEvidence(e Entry) evidence {
+	ev := evidenceOf(e)
+	if e.PowerLoss == nil {
+		return ev
+	}
+	var keep []block
+	for _, b := range ev.Blocks {
+		if b.Label != "crash states" {
+			keep = append(keep, b)
+		}
+	}
+	ev.Blocks = keep
+	return ev
+}

@@ -16,11 +16,12 @@ var _ = Describe("crash states", func() {
 		Expect(md).To(ContainSubstring("| 3 crash | #3 `renameat(\"db.mmdb.tmp\", \"db.mmdb\") = 0` | \"db.mmdb\": size 0 instead of 10066229 | **empty**: empty file | db.mmdb.tmp | degraded (**down**) |"))
 	})
 
-	It("shows a combination's crash states in its evidence in report.html", func() {
+	It("lets a reader of report.html open each crash state of a combination", func() {
 		html, err := reports.HTML(fullReport())
 		Expect(err).NotTo(HaveOccurred())
-		Expect(string(html)).To(ContainSubstring("crash states"))
-		Expect(string(html)).To(ContainSubstring("state 3 (crash) power lost after #3"))
-		Expect(string(html)).To(ContainSubstring("-&gt; empty [empty file]"))
+		Expect(string(html)).To(ContainSubstring("<h4>crash states</h4>"))
+		Expect(string(html)).To(ContainSubstring(`<details class="state v-degraded"><summary>update A-&gt;B, state 3 (crash): empty -&gt; degraded, down</summary>`))
+		Expect(string(html)).To(ContainSubstring("<dt>on disk</dt><dd>empty file</dd>"))
+		Expect(string(html)).NotTo(ContainSubstring("state 3 (crash) power lost after #3"), "the states open one by one, not as one block")
 	})
 })
