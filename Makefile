@@ -60,12 +60,14 @@ lint:
 	$(GO) mod tidy -diff
 
 ## bench: lookups/s per reader strategy (outside and inside a race), writer
-## throughput, stepped vs plain updates, power-loss states and time per update
-## per model, and the wall time of the default matrix (raced, and in power-loss mode).
+## throughput, stepped vs plain updates, explain on 50 MB of log, power-loss
+## states and time per update per model, and the wall time of the default
+## matrix (raced, and in power-loss mode).
 bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Update/16MiB' -benchtime 5x ./step | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'Explain50MB' -benchtime 3x ./explain | tee -a $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'PowerLoss/16MiB' -benchtime 1x ./harness | tee -a $(OUT)/bench.txt
 	@start=$$(date +%s.%N); \
 	  $(BIN) matrix --config ginkgo.yml --mode power-loss --out $(OUT)/bench-power-loss >/dev/null; status=$$?; \

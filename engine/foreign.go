@@ -31,7 +31,7 @@ type driver struct {
 // startForeign starts the foreign reader s on target (its stderr going to
 // stderrPath), waits for its "ready" (readers.StartForeign), and drives it
 // until asked to quit or until it dies.
-func startForeign(id string, role results.Role, s readers.ForeignStrategy, target, stderrPath string, d driver) (*proc, error) {
+func startForeign(id string, role results.Role, s readers.ForeignStrategy, target, stderrPath string, d driver, left func(string)) (*proc, error) {
 	errf, err := os.Create(stderrPath)
 	if err != nil {
 		return nil, fmt.Errorf("reader %s: %w", id, err)
@@ -50,7 +50,7 @@ func startForeign(id string, role results.Role, s readers.ForeignStrategy, targe
 		return nil, fmt.Errorf("reader %s: %w", id, err)
 	}
 	p := newProc(id, role, stderrPath, "")
-	p.fp = fp
+	p.fp, p.left = fp, left
 	p.readyAt = clock.Now()
 	close(p.ready)
 	go func() {
@@ -138,6 +138,9 @@ func (p *proc) end() {
 	d := p.fp.Ended()
 	if d == nil { // a Close that failed otherwise: the process is reaped
 		d = &readers.DiedError{}
+	}
+	for _, l := range d.Leftovers {
+		p.left(l)
 	}
 	if d.Broke {
 		p.mu.Lock()

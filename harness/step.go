@@ -90,6 +90,9 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 		}
 		r.Events.Stepped(w.Name, u.label(seq), seqn)
 		ups = append(ups, step.Update{Label: u.label(seq), Seq: seqn})
+		if seqn.ExitCode != 0 || seqn.Failure != "" {
+			break // a failed updater: the next update cannot start from its state
+		}
 	}
 	return ups, os.RemoveAll(dir)
 }
@@ -136,8 +139,11 @@ func (u stepping) config(seq int) (step.Config, error) {
 		cfg.Argv = append([]string{u.r.Self, "writer"}, step.WriterArgs(u.w.Name, u.source(seq), u.target(), seq)...)
 		return cfg, nil
 	}
-	cfg.Argv, _ = x.Expand(u.target(), seq)
-	cfg.Env = append(os.Environ(), x.UpdateEnv(u.target(), seq)...)
+	p, err := x.Prepare(u.source(seq), u.target(), seq)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Argv, cfg.Env, cfg.Check = p.Argv, p.Env, p.Finish
 	return cfg, nil
 }
 
@@ -160,8 +166,11 @@ func (u stepping) prepare(ctx context.Context, seq int) error {
 		}
 	}
 	if x, own := u.w.Writer.(writers.Exec); own {
-		_, err := x.PlaceNew(u.source(seq), u.target(), seq)
-		return err
+		p, err := x.Prepare(u.source(seq), u.target(), seq)
+		if err != nil {
+			return err
+		}
+		return p.Place()
 	}
 	return nil
 }

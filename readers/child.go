@@ -134,6 +134,7 @@ func parseChildArgs(args []string, stderr io.Writer) (ChildArgs, error) {
 // A memory fault in a strategy without PanicOnFault kills the process, as it
 // would kill a service: that is what the harness observes.
 func RunChild(ctx context.Context, args []string, reg *Registry, stdin io.Reader, stdout, stderr io.Writer) int {
+	defer dumpEveryThreadOnQuit()()
 	a, err := parseChildArgs(args, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mapchaos reader: %v\n", err)

@@ -225,6 +225,10 @@ func Builtin() *Registry {
 		Properties: Properties{Mapped: true, Fixture: fixtures.KindCity}, Strategy: GeoIP2City{}})
 	g.Register(Registration{Name: "geoip2-enterprise", Summary: "geoip2-golang typed Enterprise lookups (maxminddb v1 mmap); needs fixture kind geoip2-enterprise",
 		Properties: Properties{Mapped: true, Fixture: fixtures.KindEnterprise}, Strategy: GeoIP2Enterprise{}})
+	g.Register(Registration{Name: "geoip2-v2-city", Summary: "geoip2-golang/v2 typed City lookups (maxminddb v2 mmap, fd closed at once); needs fixture kind geoip2-city",
+		Properties: Properties{Mapped: true, Fixture: fixtures.KindCity}, Strategy: GeoIP2V2City{}})
+	g.Register(Registration{Name: "geoip2-v2-enterprise", Summary: "geoip2-golang/v2 typed Enterprise lookups (maxminddb v2 mmap, fd closed at once); needs fixture kind geoip2-enterprise",
+		Properties: Properties{Mapped: true, Fixture: fixtures.KindEnterprise}, Strategy: GeoIP2V2Enterprise{}})
 	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
 		Strategy: Bytes{}})
 	return g

@@ -79,6 +79,7 @@ func fullReport() reports.Report {
 						Step:         1,
 					},
 					WriterError: "cp: short write",
+					Leftovers:   []string{"pid 4242 `sleep 300`, started by the updater, still running after it exited: killed"},
 					Step: &results.StepTrace{Updates: []results.StepUpdate{{
 						Update: "A->B", Command: "mapchaos writer cp A.mmdb db.mmdb 1",
 						States: []results.StepState{{N: 1, Call: "openat(db.mmdb, O_WRONLY|O_TRUNC)",

@@ -35,6 +35,9 @@ type Result struct {
 	Evidence *Evidence `json:"evidence,omitempty"`
 	// WriterError is set when the writer itself failed (not a verdict).
 	WriterError string `json:"writer_error,omitempty"`
+	// Leftovers name the processes the updater or a foreign reader
+	// started that outlived it; the harness killed each.
+	Leftovers []string `json:"leftovers,omitempty"`
 	// Step is what step mode (--mode step) saw: the sequence of states of
 	// each stepped update. Nil in race mode.
 	Step *StepTrace `json:"step,omitempty"`

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/proctrack"
 	"github.com/mapchaos/mapchaos/readers"
 )
 
@@ -86,6 +87,13 @@ type Config struct {
 	// that are not data writes are kept, and data writes at
 	// exponentially spaced counts.
 	MaxKills int
+	// Check, when not nil, is called once the stepped run has ended,
+	// before any kill run, while the target is as the updater
+	// left it: exitOK says the updater exited 0, output is the start of
+	// its output. An error (an updater that exited 0 without installing
+	// the new version: writers.Prepared.Finish) fails the update, as a
+	// non-zero exit does: Sequence.Failure holds it.
+	Check func(exitOK bool, output string) error
 	// Dir is the updater's working directory (default the target's
 	// directory); Env its environment (default os.Environ()).
 	Dir string
@@ -224,6 +232,11 @@ func (r *runner) stepped(ctx context.Context) (*stepper, error) {
 	s.Calls, s.Steps = stp.list(), stp.points
 	s.Exit, s.ExitCode, s.Output, s.Stops = res.exit, res.code, res.output, res.stops
 	s.Warnings = append(s.Warnings, res.warnings...)
+	if cfg.Check != nil { // the stepped run has no kill point: it ran to its end
+		if err := cfg.Check(res.armed && res.code == 0, res.output); err != nil {
+			s.Failure = err.Error()
+		}
+	}
 	if !res.armed {
 		s.Warnings = append(s.Warnings, "the updater never started (the wrapper did not exec it)")
 	}
@@ -506,32 +519,13 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	defer cancel(nil)
 	stopDog := watchdog(cfg.Timeout, obs.(*timedObserver), func() { cancel(errTimeout) })
 	defer stopDog()
-	argv := slices.Clone(cfg.Wrapper)
-	if !cfg.NoSeccomp {
-		argv = append(argv, WrapSeccompFlag)
-	}
-	argv = append(append(argv, "--"), cfg.Argv...)
-
-	rd, wr, err := os.Pipe()
+	// Every process of the updater is traced and killed when it exits;
+	// the tracker also catches one that got away from the tracer.
+	track := proctrack.New()
+	defer track.Close()
+	proc, out, copied, err := startWrapper(cfg, track)
 	if err != nil {
-		return res, true, fmt.Errorf("output pipe: %w", err)
-	}
-	out := &boundedBuffer{max: maxOutput}
-	copied := make(chan struct{})
-	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		wr.Close()
 		return res, true, err
-	}
-	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: cfg.Env,
-		Files: []*os.File{null, wr, wr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}})
-	null.Close()
-	wr.Close()
-	if err != nil {
-		<-copied
-		return res, true, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
 	}
 	defer proc.Release()
 	pid := proc.Pid
@@ -590,6 +584,9 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	}
 	runErr := t.run()
 	t.reapAll()
+	for _, p := range track.Kill() {
+		t.warn("%s, started by the updater, escaped the tracer and outlived it: killed", p)
+	}
 	finish()
 	res.stops, res.warnings, res.armed, res.killed = t.stops, t.warnings, t.armed, t.killed
 	res.exit, res.code = describe(t.rootWS), exitCode(t.rootWS)
@@ -603,6 +600,39 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 		return res, true, fmt.Errorf("trace %s: %w", cfg.Argv[0], runErr)
 	}
 	return res, true, nil
+}
+
+// startWrapper starts the trace wrapper of cfg.Argv, tracked, in a process
+// group of its own, with its output copied to out until copied is closed.
+func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *boundedBuffer, copied chan struct{}, err error) {
+	argv := slices.Clone(cfg.Wrapper)
+	if !cfg.NoSeccomp {
+		argv = append(argv, WrapSeccompFlag)
+	}
+	argv = append(append(argv, "--"), cfg.Argv...)
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("output pipe: %w", err)
+	}
+	out = &boundedBuffer{max: maxOutput}
+	copied = make(chan struct{})
+	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		wr.Close()
+		<-copied
+		return nil, nil, nil, err
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	proc, err = os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: track.Attr(sys, cfg.Env),
+		Files: []*os.File{null, wr, wr}, Sys: sys})
+	null.Close()
+	wr.Close()
+	if err != nil {
+		<-copied
+		return nil, nil, nil, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
+	}
+	return proc, out, copied, nil
 }
 
 // errTimeout is the cause of a run cancelled by its watchdog.

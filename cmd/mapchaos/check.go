@@ -16,6 +16,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/shell"
 	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
@@ -33,16 +34,20 @@ The command runs once per update (A -> B -> A ...), never on a real file:
   {new}     a fresh copy of the version to install, in the target's directory;
             the command may read, move or delete it
   {target}  the file readers use, inside the run directory under --out
-Placeholders are whole arguments. The command also gets $MAPCHAOS_NEW,
-$MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a command without {new} finds the new
-version in $MAPCHAOS_NEW. After it exits 0 the target must hold exactly the
-new version.
+Placeholders are expanded inside words too (dd if={new} of={target}), as
+xargs -I does (--reader-cmd's {target} must be a whole argument). The
+command also gets $MAPCHAOS_NEW, $MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a
+command without {new} finds the new version in $MAPCHAOS_NEW. After it
+exits 0 the target must hold exactly the new version. A process it leaves
+running (a daemon started with setsid) is killed and named in writer.log.
 
 --writer-cmd and --reader-cmd are split into words like a shell would, with
 'single quotes', "double quotes" and backslash escapes, but no shell runs
-them and nothing is expanded ($VAR, ~, globs); $, backquotes and the
-operators | & ; < > ( ) are refused unless quoted. For a shell, say so:
+them and nothing is expanded ($VAR, ~, globs). The operators | & ; < > ( )
+are refused unless quoted, and so are $VAR, $(...) and backquotes, except in
+the script of sh -c (or bash -c ...), whose shell expands them:
   --writer-cmd 'sh -c '\''cat "$1" > "$2"'\'' sh {new} {target}'
+  --writer-cmd 'sh -c "dd if=$1 of=$2 conv=notrunc" sh {new} {target}'
 
 Exit status:
   0  no reader crashed, got stuck or was served a wrong answer (safe,
@@ -124,7 +129,7 @@ func (f *checkFlags) validate() error {
 		return errors.New("--writer-cmd is required: your updater, e.g. --writer-cmd './update.sh {new} {target}' (see mapchaos check -h)")
 	}
 	var err error
-	if f.argv, err = writers.SplitCommand(f.writerCmd); err != nil {
+	if f.argv, err = shell.Split(f.writerCmd); err != nil {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
@@ -167,7 +172,7 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	if f.readerCmd != "" {
-		if f.readerArgv, err = writers.SplitCommand(f.readerCmd); err != nil {
+		if f.readerArgv, err = shell.Split(f.readerCmd); err != nil {
 			return fmt.Errorf("--reader-cmd: %w", err)
 		}
 		if _, err := readers.Foreign("exec", f.readerArgv); err != nil {
@@ -191,63 +196,6 @@ func (f checkFlags) exec(log io.Writer) writers.Exec {
 func (f checkFlags) strategy(log io.Writer) writers.Strategy {
 	return writers.Strategy{Name: "exec", Summary: "your updater: " + f.exec(nil).String(),
 		Properties: writers.Properties{SymlinkTarget: f.targetKind == "symlink"}, Writer: f.exec(log)}
-}
-
-// resolveReaders returns the readers to race: the built-in ones named by
-// --readers, then the foreign one of --reader-cmd.
-func (a *app) resolveReaders(f checkFlags) ([]readers.Registration, error) {
-	var out []readers.Registration
-	var errs []error
-	seen := map[string]bool{}
-	for _, name := range splitList(f.readers) {
-		r, err := a.readers.Lookup(name)
-		switch {
-		case err != nil && name == "exec":
-			errs = append(errs, fmt.Errorf("--readers: %w (a foreign reader is given with --reader-cmd 'PROG {target}')", err))
-		case err != nil:
-			errs = append(errs, fmt.Errorf("--readers: %w", err))
-		case seen[name]:
-			errs = append(errs, fmt.Errorf("--readers: %q is listed twice", name))
-		default:
-			seen[name] = true
-			out = append(out, r)
-		}
-	}
-	if f.readerArgv != nil {
-		r, err := readers.Foreign("exec", f.readerArgv)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--reader-cmd: %w", err))
-		}
-		out = append(out, r)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, usageError{err}
-	}
-	if len(out) == 0 {
-		return nil, usagef("--readers is empty and there is no --reader-cmd: no reader to race the updater against")
-	}
-	return out, nil
-}
-
-// fixtureKind is the kind of fixture the chosen readers need: "" (plain)
-// unless one of them makes typed lookups (geoip2-city, geoip2-enterprise),
-// whose self-check lives in the typed fields of a generated pair of that
-// kind; the other readers check any kind. Two typed readers of different
-// kinds, or a typed reader with the user's own pair, are bad input.
-func fixtureKind(rs []readers.Registration, ownPair bool) (string, error) {
-	kind, by := "", ""
-	for _, r := range rs {
-		switch {
-		case r.Fixture == "":
-		case ownPair:
-			return "", usagef("--readers: %s checks its answers in the typed fields of a generated %s fixture, so it cannot race your own pair (--old/--new); race your pair with mmap, mmap-recover, mmap-v2, bytes or a foreign reader", r.Name, r.Fixture)
-		case kind != "" && r.Fixture != kind:
-			return "", usagef("--readers: %s needs a %s fixture and %s a %s one: check them in separate runs", by, kind, r.Name, r.Fixture)
-		default:
-			kind, by = r.Fixture, r.Name
-		}
-	}
-	return kind, nil
 }
 
 // check races the user's updater (--writer-cmd) against every chosen reader.
@@ -300,20 +248,16 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 // checkRun builds the run of a check: the updater against each chosen
 // reader, each held to checkGate.
 func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
-	rs, err := a.resolveReaders(f)
-	if err != nil {
-		return nil, err
-	}
-	kind, err := fixtureKind(rs, f.old != "")
+	rs, err := harness.Readers(a.readers, splitList(f.readers), f.readerArgv)
 	if err != nil {
 		return nil, err
 	}
 	cfg := config.Default()
-	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Kind: kind, Old: f.old, New: f.new}
+	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Old: f.old, New: f.new}
 	cfg.Race.Updates, cfg.Race.Seed = int(f.updates), f.seed
-	plan := harness.Plan{Config: cfg}
-	for _, rd := range rs {
-		plan.Combos = append(plan.Combos, harness.Combo{Writer: f.strategy(nil), Reader: rd, Expected: &checkGate})
+	plan, err := harness.Against(cfg, f.strategy(nil), rs, &checkGate)
+	if err != nil {
+		return nil, err
 	}
 	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode, Model: f.model,
 		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind}

@@ -108,7 +108,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 	case "report":
 		var code int
-		code, err = a.report(args[1:])
+		code, err = a.report(ctx, args[1:])
 		if err == nil {
 			return code
 		}
@@ -132,11 +132,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	var ue usageError
 	var ie *harness.InputError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ie):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled): // first: reading an input the user named can be interrupted too
 		fmt.Fprintln(a.stderr, "mapchaos: interrupted; every reader process was stopped")
 		return exitHarness
+	case errors.As(err, &ue), errors.As(err, &ie):
+		return exitUsage
 	}
 	return exitHarness
 }

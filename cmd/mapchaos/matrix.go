@@ -85,11 +85,11 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 
 // loadConfig reads --config; without the flag a missing ./ginkgo.yml means
 // the built-in default config (config.go).
-func loadConfig(f matrixFlags) (config.Config, error) {
+func loadConfig(ctx context.Context, f matrixFlags) (config.Config, error) {
 	if _, err := os.Stat(f.config); err != nil && !f.configSet {
 		return builtinConfig()
 	}
-	c, err := config.Load(f.config)
+	c, err := config.LoadContext(ctx, f.config)
 	if err != nil {
 		return c, usageError{err}
 	}
@@ -112,7 +112,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cfg, err := loadConfig(f)
+	cfg, err := loadConfig(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -160,7 +160,11 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 // runMode is the Mode the flags ask for.
 func (f matrixFlags) runMode() harness.Mode {
 	if f.mode == "power-loss" {
-		return harness.PowerLoss{Model: f.model, Updates: map[bool]int{true: 1, false: 2}[f.updates == 1]}
+		p := harness.PowerLoss{Model: f.model, Updates: 2}
+		if f.updates == 1 {
+			p.Updates = 1
+		}
+		return p
 	}
 	if f.mode == "step" {
 		s := harness.Step{Updates: 2, EveryWrite: f.probeEveryWrite}
