@@ -163,7 +163,7 @@ func (m Ext4Ordered) Random(t *Trace, k int, rng *rand.Rand) Recipe {
 	mp := m0 + rng.IntN(k-m0+1)
 	efs := m.files(t, k, mp)
 	r := Recipe{K: k, Kind: "crash", Names: t.Points[mp].Entries, Files: map[uint64]*File{}}
-	for _, ino := range sortedKeys(efs) {
+	for _, ino := range stable(t, efs) {
 		ef := efs[ino]
 		pick := func(ch []Page) Page { return ch[rng.IntN(len(ch))] }
 		if ef.trigger {

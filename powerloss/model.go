@@ -40,10 +40,35 @@ func ModelNamed(name string) (Model, error) {
 type Trace struct {
 	Points []Point
 	rec    *Recorder
+	rank   map[uint64]int // each inode's order of first appearance
 }
 
 // NewTrace is the trace r recorded.
-func NewTrace(r *Recorder) *Trace { return &Trace{Points: r.Points, rec: r} }
+func NewTrace(r *Recorder) *Trace {
+	t := &Trace{Points: r.Points, rec: r, rank: map[uint64]int{}}
+	for _, p := range t.Points {
+		for _, n := range sortedKeys(p.Entries) {
+			if ino := p.Entries[n].Ino; ino != 0 {
+				if _, ok := t.rank[ino]; !ok {
+					t.rank[ino] = len(t.rank)
+				}
+			}
+		}
+	}
+	return t
+}
+
+// stable lists the inodes that are keys of m in the order they first
+// appear in the trace: inode numbers differ from run to run, and a seeded
+// draw must visit the files in the same order every run.
+func stable[V any](t *Trace, m map[uint64]V) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for ino := range m {
+		out = append(out, ino)
+	}
+	slices.SortFunc(out, func(a, b uint64) int { return t.rank[a] - t.rank[b] })
+	return out
+}
 
 // Recipe is one crash state: the names of the watched directories and the
 // content of every file they name.

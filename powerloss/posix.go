@@ -134,7 +134,7 @@ func (m Posix) Random(t *Trace, k int, rng *rand.Rand) Recipe {
 			r.Names[n] = v.e
 		}
 	}
-	for _, ino := range sortedKeys(pp.vers) {
+	for _, ino := range stable(t, pp.vers) {
 		vs, sizes := pp.vers[ino], pp.sizes[ino]
 		size := sizes[rng.IntN(len(sizes))]
 		if rng.IntN(2) == 0 { // the versions' own sizes, as often as all boundaries
@@ -154,7 +154,7 @@ func (m Posix) Random(t *Trace, k int, rng *rand.Rand) Recipe {
 }
 
 // sortedKeys lists the keys of m in order: a seeded draw must walk maps
-// the same way every run.
+// the same way every run (inodes go through stable instead).
 func sortedKeys[K string | uint64, V any](m map[K]V) []K {
 	out := make([]K, 0, len(m))
 	for k := range m {
