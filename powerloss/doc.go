@@ -88,6 +88,10 @@
 // and makes the combination unsafe in this mode though the reader's word
 // stays degraded.
 //
+// The same seed gives the same states and verdicts. An updater that names
+// its temporary files at random (rsync's .db.mmdb.XXXXXX) gives other
+// names, and so may draw other states, on another run.
+//
 // Not covered: disks that lie about flushes, fsync errors (a failed fsync
 // that drops dirty pages), writes through shared mappings and io_uring
 // (step mode does not see them), and file systems other than the models
