@@ -35,6 +35,8 @@ type PowerLoss struct {
 	States int
 	// Timeout bounds each run of the user's updater (0: step's default).
 	Timeout time.Duration
+	// Trace traces one update (default step.Run).
+	Trace func(context.Context, step.Config) (*step.Sequence, error)
 }
 
 // DefaultStates is the default bound of states per update.
@@ -126,7 +128,15 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	}
 	cfg.OnCall, cfg.NoKills, cfg.Timeout = rec.OnCall, true, p.Timeout
 	cfg.Seed = r.Plan.Config.Race.Seed
-	seqn, err := step.Run(ctx, cfg)
+	trace := p.Trace
+	if trace == nil {
+		trace = step.Run
+	}
+	seqn, err := trace(ctx, cfg)
+	if errors.Is(err, step.ErrNotPermitted) {
+		// No falling back to racing: a race says nothing about a power cut.
+		return powerloss.Update{}, fmt.Errorf("--mode power-loss traces the updater under ptrace, which this machine does not allow: %v", err)
+	}
 	if err != nil {
 		return powerloss.Update{}, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
 	}

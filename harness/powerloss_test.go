@@ -1,6 +1,9 @@
 package harness_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -147,6 +150,20 @@ var _ = Describe("PowerLoss", func() {
 			Expect(e.Met).To(BeFalse())
 		}
 	}, SpecTimeout(3*60e9))
+
+	It("fails, and does not race instead, where ptrace is not allowed", func(ctx SpecContext) {
+		refuse := func(context.Context, step.Config) (*step.Sequence, error) {
+			return nil, fmt.Errorf("%w: PTRACE_SEIZE: operation not permitted", step.ErrNotPermitted)
+		}
+		w, _ := writers.Builtin().Lookup("cp")
+		rd, _ := readers.Builtin().Lookup("mmap")
+		p := smallPlan()
+		p.Combos = []harness.Combo{{Writer: w, Reader: rd}}
+		r := &harness.Run{Plan: p, Pair: env.Pair, Mode: harness.PowerLoss{Trace: refuse}, Out: out, Self: env.Bin}
+		_, err := r.Execute(ctx)
+		Expect(err).To(MatchError(ContainSubstring("--mode power-loss traces the updater under ptrace, which this machine does not allow")))
+		Expect(errors.Is(err, step.ErrNotPermitted)).To(BeFalse(), "nothing falls back to racing")
+	})
 
 	It("refuses an unknown model as bad input", func(ctx SpecContext) {
 		w, _ := writers.Builtin().Lookup("cp")
