@@ -140,6 +140,11 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	if err != nil {
 		return powerloss.Update{}, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
 	}
+	for _, pt := range rec.Points {
+		if pt.Err != "" {
+			seqn.Warnings = append(seqn.Warnings, fmt.Sprintf("the directory after #%d could not be recorded whole: %s", pt.N, pt.Err))
+		}
+	}
 	r.Events.Stepped(u.w.Name, u.label(seq), seqn)
 	t := powerloss.NewTrace(rec)
 	budget := p.States

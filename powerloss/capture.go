@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -311,7 +310,7 @@ func (r *Recorder) read(path string) (*File, error) {
 		if errors.Is(err, io.EOF) || n == 0 {
 			break
 		}
-		if err != nil && !errors.Is(err, fs.ErrClosed) {
+		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
