@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/mapchaos/mapchaos/fixtures"
@@ -155,13 +156,14 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	if err != nil {
 		return powerloss.Update{}, err
 	}
-	rs, err := step.NewRestarter(step.RestartConfig{Target: powerloss.StateTarget(root, filepath.Base(cfg.Target)),
-		Old: cfg.Old, New: cfg.New, OldName: cfg.OldName, NewName: cfg.NewName, Readers: regs, Oracle: orc, Seed: cfg.Seed})
-	if err != nil {
-		return powerloss.Update{}, err
+	open := func(target string) (*step.Restarter, error) {
+		return step.NewRestarter(step.RestartConfig{Target: target, Old: cfg.Old, New: cfg.New,
+			OldName: cfg.OldName, NewName: cfg.NewName, Readers: regs, Oracle: orc, Seed: cfg.Seed})
 	}
-	defer rs.Close()
-	states, err := powerloss.Judge(ctx, t, ex, root, filepath.Base(cfg.Target), rs, r.KeepData)
+	// Two states at a time keep both cores busy: building a state and
+	// summing it are serial, its readers' lookups are not.
+	workers := min(runtime.GOMAXPROCS(0), 2)
+	states, err := powerloss.Judge(ctx, t, ex, root, filepath.Base(cfg.Target), open, workers, r.KeepData)
 	if errors.Is(err, readers.ErrBadForeign) {
 		return powerloss.Update{}, badInput(fmt.Errorf("--reader-cmd: %w", err))
 	}

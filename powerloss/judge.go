@@ -2,11 +2,13 @@ package powerloss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/mapchaos/mapchaos/step"
 )
@@ -30,48 +32,97 @@ type Judged struct {
 	Readers []step.ReaderOutcome
 }
 
-// StateTarget is where Judge lays out the target of each state under
-// root: give it to step.RestartConfig.Target.
+// StateTarget is where a state's target lies under root, the directory
+// a Judge worker lays its states out in.
 func StateTarget(root, base string) string { return filepath.Join(root, "s", "t", base) }
 
-// Judge builds each state of ex in a fresh directory under root (removed
-// afterwards unless keep), opens it with every reader of rs, and names it.
-// base is the target's name in its directory.
-func Judge(ctx context.Context, t *Trace, ex Explored, root, base string, rs *step.Restarter, keep bool) ([]Judged, error) {
-	var out []Judged
-	for i, r := range ex.States {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		if err := os.RemoveAll(filepath.Join(root, "s")); err != nil {
-			return out, fmt.Errorf("clear the crash state directory: %w", err)
-		}
-		if _, err := t.Build(r, root); err != nil {
-			return out, err
-		}
-		view, readers := rs.Look()
-		for i := range readers {
-			// The state's directory is the run's own: say the file's name only.
-			o := &readers[i].Starting
-			o.Detail = strings.ReplaceAll(o.Detail, filepath.Join(root, "s", "t")+string(filepath.Separator), "")
-		}
-		j := Judged{Recipe: r, After: t.Points[r.K].N, Call: t.Points[r.K].Call, Name: name(view), OnDisk: view.Text,
-			Lost: t.Lost(r), Leftovers: t.Leftovers(r), Readers: readers}
-		if r.Kind == "prefix" && j.Lost != "nothing" {
-			j.Lost = "nothing"
-		}
-		if t.ZeroFilled(r, base) {
-			j.Name = "zero-filled"
-			j.OnDisk = fmt.Sprintf("zero-filled: %d bytes, every one zero", view.Size)
-		}
-		out = append(out, j)
-		if keep {
-			if err := os.Rename(filepath.Join(root, "s"), filepath.Join(root, fmt.Sprintf("state-%d", i+1))); err != nil {
-				return out, err
-			}
+// Opener makes the Restarter of a worker whose states have their target
+// at target (step.NewRestarter with step.RestartConfig.Target set to it).
+type Opener func(target string) (*step.Restarter, error)
+
+// Judge builds each state of ex in a fresh directory, opens it with every
+// reader of a Restarter and names it. workers judge side by side, each in
+// its own directory under root with its own Restarter (from open); the
+// states come back in the order of ex, the same whatever the number of
+// workers. base is the target's name in its directory. A state's
+// directory is removed once judged, or kept as root/state-N with keep.
+func Judge(ctx context.Context, t *Trace, ex Explored, root, base string, open Opener, workers int, keep bool) ([]Judged, error) {
+	out := make([]Judged, len(ex.States))
+	jobs := make(chan int)
+	errs := make([]error, max(workers, 1))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = t.worker(ctx, ex, filepath.Join(root, fmt.Sprintf("w%d", w)), base, open, keep, jobs, out)
+		}()
+	}
+feed:
+	for i := range ex.States {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return out, os.RemoveAll(filepath.Join(root, "s"))
+	close(jobs)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, ctx.Err()
+}
+
+// worker judges the states whose indexes come on jobs into out, in dir.
+// After an error it only drains jobs, and returns the error.
+func (t *Trace) worker(ctx context.Context, ex Explored, dir, base string, open Opener, keep bool, jobs <-chan int, out []Judged) error {
+	rs, err := open(StateTarget(dir, base))
+	var failed error
+	if err != nil {
+		failed = err
+	} else {
+		defer rs.Close()
+	}
+	for i := range jobs {
+		if failed != nil || ctx.Err() != nil {
+			continue
+		}
+		out[i], failed = t.judgeOne(ex.States[i], dir, base, rs)
+		if failed == nil && keep {
+			failed = os.Rename(filepath.Join(dir, "s"), filepath.Join(filepath.Dir(dir), fmt.Sprintf("state-%d", i+1)))
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	return os.RemoveAll(dir)
+}
+
+// judgeOne builds state r in dir and opens it with every reader of rs.
+func (t *Trace) judgeOne(r Recipe, dir, base string, rs *step.Restarter) (Judged, error) {
+	if err := os.RemoveAll(filepath.Join(dir, "s")); err != nil {
+		return Judged{}, fmt.Errorf("clear the crash state directory: %w", err)
+	}
+	if _, err := t.Build(r, dir); err != nil {
+		return Judged{}, err
+	}
+	view, readers := rs.Look()
+	for i := range readers {
+		// The state's directory is the run's own: say the file's name only.
+		o := &readers[i].Starting
+		o.Detail = strings.ReplaceAll(o.Detail, filepath.Join(dir, "s", "t")+string(filepath.Separator), "")
+	}
+	j := Judged{Recipe: r, After: t.Points[r.K].N, Call: t.Points[r.K].Call, Name: name(view), OnDisk: view.Text,
+		Lost: t.Lost(r), Leftovers: t.Leftovers(r), Readers: readers}
+	if r.Kind == "prefix" {
+		j.Lost = "nothing"
+	}
+	if t.ZeroFilled(r, base) {
+		j.Name = "zero-filled"
+		j.OnDisk = fmt.Sprintf("zero-filled: %d bytes, every one zero", view.Size)
+	}
+	return j, nil
 }
 
 // name is the word for what a restarted reader finds.

@@ -83,12 +83,13 @@ func (r *recording) names(m powerloss.Model) []string {
 	t := powerloss.NewTrace(r.rec)
 	ex, err := powerloss.Explore(context.Background(), t, m, 64, 7)
 	Expect(err).NotTo(HaveOccurred())
-	rs, err := step.NewRestarter(step.RestartConfig{Target: powerloss.StateTarget(filepath.Join(filepath.Dir(r.dir), "states"), "db.mmdb"),
-		Old: r.a, New: r.b, OldName: "A", NewName: "B"})
+	open := func(target string) (*step.Restarter, error) {
+		return step.NewRestarter(step.RestartConfig{Target: target, Old: r.a, New: r.b, OldName: "A", NewName: "B"})
+	}
+	js, err := powerloss.Judge(context.Background(), t, ex, filepath.Join(filepath.Dir(r.dir), "states"), "db.mmdb", open, 2, false)
 	Expect(err).NotTo(HaveOccurred())
-	defer rs.Close()
-	js, err := powerloss.Judge(context.Background(), t, ex, filepath.Join(filepath.Dir(r.dir), "states"), "db.mmdb", rs, false)
-	Expect(err).NotTo(HaveOccurred())
+	Expect(js).To(HaveLen(len(ex.States)))
+	Expect(filepath.Join(filepath.Dir(r.dir), "states", "w0")).NotTo(BeADirectory(), "each state's directory is removed once judged")
 	var out []string
 	for _, j := range js {
 		if !slices.Contains(out, j.Name) {
