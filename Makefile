@@ -66,14 +66,20 @@ lint:
 	$(GO) mod tidy -diff
 
 ## bench: lookups/s per reader strategy (outside and inside a race), writer
-## throughput, stepped vs plain updates, explain on 50 MB of log, and the
-## wall time of the default matrix, then the harness's own peak memory and
+## throughput, stepped vs plain updates, explain on 50 MB of log, power-loss
+## states and time per update per model, the wall time of the default matrix
+## (raced, and in power-loss mode), then the harness's own peak memory and
 ## wall time at 16 MiB, 256 MiB and 1 GiB (SIZES="16MiB 256MiB" is quicker).
 bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Update/16MiB' -benchtime 5x ./step | tee -a $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Explain50MB' -benchtime 3x ./explain | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'PowerLoss/16MiB' -benchtime 1x ./harness | tee -a $(OUT)/bench.txt
+	@start=$$(date +%s.%N); \
+	  $(BIN) matrix --config ginkgo.yml --mode power-loss --out $(OUT)/bench-power-loss >/dev/null; status=$$?; \
+	  end=$$(date +%s.%N); \
+	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix, --mode power-loss, wall time: %.1f s (exit %d: some combinations are unsafe after a power cut)\n", e-s, x}' | tee -a $(OUT)/bench.txt
 	@start=$$(date +%s.%N); \
 	  $(BIN) matrix --config ginkgo.yml --out $(OUT)/bench-matrix >/dev/null; status=$$?; \
 	  end=$$(date +%s.%N); \

@@ -24,8 +24,9 @@ type Repro struct {
 	Config string
 	// Old and New are the user's own pair.
 	Old, New string
-	// Mode is "race" (left out) or "step".
-	Mode string
+	// Mode is "race" (left out), "step" or "power-loss"; Model is
+	// power-loss mode's --model ("posix" is left out).
+	Mode, Model string
 	// Arch is "native" (left out) or "arm64".
 	Arch string
 	Seed int64
@@ -63,6 +64,9 @@ func (r Repro) matrix(writer, reader string) string {
 	if r.Mode != "" && r.Mode != "race" {
 		parts = append(parts, "--mode", r.Mode)
 	}
+	if r.Model != "" && r.Model != "posix" {
+		parts = append(parts, "--model", r.Model)
+	}
 	if r.Config != "" {
 		parts = append(parts, "--config", q(r.Config))
 	}
@@ -97,6 +101,9 @@ func (r Repro) check(reader string) string {
 	}
 	if r.Mode != "" && r.Mode != "race" {
 		parts = append(parts, "--mode", r.Mode)
+	}
+	if r.Model != "" && r.Model != "posix" {
+		parts = append(parts, "--model", r.Model)
 	}
 	return strings.Join(append(parts, r.arch()...), " ")
 }

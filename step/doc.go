@@ -99,8 +99,11 @@
 //
 // Kill points cover a killed updater, not a lost machine: the page cache
 // survives a SIGKILL. Barriers (fsync, fdatasync, sync_file_range, syncfs)
-// are recorded in Sequence.Calls so that crash states after power loss can
-// be added later as another kind of kill point; they are not covered now.
+// are recorded in Sequence.Calls, and Config.OnCall hears every call of the
+// stepped run (mutating ones after they return, barriers at their entry)
+// while the updater is stopped: package powerloss records the directories
+// there and builds the states a power loss may leave. Restarter opens such
+// a state with the same starting readers as the probes.
 //
 // Where ptrace is not allowed (kernel.yama.ptrace_scope 3, EPERM from
 // PTRACE_SEIZE in a container), Available and Run return ErrNotPermitted;

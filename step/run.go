@@ -77,6 +77,13 @@ type Config struct {
 	NoSeccomp bool
 	// NoKills skips the kill points.
 	NoKills bool
+	// OnCall, when set, is called in the stepped run (never in a kill
+	// run), in the harness's process while every task of the updater is
+	// stopped: once with nil before the updater starts, after each
+	// mutating call has returned, and at the entry of each barrier (fsync
+	// ...) and hidden call. Package powerloss records the content of the
+	// watched directories there (see OnCall in hook.go).
+	OnCall func(c *Call)
 	// MaxKills bounds the kill points (default 64): beyond it, the steps
 	// that are not data writes are kept, and data writes at
 	// exponentially spaced counts.
@@ -275,7 +282,7 @@ func (r *runner) steppedOnce(ctx context.Context) (*stepper, traceResult, error)
 		add(c, pr.observe())
 	}}
 	began := time.Now()
-	res, err := trace(ctx, cfg, r.dec, stp)
+	res, err := trace(ctx, cfg, r.dec, hooked(stp, cfg.OnCall))
 	s.Duration = time.Since(began)
 	return stp, res, err
 }

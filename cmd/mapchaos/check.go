@@ -17,6 +17,7 @@ import (
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/internal/shell"
+	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
@@ -69,6 +70,7 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
+	model                                                                    string
 	old, new, fs                                                             string
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
@@ -93,7 +95,8 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
 	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the updater under ptrace, probed after every system call)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the updater under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
+	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	fs.StringVar(&f.targetKind, "target-kind", "file", "file (the target is a regular file) or symlink (a symlink to a file in the same directory)")
@@ -131,9 +134,12 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
-	case "race", "step":
+	case "race", "step", "power-loss":
 	default:
-		return fmt.Errorf("--mode %q: want race or step", f.mode)
+		return fmt.Errorf("--mode %q: want race, step or power-loss", f.mode)
+	}
+	if _, err := powerloss.ModelNamed(f.model); err != nil {
+		return fmt.Errorf("--model: %w", err)
 	}
 	if (f.old == "") != (f.new == "") {
 		return errors.New("--old and --new go together: give both (your own pair) or neither (a generated pair)")
@@ -254,7 +260,7 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode,
+	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode, Model: f.model,
 		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind, FS: f.fs}
 	if f.set["size"] || f.set["shape"] {
 		repro.Size, repro.Shape = f.size, f.shape
@@ -266,6 +272,9 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "step" {
 		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
+	if f.mode == "power-loss" {
+		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
+	}
 	return &harness.Run{Plan: plan, Mode: mode, Env: fsEnv(f.fs), Self: a.self, Repro: repro,
 		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil
 }
@@ -273,6 +282,10 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 // announceCheck prints what the check is about to do.
 func (a *app) announceCheck(r *harness.Run) {
 	rc := r.Plan.Config.Race
+	if pl, ok := r.Mode.(harness.PowerLoss); ok {
+		fmt.Fprintf(a.stdout, "tracing the updater under ptrace: 2 updates, the crash states of each under the %s model opened by %d restarted reader(s), seed %d\n", pl.Model, len(r.Plan.Combos), rc.Seed)
+		return
+	}
 	if r.Mode.Name() == "step" {
 		fmt.Fprintf(a.stdout, "stepping the updater under ptrace: 2 updates, %d reader(s) probed at every step, seed %d\n", len(r.Plan.Combos), rc.Seed)
 		return
@@ -292,7 +305,7 @@ func checkLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 			strings.TrimSuffix(lines.First(e.WriterError), "; its output:"))
 	}
 	mark := "ok"
-	if failsCheck(e.Verdict) {
+	if failsCheck(e.Verdict) || !e.Met {
 		mark = "UNSAFE"
 	}
 	return fmt.Sprintf("[%d/%d %5.1fs] exec x %-12s %-9s %-6s (%s; %s)\n",
@@ -368,7 +381,7 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 	var bad, noted []string
 	for _, e := range r.Results {
 		switch {
-		case failsCheck(e.Verdict):
+		case failsCheck(e.Verdict) || !e.Met: // !Met: a power cut leaves a state the reader cannot serve
 			bad = append(bad, e.Reader+" "+e.Verdict.String())
 		case e.Verdict != verdicts.Safe:
 			noted = append(noted, e.Reader+" "+e.Verdict.String())
@@ -382,6 +395,10 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 			fmt.Fprintf(w, "note: %s recovered from memory faults (SetPanicOnFault): readers without that protection crash with this updater\n", e.Reader)
 		}
 	}
+	if len(bad) > 0 && r.Run.Mode == "power-loss" {
+		fmt.Fprintf(w, "UNSAFE: after a power loss during an update, a restarted reader crashes, gets stuck, serves wrong answers or cannot serve at all (down): %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
+		return exitFailed
+	}
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "UNSAFE: the updater made readers crash, get stuck or serve wrong answers: %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
 		return exitFailed
@@ -391,7 +408,7 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 	} else {
 		fmt.Fprintf(w, "SAFE: every reader got the right answer, from the old or the new version, throughout (%.1fs)\n", elapsed.Seconds())
 	}
-	if r.Run.Mode != "step" {
+	if r.Run.Mode == "race" {
 		// A race that found nothing worse has not proved the narrow
 		// windows absent: say how to look inside each one.
 		fmt.Fprintln(w, "hint: a race sees only the moments a reader happened to open or read in; run the same check with --mode step to stop the updater after every system call and probe each state")

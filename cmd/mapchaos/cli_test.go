@@ -89,7 +89,10 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		}, `fixture.size is "huge"`),
 		Entry("unknown mode", func(dir string) []string {
 			return []string{"matrix", "--mode", "fast", "--out", "out"}
-		}, `--mode "fast": want race or step`),
+		}, `--mode "fast": want race, step or power-loss`),
+		Entry("unknown persistence model", func(dir string) []string {
+			return []string{"matrix", "--mode", "power-loss", "--model", "zfs", "--out", "out"}
+		}, `--model: unknown persistence model "zfs": want posix or ext4-ordered`),
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
 		}, `--arch "riscv64": want native or arm64`),

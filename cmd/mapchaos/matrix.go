@@ -16,11 +16,13 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/mounts"
+	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
+	model                                            string
 	old, new, fs                                     string
 	seed, updates                                    int64
 	configSet, probeEveryWrite                       bool
@@ -36,7 +38,8 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the race (default: race.seed of the config)")
 	fs.Int64Var(&f.updates, "updates", 0, "updates per combination (default: race.updates of the config)")
 	fs.StringVar(&f.out, "out", "mapchaos-out", "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the writer under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
+	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
@@ -58,9 +61,12 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 		}
 	})
 	switch f.mode {
-	case "race", "step":
+	case "race", "step", "power-loss":
 	default:
-		return f, usagef("--mode %q: want race or step", f.mode)
+		return f, usagef("--mode %q: want race, step or power-loss", f.mode)
+	}
+	if _, err := powerloss.ModelNamed(f.model); err != nil {
+		return f, usagef("--model: %v", err)
 	}
 	switch f.arch {
 	case "native", "arm64":
@@ -130,7 +136,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	}
 	a.sayConfig(cfg, false)
 	r := &harness.Run{Plan: plan, Mode: f.runMode(), Env: f.env(), Self: a.self,
-		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates), FS: f.fs}}
+		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Model: f.model, Seed: cfg.Race.Seed, Updates: int(f.updates), FS: f.fs}}
 	if f.mode == "step" && f.updates != 1 {
 		r.Repro.Updates = 0 // --updates means nothing to step mode but 1 or not 1
 	}
@@ -158,6 +164,13 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 
 // runMode is the Mode the flags ask for.
 func (f matrixFlags) runMode() harness.Mode {
+	if f.mode == "power-loss" {
+		p := harness.PowerLoss{Model: f.model, Updates: 2}
+		if f.updates == 1 {
+			p.Updates = 1
+		}
+		return p
+	}
 	if f.mode == "step" {
 		s := harness.Step{Updates: 2, EveryWrite: f.probeEveryWrite}
 		if f.updates == 1 {
@@ -210,6 +223,9 @@ func (a *app) announce(r *harness.Run) {
 	switch {
 	case r.Env.Name() == (harness.Arm64{}).Name():
 		return
+	case r.Mode.Name() == "power-loss":
+		fmt.Fprintf(a.stdout, "power loss in %d combinations: %d update(s) per writer traced under ptrace, the crash states of each (%s model) opened by restarted readers, seed %d\n",
+			n, r.Mode.(harness.PowerLoss).Updates, r.Mode.(harness.PowerLoss).Model, rc.Seed)
 	case r.Mode.Name() == "step":
 		fmt.Fprintf(a.stdout, "stepping %d combinations: %d update(s) per writer under ptrace, every reader probed at every step, seed %d\n",
 			n, r.Mode.(harness.Step).Updates, rc.Seed)
