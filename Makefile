@@ -19,7 +19,7 @@ define run-suites
 	  exit $$status
 endef
 
-.PHONY: all build deps demo demo-arm64 test test-arm64 unit lint bench stress clean
+.PHONY: all build deps demo demo-arm64 test test-arm64 test-fs unit lint bench stress clean
 
 all: lint test
 
@@ -43,6 +43,12 @@ deps:
 test-arm64: deps
 	$(GO) run ./cmd/mapchaos-vm suites --out $(OUT)/arm64-suites
 
+## test-fs: the fs specs (mounts, mapchaos --fs) on every local file system
+## --fs knows: ext4, xfs, btrfs, tmpfs, overlay (make test runs them on xfs). Needs root.
+test-fs: export MAPCHAOS_TEST_FS := ext4,xfs,btrfs,tmpfs,overlay
+test-fs: deps
+	$(call run-suites,--label-filter=fs ./mounts ./cmd/mapchaos)
+
 ## test: the packages, lint, then every Ginkgo suite (unit specs, real races, the
 ## matrix), then the list of skipped specs and why
 test: deps lint
@@ -60,15 +66,25 @@ lint:
 	$(GO) mod tidy -diff
 
 ## bench: lookups/s per reader strategy (outside and inside a race), writer
-## throughput, stepped vs plain updates, and the wall time of the default matrix.
+## throughput, stepped vs plain updates, explain on 50 MB of log, power-loss
+## states and time per update per model, the wall time of the default matrix
+## (raced, and in power-loss mode), then the harness's own peak memory and
+## wall time at 16 MiB, 256 MiB and 1 GiB (SIZES="16MiB 256MiB" is quicker).
 bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Update/16MiB' -benchtime 5x ./step | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'Explain50MB' -benchtime 3x ./explain | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'PowerLoss/16MiB' -benchtime 1x ./harness | tee -a $(OUT)/bench.txt
+	@start=$$(date +%s.%N); \
+	  $(BIN) matrix --config ginkgo.yml --mode power-loss --out $(OUT)/bench-power-loss >/dev/null; status=$$?; \
+	  end=$$(date +%s.%N); \
+	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix, --mode power-loss, wall time: %.1f s (exit %d: some combinations are unsafe after a power cut)\n", e-s, x}' | tee -a $(OUT)/bench.txt
 	@start=$$(date +%s.%N); \
 	  $(BIN) matrix --config ginkgo.yml --out $(OUT)/bench-matrix >/dev/null; status=$$?; \
 	  end=$$(date +%s.%N); \
 	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix wall time: %.1f s (exit %d)\n", e-s, x}' | tee -a $(OUT)/bench.txt
+	scripts/bench-memory $(BIN) | tee -a $(OUT)/bench.txt
 
 ## stress: the interrupt specs (Label stress: random moments in race and step
 ## mode, SIGINT, SIGTERM, Ctrl-C to the process group, SIGKILL; and half way

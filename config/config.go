@@ -1,9 +1,9 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/input"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
@@ -97,9 +98,17 @@ func Default() Config {
 	}
 }
 
+// MaxSize is the most Load reads: a ginkgo.yml is a few KiB.
+const MaxSize = 1 << 20
+
 // Load reads and parses the file at p.
-func Load(p string) (Config, error) {
-	b, err := os.ReadFile(p)
+func Load(p string) (Config, error) { return LoadContext(context.Background(), p) }
+
+// LoadContext reads and parses the file at p, at most MaxSize bytes. It
+// stops when ctx ends (a FIFO or a terminal that never ends), with an
+// error that wraps ctx.Err().
+func LoadContext(ctx context.Context, p string) (Config, error) {
+	b, err := input.ReadFile(ctx, p, MaxSize, "a config file (ginkgo.yml)")
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}

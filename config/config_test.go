@@ -1,7 +1,10 @@
 package config_test
 
 import (
+	"context"
+	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/input"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/verdicts"
 	"github.com/mapchaos/mapchaos/writers"
@@ -26,6 +30,32 @@ var _ = Describe("the project's own ginkgo.yml", func() {
 				Expect(e.Why).NotTo(BeEmpty(), "expectation for %s x %s gives no reason", w, r)
 			}
 		}
+	})
+})
+
+var _ = Describe("Load", func() {
+	It("refuses an endless file at its bound, naming the file and the bound", func() {
+		_, err := config.Load("/dev/zero")
+		Expect(err).To(MatchError(input.ErrTooLarge))
+		Expect(err).To(MatchError("config: /dev/zero: larger than 1 MiB, the most mapchaos reads for a config file (ginkgo.yml)"))
+	})
+
+	It("reads a config from a FIFO, and stops waiting when its context ends", func() {
+		fifo := filepath.Join(GinkgoT().TempDir(), "ginkgo.yml")
+		Expect(syscall.Mkfifo(fifo, 0o600)).To(Succeed())
+		go func() {
+			defer GinkgoRecover()
+			Expect(os.WriteFile(fifo, []byte("race: {updates: 3}\n"), 0)).To(Succeed())
+		}()
+		c, err := config.Load(fifo)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Race.Updates).To(Equal(3))
+
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		_, err = config.LoadContext(ctx, fifo) // no writer this time
+		Expect(err).To(MatchError(context.Canceled))
+		Expect(err).To(MatchError(ContainSubstring(fifo)))
 	})
 })
 

@@ -3,7 +3,9 @@
 // writers and readers make the matrix, and the expected verdict of each
 // combination. The `matrix` command and the Ginkgo suites read the same
 // file. An unknown key, writer, reader or verdict is an error that names it,
-// with its line, and says what would be right.
+// with its line, and says what would be right. Load reads at most MaxSize
+// (1 MiB), so a wrong path such as /dev/zero is refused at once, and
+// LoadContext stops when its context ends.
 //
 // Expectations are compared against observations; they are never used as
 // observations.

@@ -3,6 +3,7 @@ package crashes
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,12 @@ type Trace struct {
 	Frames []Frame
 	// Goroutine is the header of the first goroutine ("goroutine 1 [running]:").
 	Goroutine string
+	// Quit is "SIGQUIT: quit" when the trace is a goroutine dump.
+	Quit string
+	// Busy and BusyFrames are, in a goroutine dump, the header and frames of
+	// the goroutine it caught at work (see StuckIn); "" and nil otherwise.
+	Busy       string
+	BusyFrames []Frame
 }
 
 // Frame is one function of a goroutine trace.
@@ -66,6 +73,9 @@ func (t Trace) UserFrames(n int) []Frame {
 // Summary renders the lines that matter: the headline, the signal line and
 // the first n frames outside the runtime.
 func (t Trace) Summary(n int) string {
+	if t.Fatal == "" && t.Quit != "" && t.Busy != "" {
+		return t.dumpSummary(n)
+	}
 	var b strings.Builder
 	if t.Fatal != "" {
 		b.WriteString(t.Fatal + "\n")
@@ -102,37 +112,12 @@ var (
 // gives a Trace whose Found is false.
 func Parse(text string) Trace {
 	var t Trace
-	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(prefixRE.ReplaceAllString(strings.TrimRight(l, "\r"), ""), " \t")
-	}
+	lines := cleanLines(text)
 	inGoroutine := false
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if t.Fatal == "" {
-			if m := fatalRE.FindStringSubmatch(l); m != nil && (strings.HasPrefix(strings.TrimSpace(l), "fatal error:") || strings.HasPrefix(strings.TrimSpace(l), "panic:")) {
-				t.Fatal = strings.TrimSpace(m[1])
-			}
-		}
-		if m := faultRE.FindStringSubmatch(l); m != nil && t.Addr == "" {
-			t.Addr = m[1]
-		}
-		if m := signalRE.FindStringSubmatch(l); m != nil && t.SignalLine == "" {
-			t.SignalLine = strings.TrimSpace(m[0])
-			t.Signal = m[1]
-			t.SignalNumber = Number(m[1])
-			if m[2] != "" {
-				if c, err := strconv.ParseInt(m[2], 0, 64); err == nil {
-					t.Code = int(c)
-					t.CodeName = CodeName(t.Signal, t.Code)
-				}
-			}
-			if m[3] != "" && m[3] != "?" {
-				t.Addr = m[3]
-			}
-			t.PC = m[4]
-		}
-		if t.Goroutine == "" {
+		t.headline(l)
+		if t.Goroutine == "" && strings.Contains(l, "goroutine ") {
 			if m := gorRE.FindString(l); m != "" {
 				t.Goroutine = strings.TrimSpace(m)
 				inGoroutine = true
@@ -140,42 +125,128 @@ func Parse(text string) Trace {
 			}
 		}
 		if inGoroutine {
-			s := strings.TrimSpace(l)
-			if s == "" {
-				if len(t.Frames) > 0 {
-					inGoroutine = false
-				}
-				continue
-			}
-			if strings.HasPrefix(s, "goroutine ") {
-				inGoroutine = false
-				continue
-			}
-			if fm := funcRE.FindStringSubmatch(s); fm != nil && !strings.HasPrefix(l, "\t") {
-				f := Frame{Func: fm[1]}
-				if i+1 < len(lines) {
-					if mm := fileRE.FindStringSubmatch(lines[i+1]); mm != nil {
-						f.File = mm[1]
-						i++
-					}
-				}
-				t.Frames = append(t.Frames, f)
-			} else if strings.HasPrefix(s, "created by ") {
-				inGoroutine = false
-			}
+			inGoroutine, i = t.frame(lines, i)
 		}
 	}
+	if t.Fatal == "" && slices.ContainsFunc(lines, quitRE.MatchString) {
+		t.Quit = "SIGQUIT: quit"
+		if g, ok := busy(goroutines(lines)); ok {
+			t.Busy, t.BusyFrames = g.header, g.frames
+		}
+	}
+	t.Kind = kindOf(t)
+	return t
+}
+
+// cleanLines splits text into lines without line ends, log prefixes or
+// trailing blanks.
+func cleanLines(text string) []string {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		l = strings.TrimRight(l, "\r")
+		if logPrefixed(l) {
+			l = prefixRE.ReplaceAllString(l, "")
+		}
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return lines
+}
+
+// headline takes from line l the fatal error, the fault address and the
+// signal line, the first of each.
+func (t *Trace) headline(l string) {
+	if s := strings.TrimSpace(l); t.Fatal == "" && (strings.HasPrefix(s, "fatal error:") || strings.HasPrefix(s, "panic:")) {
+		if m := fatalRE.FindStringSubmatch(l); m != nil {
+			t.Fatal = strings.TrimSpace(m[1])
+		}
+	}
+	if t.Addr == "" && strings.Contains(l, "unexpected fault address") {
+		if m := faultRE.FindStringSubmatch(l); m != nil {
+			t.Addr = m[1]
+		}
+	}
+	m := signalLine(l)
+	if m == nil || t.SignalLine != "" {
+		return
+	}
+	t.SignalLine = strings.TrimSpace(m[0])
+	t.Signal = m[1]
+	t.SignalNumber = Number(m[1])
+	if m[2] != "" {
+		if c, err := strconv.ParseInt(m[2], 0, 64); err == nil {
+			t.Code = int(c)
+			t.CodeName = CodeName(t.Signal, t.Code)
+		}
+	}
+	if m[3] != "" && m[3] != "?" {
+		t.Addr = m[3]
+	}
+	t.PC = m[4]
+}
+
+// frame reads line i of the first goroutine: a frame (with its file line,
+// which it skips), or the end of the goroutine. It returns whether the
+// goroutine goes on, and the index of the last line it read.
+func (t *Trace) frame(lines []string, i int) (bool, int) {
+	l := lines[i]
+	s := strings.TrimSpace(l)
+	switch {
+	case s == "":
+		return len(t.Frames) == 0, i
+	case strings.HasPrefix(s, "goroutine "), strings.HasPrefix(s, "created by "):
+		return false, i
+	}
+	fm := funcRE.FindStringSubmatch(s)
+	if fm == nil || strings.HasPrefix(l, "\t") {
+		return true, i
+	}
+	f := Frame{Func: fm[1]}
+	if i+1 < len(lines) {
+		if mm := fileRE.FindStringSubmatch(lines[i+1]); mm != nil {
+			f.File = mm[1]
+			i++
+		}
+	}
+	t.Frames = append(t.Frames, f)
+	return true, i
+}
+
+// kindOf says what kind of death t is: "fault", "panic", "fatal",
+// "signal", or "" for none.
+func kindOf(t Trace) string {
 	switch {
 	case strings.HasPrefix(t.Fatal, "fatal error: fault"), strings.HasPrefix(t.Fatal, "fatal error: unexpected signal"):
-		t.Kind = "fault"
+		return "fault"
 	case strings.HasPrefix(t.Fatal, "panic:"):
-		t.Kind = "panic"
+		return "panic"
 	case t.Fatal != "":
-		t.Kind = "fatal"
+		return "fatal"
 	case t.Signal != "":
-		t.Kind = "signal"
+		return "signal"
 	}
-	return t
+	return ""
+}
+
+// logPrefixed reports whether l may start with a prefix that prefixRE
+// removes: a cheap test of its first bytes, as most lines of a log have
+// none.
+func logPrefixed(l string) bool {
+	switch {
+	case strings.HasPrefix(l, "|"):
+		return true
+	case len(l) > 4 && l[0] >= '0' && l[0] <= '9' && l[4] == '-':
+		return true
+	}
+	return len(l) > 3 && l[0] >= 'A' && l[0] <= 'Z' && l[3] == ' '
+}
+
+// signalLine matches signalRE in l, trying it only on lines that hold
+// "[signal ".
+func signalLine(l string) []string {
+	if !strings.Contains(l, "[signal ") {
+		return nil
+	}
+	return signalRE.FindStringSubmatch(l)
 }
 
 var signals = map[string]syscall.Signal{

@@ -3,7 +3,9 @@
 // killed the process. It names the signal and its si_code (BUS_ADRERR,
 // SEGV_MAPERR ...), finds the fault address and the first frames outside the
 // Go runtime, and copes with traces as people paste them (log prefixes,
-// timestamps, CRLF, vendored paths, arm64 addresses).
+// timestamps, CRLF, vendored paths, arm64 addresses). In a goroutine dump
+// (SIGQUIT, which the harness sends a stuck reader) it finds the goroutine
+// that was at work and StuckIn names the call it was in.
 //
 // The race engine uses it to classify reader deaths; `mapchaos explain`
 // uses it on traces from production.

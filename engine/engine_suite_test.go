@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/testbin"
 )
 
 func TestEngine(t *testing.T) {
@@ -31,7 +31,7 @@ var env shared
 // Process 1 builds the real mapchaos binary (its `reader` subcommand is the
 // reader child) and a small real fixture pair; every process shares them.
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := mapchaosBin()
+	bin, err := testbin.Mapchaos()
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 2 << 20, Shape: fixtures.Shrink}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())
@@ -48,12 +48,3 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, NodeTimeout(3*time.Minute))
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
-
-// mapchaosBin is $MAPCHAOS_BIN when set (a prebuilt binary: the arm64 guest
-// of `make test-arm64` has no Go toolchain), else the CLI built by gexec.
-func mapchaosBin() (string, error) {
-	if p := os.Getenv("MAPCHAOS_BIN"); p != "" {
-		return p, nil
-	}
-	return gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
-}

@@ -80,11 +80,13 @@ var _ = Describe("Run", func() {
 	It("calls a reader that stops making progress stuck, and kills it", func(ctx SpecContext) {
 		cfg := config("rename", "mmap")
 		cfg.StuckAfter = 400 * time.Millisecond
-		cfg.Updates = 16
+		cfg.Updates = 40
 		cfg.Starting = -1
-		// A real wrapper: the reader stops itself (SIGSTOP) 300 ms after it
+		// A real wrapper: the reader stops itself (SIGSTOP) 1 s after it
 		// starts, as a process wedged in the kernel would stop answering.
-		cfg.ReaderCmd = []string{"sh", "-c", `(sleep 0.3; kill -STOP $$) & exec "$0" "$@"`, env.Bin, "reader"}
+		// (1 s: an emulated arm64 guest under load takes hundreds of ms to
+		// start a reader, which must say ready first.)
+		cfg.ReaderCmd = []string{"sh", "-c", `(sleep 1; kill -STOP $$) & exec "$0" "$@"`, env.Bin, "reader"}
 		res, err := engine.Run(ctx, cfg)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(matchers.HaveVerdict(verdicts.Stuck))

@@ -31,7 +31,7 @@ type driver struct {
 // startForeign starts the foreign reader s on target (its stderr going to
 // stderrPath), waits for its "ready" (readers.StartForeign), and drives it
 // until asked to quit or until it dies.
-func startForeign(id string, role results.Role, s readers.ForeignStrategy, target, stderrPath string, d driver) (*proc, error) {
+func startForeign(id string, role results.Role, s readers.ForeignStrategy, target, stderrPath string, d driver, left func(string)) (*proc, error) {
 	errf, err := os.Create(stderrPath)
 	if err != nil {
 		return nil, fmt.Errorf("reader %s: %w", id, err)
@@ -50,7 +50,7 @@ func startForeign(id string, role results.Role, s readers.ForeignStrategy, targe
 		return nil, fmt.Errorf("reader %s: %w", id, err)
 	}
 	p := newProc(id, role, stderrPath, "")
-	p.fp = fp
+	p.fp, p.left = fp, left
 	p.readyAt = clock.Now()
 	close(p.ready)
 	go func() {
@@ -96,9 +96,9 @@ func (p *proc) drive(d driver) {
 			}
 			break
 		}
-		a, detail := readers.JudgeJSON(d.oracle, ip, raw, err)
-		t.Count(a)
-		p.event(a, ip, detail)
+		j := readers.JudgeJSON(d.oracle, ip, raw, err)
+		t.Count(j.Answer)
+		p.event(j)
 		p.publish(t)
 	}
 	p.publish(t)
@@ -139,6 +139,9 @@ func (p *proc) end() {
 	if d == nil { // a Close that failed otherwise: the process is reaped
 		d = &readers.DiedError{}
 	}
+	for _, l := range d.Leftovers {
+		p.left(l)
+	}
 	if d.Broke {
 		p.mu.Lock()
 		p.garbled = true
@@ -176,12 +179,12 @@ func (p *proc) publish(t verdicts.Tally) {
 }
 
 // event records a wrong or failed answer as a child would report it.
-func (p *proc) event(a verdicts.Answer, ip netip.Addr, detail string) {
-	switch a {
+func (p *proc) event(j readers.Judged) {
+	switch j.Answer {
 	case verdicts.Wrong:
-		p.record(readers.Event{Ev: "wrong", IP: ip.String(), Detail: detail})
+		p.record(readers.Event{Ev: "wrong", IP: j.IP.String(), Detail: j.Detail()})
 	case verdicts.Failed:
-		p.record(readers.Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: detail})
+		p.record(readers.Event{Ev: "error", Op: "lookup", IP: j.IP.String(), Detail: j.Err.Error()})
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/mapchaos/mapchaos/matchers"
 )
 
-var _ = Describe("geoip2-golang typed lookups on a GeoIP2 fixture of their kind", func() {
+var _ = Describe("geoip2-golang (v1 and v2) typed lookups on a GeoIP2 fixture of their kind", func() {
 	DescribeTable("die under cp with the frames a production trace shows",
 		func(ctx SpecContext, reader, kind, frame string) {
 			cfg := config("cp", reader)
@@ -29,6 +29,8 @@ var _ = Describe("geoip2-golang typed lookups on a GeoIP2 fixture of their kind"
 		},
 		Entry("City", "geoip2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang.(*Reader).City"),
 		Entry("Enterprise", "geoip2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang.(*Reader).Enterprise"),
+		Entry("v2 City", "geoip2-v2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang/v2.(*Reader).City"),
+		Entry("v2 Enterprise", "geoip2-v2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang/v2.(*Reader).Enterprise"),
 	)
 
 	DescribeTable("are safe under symlink-swap, every typed answer checked",
@@ -43,5 +45,7 @@ var _ = Describe("geoip2-golang typed lookups on a GeoIP2 fixture of their kind"
 		},
 		Entry("City", "geoip2-city", fixtures.KindCity),
 		Entry("Enterprise", "geoip2-enterprise", fixtures.KindEnterprise),
+		Entry("v2 City", "geoip2-v2-city", fixtures.KindCity),
+		Entry("v2 Enterprise", "geoip2-v2-enterprise", fixtures.KindEnterprise),
 	)
 })

@@ -36,6 +36,7 @@ type proc struct {
 	stdin io.WriteCloser
 	// A foreign reader: its process, and quit, which asks drive to end it.
 	fp       *readers.ForeignProcess
+	left     func(string) // hears the processes a foreign reader left running
 	quit     chan struct{}
 	quitOnce sync.Once
 
@@ -213,6 +214,14 @@ func (p *proc) stop(grace time.Duration) {
 	p.mu.Lock()
 	p.killed = true
 	p.mu.Unlock()
+	if p.fp == nil { // a reader child answers SIGQUIT with where it is: evidence
+		p.signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+			return
+		case <-time.After(time.Second):
+		}
+	}
 	p.signal(syscall.SIGKILL)
 	<-p.done
 }

@@ -117,7 +117,7 @@ func (u *updater) update(ctx context.Context, seq int, src, dir string) (batch [
 		trigger = 1 + u.rng.IntN(n)
 	}
 	step := 0
-	upd := writers.Update{Target: r.target, Source: src, Seq: seq, Step: func(desc string) {
+	upd := writers.Update{Target: r.target, Source: src, Seq: seq, Leftover: r.leftover, Step: func(desc string) {
 		step++
 		r.tl.add(mark{t: clock.Now(), update: seq, of: r.cfg.Updates, dir: dir, step: step, desc: desc})
 		if step == trigger {

@@ -16,6 +16,7 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/waitstatus"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
@@ -59,6 +60,10 @@ type Config struct {
 	// KeepData keeps the target and the versions in Dir after the run
 	// (they are removed by default; logs, rings and stderr stay).
 	KeepData bool
+	// Install lays out the target as A (default writers.Install); an
+	// environment that puts the target elsewhere (an overlay's lower
+	// layer) gives its own.
+	Install func(target, src string, props writers.Properties) error
 }
 
 func (c Config) withDefaults() Config {
@@ -160,7 +165,8 @@ type run struct {
 	samples  string
 	oracle   fixtures.Oracle
 	procs    []*proc
-	mu       sync.Mutex // guards procs
+	left     []string   // processes that outlived the updater or a reader
+	mu       sync.Mutex // guards procs and left
 }
 
 func harnessErr(format string, a ...any) error {
@@ -203,7 +209,11 @@ func (r *run) prepare() (a, b string, err error) {
 		}
 	}
 	r.target = filepath.Join(d, "data", "db.mmdb")
-	if err := writers.Install(r.target, a, r.cfg.Writer.Properties); err != nil {
+	install := writers.Install
+	if r.cfg.Install != nil {
+		install = r.cfg.Install
+	}
+	if err := install(r.target, a, r.cfg.Writer.Properties); err != nil {
 		return "", "", harnessErr("install target: %v", err)
 	}
 	return a, b, nil
@@ -218,7 +228,7 @@ func (r *run) spawn(id string, role results.Role, seed uint64) (*proc, error) {
 	var err error
 	if fs, ok := r.cfg.Reader.Strategy.(readers.ForeignStrategy); ok && r.cfg.Reader.Command != nil {
 		fs.Ready = r.cfg.ReadyTimeout
-		p, err = startForeign(id, role, fs, r.target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload})
+		p, err = startForeign(id, role, fs, r.target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload}, r.leftover)
 		if errors.Is(err, ErrBadReader) {
 			return nil, err
 		}
@@ -250,6 +260,13 @@ func (r *run) awaitReady(ctx context.Context, p *proc) error {
 		return ctx.Err()
 	}
 	return harnessErr("%v", err)
+}
+
+// leftover records a process that outlived the updater or a reader.
+func (r *run) leftover(desc string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.left = append(r.left, desc)
 }
 
 func (r *run) all() []*proc {
@@ -370,6 +387,9 @@ func (r *run) classifyAll(res results.Result) (results.Result, error) {
 		}
 	}
 	res.Verdict = res.Counts.Worst()
+	r.mu.Lock()
+	res.Leftovers = append(res.Leftovers, r.left...)
+	r.mu.Unlock()
 	if firstFail >= 0 {
 		ms := firstFail
 		res.FirstFailureMS = &ms
@@ -430,7 +450,7 @@ func (r *run) endOf(p *proc, ws syscall.WaitStatus, finished bool) (verdicts.End
 	case p.garbled:
 		return verdicts.Died, "broke the line protocol after starting properly: " + strings.TrimPrefix(bad, "broke the line protocol ")
 	case p.killed:
-		return verdicts.Hung, "did not stop within 3s of being asked: killed"
+		return verdicts.Hung, "did not stop within 3s of being asked: sent SIGQUIT, then SIGKILL"
 	case ws.Signaled():
 		return verdicts.Died, "killed by " + crashes.Name(ws.Signal())
 	case ws.ExitStatus() != 0:
@@ -472,11 +492,14 @@ func (r *run) death(p *proc, v verdicts.Verdict, why string, ws syscall.WaitStat
 	exitAt, movedAt, stuck := p.exitAt, p.movedAt, p.stuck
 	p.mu.Unlock()
 	tr := crashes.Parse(stderr)
-	ev := &results.Evidence{Outcome: v, ExitStatus: describeStatus(ws), Fatal: tr.Fatal,
+	ev := &results.Evidence{Outcome: v, ExitStatus: waitstatus.Describe(ws), Fatal: tr.Fatal,
 		Signal: tr.Signal, SignalNumber: tr.SignalNumber, Code: tr.CodeName, Addr: tr.Addr,
 		Trace: tr.Summary(8), Detail: why, Stderr: headString(stderr, 3000), LastLookups: last.ips[max(0, len(last.ips)-8):]}
 	if ws.Signaled() && v == verdicts.Crash && (ev.Signal == "" || tr.Kind == "") {
 		ev.Signal, ev.SignalNumber = crashes.Name(ws.Signal()), int(ws.Signal())
+	}
+	if in := tr.StuckIn(3); in != "" { // a SIGQUIT dump: where it was stuck
+		ev.Detail += "; stuck in " + in
 	}
 	deathAt := exitAt
 	if last.last > 0 {
@@ -535,20 +558,6 @@ func (r *run) describeEvent(ev *results.Evidence, e readers.Event) {
 	case "error":
 		ev.Detail = fmt.Sprintf("%s failed: %s", e.Op, e.Detail)
 	}
-}
-
-func describeStatus(ws syscall.WaitStatus) string {
-	switch {
-	case ws.Signaled():
-		s := "killed by " + crashes.Name(ws.Signal())
-		if ws.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	case ws.Exited():
-		return fmt.Sprintf("exit %d", ws.ExitStatus())
-	}
-	return fmt.Sprintf("wait status %#x", uint32(ws))
 }
 
 func headString(s string, n int) string {

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -97,27 +98,26 @@ func (x Explanation) Signature() Signature {
 
 // Analyze explains a pasted trace. known are the combinations of the
 // matrix (see Known); those expected to show the same signature are listed
-// as reproductions. Analyze never fails: input with nothing in it gives
-// Kind Nothing.
-func Analyze(text string, known []Combination) Explanation {
-	c := clean(text)
+// as reproductions. Input with nothing in it gives Kind Nothing. Its time
+// is linear in the size of text; it fails only when ctx ends first, with
+// an error that wraps ctx.Err() (it looks between its stages and every
+// few thousand lines).
+func Analyze(ctx context.Context, text string, known []Combination) (Explanation, error) {
+	c, err := clean(ctx, text)
+	if err != nil {
+		return Explanation{}, err
+	}
 	t := crashes.Parse(c.text)
 	if fixed, ok := withHeader(c.text); ok {
 		t = crashes.Parse(fixed)
 		c.notes = append(c.notes, "The trace was cut at the top (its first goroutine header is missing): the frames were read without it.")
 	}
-	x := Explanation{Schema: Schema}
-	switch {
-	case t.Signal == "SIGBUS" || t.Signal == "SIGSEGV":
-		x = goFault(t)
-	case recoveredFault(c.text, t):
-		x = recovered(t, c.text)
-	default:
-		if d, ok := findDeath(c.text); ok && (d.signal == "SIGBUS" || d.signal == "SIGSEGV") {
-			x = killed(d, c.text)
-		} else {
-			x = other(t, c.text, d, ok)
-		}
+	if err := stopped(ctx); err != nil {
+		return Explanation{}, err
+	}
+	x, err := find(ctx, c.text, t)
+	if err != nil {
+		return Explanation{}, err
 	}
 	x.Schema = Schema
 	x.Notes = append(c.notes, x.Notes...)
@@ -132,7 +132,39 @@ func Analyze(text string, known []Combination) Explanation {
 		}
 		advise(&x, known)
 	}
-	return x
+	return x, stopped(ctx)
+}
+
+// find tells what the cleaned text shows: a Go fault, a recovered fault,
+// a death by a signal, or something else.
+func find(ctx context.Context, text string, t crashes.Trace) (Explanation, error) {
+	low := strings.ToLower(text)
+	switch {
+	case t.Signal == "SIGBUS" || t.Signal == "SIGSEGV":
+		return goFault(t), nil
+	case recoveredFault(text, low, t):
+		return recovered(t, text), nil
+	}
+	d, ok, err := findDeath(ctx, text, low)
+	switch {
+	case err != nil:
+		return Explanation{}, err
+	case ok && (d.signal == "SIGBUS" || d.signal == "SIGSEGV"):
+		return killed(d, text), nil
+	}
+	return other(t, text, low, d, ok), nil
+}
+
+// checkEvery is how many lines a loop over the input handles between two
+// looks at its context.
+const checkEvery = 1 << 12
+
+// stopped returns an error when ctx has ended.
+func stopped(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("explain stopped before the end of the input: %w", err)
+	}
+	return nil
 }
 
 var faultCountRE = regexp.MustCompile(`unexpected fault address|\[signal SIG(?:BUS|SEGV)`)
@@ -142,7 +174,7 @@ func countFaults(text string) int {
 	n := 0
 	prev := -10
 	for i, l := range strings.Split(text, "\n") {
-		if faultCountRE.MatchString(l) {
+		if (strings.Contains(l, "fault address") || strings.Contains(l, "[signal SIG")) && faultCountRE.MatchString(l) {
 			if i > prev+2 {
 				n++
 			}
@@ -251,21 +283,46 @@ func (x Explanation) where() string {
 }
 
 var (
-	recoverRE   = regexp.MustCompile(`(?i)\brecover(?:ed|ing|y)?\b`)
-	nilDerefRE  = regexp.MustCompile(`invalid memory address or nil pointer dereference|unexpected fault address|memory fault`)
+	recoverRE  = hinted{regexp.MustCompile(`(?i)\brecover(?:ed|ing|y)?\b`), []string{"recover"}}
+	nilDerefRE = hinted{regexp.MustCompile(`invalid memory address or nil pointer dereference|unexpected fault address|memory fault`),
+		[]string{"nil pointer dereference", "unexpected fault address", "memory fault"}}
 	faultAddrRE = regexp.MustCompile(`(?i)(?:fault (?:at|address)|addr(?:ess)?[=: ]+)\s*(0x[0-9a-f]+)`)
 	jvmFaultRE  = regexp.MustCompile(`a fault occurred in (?:a recent |an )?unsafe memory access operation`)
 )
+
+// hinted is a regular expression with lower-case literals one of which is
+// in the lower-case form of any text it matches: a test that costs a
+// fraction of the expression's on a large log, and spares it the logs (or
+// lines) that cannot match.
+type hinted struct {
+	re    *regexp.Regexp
+	hints []string
+}
+
+// match reports whether re matches text, whose lower-case form is low.
+func (h hinted) match(text, low string) bool {
+	return anyIn(low, h.hints) && h.re.MatchString(text)
+}
+
+// anyIn reports whether s holds any of hints; no hints is a yes.
+func anyIn(s string, hints []string) bool {
+	for _, h := range hints {
+		if strings.Contains(s, h) {
+			return true
+		}
+	}
+	return len(hints) == 0
+}
 
 // recoveredFault reports whether text shows a memory fault that was
 // caught: recover wording, the runtime error's text, and either a reader
 // library at the fault or a fault address that is not a nil dereference.
 // The JVM's InternalError for a fault in a mapped buffer counts too.
-func recoveredFault(text string, t crashes.Trace) bool {
+func recoveredFault(text, low string, t crashes.Trace) bool {
 	if jvmFaultRE.MatchString(text) {
 		return true
 	}
-	if !recoverRE.MatchString(text) || !nilDerefRE.MatchString(text) {
+	if !recoverRE.match(text, low) || !nilDerefRE.match(text, low) {
 		return false
 	}
 	if m := faultAddrRE.FindStringSubmatch(text); m != nil {
@@ -292,7 +349,7 @@ func recovered(t crashes.Trace, text string) Explanation {
 		return x
 	}
 	x.setFrames(t)
-	x.Headline = firstLine(text, nilDerefRE)
+	x.Headline = firstLine(text, nilDerefRE.re)
 	if m := faultAddrRE.FindStringSubmatch(text); m != nil {
 		x.Addr = m[1]
 	}

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -28,6 +29,40 @@ type deathPattern struct {
 	read func(m []string, d *death)
 	// rich patterns give the si_code too: they win over any other line
 	rich bool
+	// hints are lower-case literals one of which is in every line that
+	// re matches (lowered), unless gate, when set, says yes: a cheap test
+	// that spares the regular expression the lines of noise around a crash.
+	hints []string
+	gate  func(low string) bool
+}
+
+// could reports whether p may match a line whose lower-case form is low.
+func (p deathPattern) could(low string) bool {
+	return anyIn(low, p.hints) || p.gate != nil && p.gate(low)
+}
+
+// rcCode reports whether low holds "rc" at the start of a word, then
+// blanks, ':' or '=' and a word 13x to 15x: what "rc=137" needs.
+func rcCode(low string) bool {
+	for i := 0; ; i += 2 {
+		j := strings.Index(low[i:], "rc")
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i > 0 && wordByte(low[i-1]) {
+			continue
+		}
+		n := strings.TrimLeft(low[i+2:], " \t\n\f\r:=")
+		if len(n) >= 3 && n[0] == '1' && '3' <= n[1] && n[1] <= '5' && '0' <= n[2] && n[2] <= '9' && (len(n) == 3 || !wordByte(n[3])) {
+			return true
+		}
+	}
+}
+
+// wordByte reports whether b is a word character for \b: [0-9A-Za-z_].
+func wordByte(b byte) bool {
+	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 func signalFromNumber(s string) string {
@@ -58,28 +93,28 @@ var deathPatterns = []deathPattern{
 		if e, err := strconv.Atoi(m[2]); err == nil {
 			d.code = map[bool]string{false: "SEGV_MAPERR", true: "SEGV_ACCERR"}[e&1 == 1]
 		}
-	}, true},
+	}, true, []string{"segfault at "}, nil},
 	// JVM hs_err / crash banner: "siginfo: si_signo: 7 (SIGBUS), si_code: 2 (BUS_ADRERR), si_addr: 0x..."
 	{regexp.MustCompile(`si_signo: \d+ \((SIG[A-Z]+)\), si_code: \d+ \(([A-Z_]+)\), si_addr: (0x[0-9a-fA-F]+)`), func(m []string, d *death) {
 		d.signal, d.code, d.addr = m[1], m[2], m[3]
-	}, true},
+	}, true, []string{"si_signo: "}, nil},
 	// JVM: "#  SIGBUS (0x7) at pc=0x00007f..., pid=1234, tid=1235"
-	{regexp.MustCompile(`\b(SIG[A-Z]+) \(0x[0-9a-f]+\) at pc=`), func(m []string, d *death) { d.signal = m[1] }, false},
+	{regexp.MustCompile(`\b(SIG[A-Z]+) \(0x[0-9a-f]+\) at pc=`), func(m []string, d *death) { d.signal = m[1] }, false, []string{") at pc="}, nil},
 	// gdb: "Program received signal SIGBUS, Bus error."
-	{regexp.MustCompile(`received signal (SIG[A-Z]+)`), func(m []string, d *death) { d.signal = m[1] }, false},
+	{regexp.MustCompile(`received signal (SIG[A-Z]+)`), func(m []string, d *death) { d.signal = m[1] }, false, []string{"received signal sig"}, nil},
 	// Python faulthandler: "Fatal Python error: Bus error"
 	{regexp.MustCompile(`Fatal Python error: (Bus error|Segmentation fault)`), func(m []string, d *death) {
 		d.signal = map[string]string{"Bus error": "SIGBUS", "Segmentation fault": "SIGSEGV"}[m[1]]
-	}, false},
+	}, false, []string{"fatal python error: "}, nil},
 	// bash: "bash: line 1: 28642 Bus error               python3 reader.py t.mmdb"
 	{regexp.MustCompile(`^(?:\S+: )?(?:line \d+: )?\d+ (Bus error|Segmentation fault|Killed|Aborted)(?: \(core dumped\))?\s+(\S.*)$`), func(m []string, d *death) {
 		d.signal = map[string]string{"Bus error": "SIGBUS", "Segmentation fault": "SIGSEGV", "Killed": "SIGKILL", "Aborted": "SIGABRT"}[m[1]]
 		d.process = strings.TrimSpace(m[2])
-	}, false},
+	}, false, []string{"bus error", "segmentation fault", "killed", "aborted"}, nil},
 	// a shell's line alone: "Killed", "Aborted (core dumped)"
 	{regexp.MustCompile(`^\s*(?:\S+: )?(?:line \d+: )?(Killed|Aborted)(?: \(core dumped\))?\s*$`), func(m []string, d *death) {
 		d.signal = map[string]string{"Killed": "SIGKILL", "Aborted": "SIGABRT"}[m[1]]
-	}, false},
+	}, false, []string{"killed", "aborted"}, nil},
 	// a shell, os/exec, zsh, fish: "Bus error (core dumped)", "signal: bus error", "zsh: segmentation fault  ./geo"
 	{regexp.MustCompile(`(?i)\b(bus error|segmentation (?:fault|violation)|segfault)\b`), func(m []string, d *death) {
 		if strings.EqualFold(m[1], "bus error") {
@@ -87,20 +122,20 @@ var deathPatterns = []deathPattern{
 		} else {
 			d.signal = "SIGSEGV"
 		}
-	}, false},
+	}, false, []string{"bus error", "segmentation ", "segfault"}, nil},
 	// "Killed by signal 7", "killed by SIGBUS", "terminated by signal SIGSEGV", "signal: killed"
 	{regexp.MustCompile(`(?i)\b(?:killed|terminated) by (?:signal )?(SIG[A-Z]+|\d+)\b`), func(m []string, d *death) {
 		if d.signal = signalFromNumber(m[1]); d.signal == "" || strings.HasPrefix(d.signal, "signal ") {
 			d.signal = signalFromName(m[1])
 		}
-	}, false},
+	}, false, []string{"killed by ", "terminated by "}, nil},
 	// systemd: "Main process exited, code=killed, status=7/BUS"
-	{regexp.MustCompile(`status=\d+/([A-Z]+)\b`), func(m []string, d *death) { d.signal = signalFromName(m[1]) }, false},
+	{regexp.MustCompile(`status=\d+/([A-Z]+)\b`), func(m []string, d *death) { d.signal = signalFromName(m[1]) }, false, []string{"status="}, nil},
 	// exit status 128+N: "exit status 135", "exited with code 139", "Exit Code: 135", "exitCode: 137"
 	{regexp.MustCompile(`(?i)\b(?:exit(?:ed)?(?: with)?[ _]?(?:status|code)|returned|rc)[\s:=]{0,8}(1[3-5]\d)\b`), func(m []string, d *death) {
 		n, _ := strconv.Atoi(m[1])
 		d.signal = signalFromNumber(strconv.Itoa(n - 128))
-	}, false},
+	}, false, []string{"exit status", "exit_status", "exitstatus", "exit code", "exit_code", "exitcode", "exit with", "exited", "returned"}, rcCode},
 	// "signal: killed" (os/exec), "SIGKILL", "SIGBUS" anywhere
 	{regexp.MustCompile(`\b(SIGBUS|SIGSEGV|SIGKILL|SIGABRT)\b|signal: (killed|aborted)`), func(m []string, d *death) {
 		switch {
@@ -111,26 +146,43 @@ var deathPatterns = []deathPattern{
 		default:
 			d.signal = "SIGABRT"
 		}
-	}, false},
+	}, false, []string{"sigbus", "sigsegv", "sigkill", "sigabrt", "signal: "}, nil},
 }
 
 // findDeath looks for a death by signal in text. A SIGBUS or SIGSEGV wins
 // over other signals wherever it is; otherwise the first death found.
-func findDeath(text string) (death, bool) {
+func findDeath(ctx context.Context, text, low string) (death, bool, error) {
 	lines := strings.Split(text, "\n")
-	for _, l := range lines {
+	lows := strings.Split(low, "\n") // lowering keeps every newline
+	for i, l := range lines {
+		if i%checkEvery == 0 {
+			if err := stopped(ctx); err != nil {
+				return death{}, false, err
+			}
+		}
 		for _, p := range deathPatterns {
-			if m := p.re.FindStringSubmatch(l); p.rich && m != nil {
+			if !p.rich || !p.could(lows[i]) {
+				continue
+			}
+			if m := p.re.FindStringSubmatch(l); m != nil {
 				d := death{line: strings.TrimSpace(l)}
 				p.read(m, &d)
-				return d, true
+				return d, true, nil
 			}
 		}
 	}
 	var first death
 	found := false
-	for _, l := range lines {
+	for i, l := range lines {
+		if i%checkEvery == 0 {
+			if err := stopped(ctx); err != nil {
+				return death{}, false, err
+			}
+		}
 		for _, p := range deathPatterns {
+			if !p.could(lows[i]) {
+				continue
+			}
 			m := p.re.FindStringSubmatch(l)
 			if m == nil {
 				continue
@@ -141,7 +193,7 @@ func findDeath(text string) (death, bool) {
 				continue
 			}
 			if d.signal == "SIGBUS" || d.signal == "SIGSEGV" {
-				return d, true
+				return d, true, nil
 			}
 			if !found {
 				first, found = d, true
@@ -149,7 +201,7 @@ func findDeath(text string) (death, bool) {
 			break
 		}
 	}
-	return first, found
+	return first, found, nil
 }
 
 // killed explains a process killed by SIGBUS or SIGSEGV without a Go trace.
@@ -211,16 +263,17 @@ var otherFindings = []struct {
 	{regexp.MustCompile(`interface conversion`), "a failed interface conversion"},
 }
 
-var oomRE = regexp.MustCompile(`(?i)out of memory: kill(?:ed)? process|oom[-_ ]?kill|OOMKilled|memory cgroup out of memory|invoked oom-killer`)
+var oomRE = hinted{regexp.MustCompile(`(?i)out of memory: kill(?:ed)? process|oom[-_ ]?kill|OOMKilled|memory cgroup out of memory|invoked oom-killer`),
+	[]string{"out of memory", "oomkill", "oom-kill", "oom_kill", "oom kill"}}
 
 // other explains input with no memory fault: what it did find.
-func other(t crashes.Trace, text string, d death, died bool) Explanation {
+func other(t crashes.Trace, text, low string, d death, died bool) Explanation {
 	x := Explanation{Kind: Other, Headline: t.Fatal}
 	found := ""
 	switch {
-	case oomRE.MatchString(text):
+	case oomRE.match(text, low):
 		found = "the kernel's OOM killer killed the process (SIGKILL): it ran out of memory"
-		x.Headline = firstLine(text, oomRE)
+		x.Headline = firstLine(text, oomRE.re)
 	case t.Fatal != "":
 		what := t.Fatal
 		for _, f := range otherFindings {

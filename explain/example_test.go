@@ -1,6 +1,7 @@
 package explain_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/mapchaos/mapchaos/config"
@@ -34,7 +35,7 @@ func ExampleAnalyze() {
 			Command: "mapchaos matrix --writers cp --readers mmap --seed 42"},
 		{Writer: "rename", Reader: "mmap", Expected: []verdicts.Verdict{verdicts.Safe}, Mapped: true},
 	}
-	x := explain.Analyze(pasted, known)
+	x, _ := explain.Analyze(context.Background(), pasted, known)
 	fmt.Println(x.Kind, x.Signal, x.Code, x.Addr)
 	fmt.Println(x.Frame.Func)
 	fmt.Println(x.Library, "via", x.Via, "from", x.Caller.Func)
@@ -56,7 +57,7 @@ func ExampleAnalyze() {
 }
 
 func ExampleAnalyze_shell() {
-	x := explain.Analyze("$ ./geo-server --db GeoLite2-City.mmdb\nBus error (core dumped)\n", nil)
+	x, _ := explain.Analyze(context.Background(), "$ ./geo-server --db GeoLite2-City.mmdb\nBus error (core dumped)\n", nil)
 	fmt.Println(x.Kind, x.Signal, x.SignalNumber, x.Library.Name)
 	fmt.Println(x.Found)
 	fmt.Println(x.Headline)
@@ -67,7 +68,7 @@ func ExampleAnalyze_shell() {
 }
 
 func ExampleExplanation_Text() {
-	x := explain.Analyze("panic: assignment to entry in nil map\r\n\r\ngoroutine 1 [running]:\r\nmain.main()\r\n\t/src/app/main.go:61 +0x2ac\r\nexit status 2\r\n", nil)
+	x, _ := explain.Analyze(context.Background(), "panic: assignment to entry in nil map\r\n\r\ngoroutine 1 [running]:\r\nmain.main()\r\n\t/src/app/main.go:61 +0x2ac\r\nexit status 2\r\n", nil)
 	fmt.Print(x.Text())
 	// Output:
 	// No memory fault found. It found a Go panic: a write to a nil map (panic: assignment to entry in nil
@@ -94,7 +95,7 @@ expect:
 	for _, c := range explain.Known(plan, "maxminddb-golang v1.13.1", nil) {
 		fmt.Println(c.Name(), c.Expected, "mapped:", c.Mapped)
 	}
-	x := explain.Analyze("[signal SIGBUS: bus error code=0x2 addr=0x7f3a2c001000 pc=0x5ac1ce]", explain.Known(plan, "maxminddb-golang v1.13.1", nil))
+	x, _ := explain.Analyze(context.Background(), "[signal SIGBUS: bus error code=0x2 addr=0x7f3a2c001000 pc=0x5ac1ce]", explain.Known(plan, "maxminddb-golang v1.13.1", nil))
 	fmt.Println("reproduced by:", x.Reproduce[0].Name())
 	// Output:
 	// cp x mmap [crash] mapped: true
@@ -104,7 +105,7 @@ expect:
 }
 
 func ExampleExplanation_Compare() {
-	x := explain.Analyze(pasted, nil)
+	x, _ := explain.Analyze(context.Background(), pasted, nil)
 	c := x.Compare(explain.Observed{Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash, Signal: "SIGBUS", Code: "BUS_ADRERR",
 		Trace: "goroutine 1 [running]:\ngithub.com/oschwald/maxminddb-golang.(*decoder).decodeCtrlData(...)\n\t/root/go/pkg/mod/github.com/oschwald/maxminddb-golang@v1.13.1/decoder.go:97\n"})
 	fmt.Println(c.Match)

@@ -1,11 +1,14 @@
 package explain_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -48,6 +51,14 @@ func names(rs []explain.Repro) []string {
 		out = append(out, r.Name())
 	}
 	return out
+}
+
+// analyze is explain.Analyze with a context that never ends.
+func analyze(text string, known []explain.Combination) explain.Explanation {
+	GinkgoHelper()
+	x, err := explain.Analyze(context.Background(), text, known)
+	Expect(err).NotTo(HaveOccurred())
+	return x
 }
 
 // want is what a trace should be explained as; empty fields are not checked.
@@ -107,7 +118,7 @@ func check(x explain.Explanation, w want) {
 var _ = Describe("Analyze", func() {
 	DescribeTable("real traces produced on this machine (see testdata/README.md)",
 		func(file string, w want) {
-			check(explain.Analyze(testdata(file), projectKnown()), w)
+			check(analyze(testdata(file), projectKnown()), w)
 		},
 		Entry("the harness: cp x mmap, fault in the search tree", "harness-cp-mmap.txt", want{
 			kind: explain.Fault, signal: "SIGBUS", code: "BUS_ADRERR", addr: "0x7f3280c002a3",
@@ -158,7 +169,7 @@ var _ = Describe("Analyze", func() {
 			if w.library == "" {
 				w.library = "maxminddb-golang"
 			}
-			check(explain.Analyze(paste(testdata("harness-cp-mmap.txt")), projectKnown()), w)
+			check(analyze(paste(testdata("harness-cp-mmap.txt")), projectKnown()), w)
 		},
 		Entry("nothing", func(s string) string { return s }, want{addr: "0x7f3280c002a3", frame: readLeft}),
 		Entry("Kubernetes CRI log lines", eachLine(func(l string) string { return "2026-11-30T05:40:30.118823901Z stderr F " + l }), want{addr: "0x7f3280c002a3", frame: readLeft}),
@@ -192,7 +203,7 @@ var _ = Describe("Analyze", func() {
 
 	DescribeTable("hand-written traces",
 		func(text string, w want) {
-			check(explain.Analyze(text, projectKnown()), w)
+			check(analyze(text, projectKnown()), w)
 		},
 		Entry("arm64 in Kubernetes, vendored, through geoip2-golang", arm64Vendored, want{
 			kind: explain.Fault, signal: "SIGBUS", code: "BUS_ADRERR", addr: "0xffff8a3c2000", library: "maxminddb-golang",
@@ -249,20 +260,20 @@ expect:
   - {writer: inplace, reader: bytes, verdict: crash, why: "not a mapped reader"}
 `), "ginkgo.yml")
 		Expect(err).NotTo(HaveOccurred())
-		x := explain.Analyze(testdata("harness-cp-mmap.txt"), knownFrom(cfg))
+		x := analyze(testdata("harness-cp-mmap.txt"), knownFrom(cfg))
 		Expect(names(x.Reproduce)).To(Equal([]string{"rename x mmap"}))
 		Expect(x.Reproduce[0].Command).To(Equal("mapchaos matrix --writers rename --readers mmap --seed 7"))
 		Expect(x.Reproduce[0].Why).To(Equal("pretend"))
 	})
 
 	It("says why it names no combination when it was given none", func() {
-		x := explain.Analyze(testdata("harness-cp-mmap.txt"), nil)
+		x := analyze(testdata("harness-cp-mmap.txt"), nil)
 		Expect(x.Reproduce).To(BeEmpty())
 		Expect(x.ReproduceNote).To(ContainSubstring("No combinations with expectations were given"))
 	})
 
 	It("orders the fixes by preference and backs them with the expectations", func() {
-		x := explain.Analyze(testdata("harness-cp-mmap.txt"), projectKnown())
+		x := analyze(testdata("harness-cp-mmap.txt"), projectKnown())
 		var titles []string
 		for _, f := range x.Fixes {
 			titles = append(titles, f.Title)
@@ -283,7 +294,7 @@ expect:
 
 	DescribeTable("speaks the reader's language in the in-memory fix",
 		func(file, how string) {
-			x := explain.Analyze(testdata(file), projectKnown())
+			x := analyze(testdata(file), projectKnown())
 			Expect(x.Fixes).To(ContainElement(HaveField("How", ContainSubstring(how))))
 		},
 		Entry("geoip2-golang", "geoip2-fatal.txt", "geoip2.FromBytes"),
@@ -293,19 +304,19 @@ expect:
 
 	It("offers no SetPanicOnFault to a reader that is not Go", func() {
 		for _, text := range []string{gdbLibmaxminddb, cgoFault, "Bus error (core dumped)"} {
-			x := explain.Analyze(text, projectKnown())
+			x := analyze(text, projectKnown())
 			Expect(x.Fixes).NotTo(ContainElement(HaveField("Title", ContainSubstring("SetPanicOnFault"))), text)
 		}
 	})
 
 	It("tells a recovering reader that recovering does not stop wrong answers", func() {
-		x := explain.Analyze(testdata("setpanic-recovered-logged.txt"), projectKnown())
+		x := analyze(testdata("setpanic-recovered-logged.txt"), projectKnown())
 		Expect(x.Cause).To(ContainSubstring("wrong answers are served without an error"))
 		Expect(x.Fixes[3].Title).To(ContainSubstring("already in place"))
 	})
 
 	It("renders every section of the text, and JSON with the schema", func() {
-		x := explain.Analyze(testdata("geoip2-fatal.txt"), projectKnown())
+		x := analyze(testdata("geoip2-fatal.txt"), projectKnown())
 		t := x.Text()
 		for _, s := range []string{"What happened", "Likely cause", "Reproduce it here", "Fixes, in order of preference",
 			"faulting frame: github.com/oschwald/maxminddb-golang.(*decoder).decodeCtrlData",
@@ -321,7 +332,7 @@ expect:
 })
 
 var _ = Describe("Compare", func() {
-	x := func() explain.Explanation { return explain.Analyze(testdata("geoip2-fatal.txt"), nil) }
+	x := func() explain.Explanation { return analyze(testdata("geoip2-fatal.txt"), nil) }
 
 	DescribeTable("grades what a run observed against the pasted signature",
 		func(o explain.Observed, match explain.Match, text string) {
@@ -340,7 +351,7 @@ var _ = Describe("Compare", func() {
 	)
 
 	It("cannot match the library of a reader that the paste does not name", func() {
-		shell := explain.Analyze("Bus error (core dumped)", nil)
+		shell := analyze("Bus error (core dumped)", nil)
 		c := shell.Compare(explain.Observed{Writer: "cp", Reader: "mmap", Verdict: verdicts.Crash,
 			Signal: "SIGBUS", Code: "BUS_ADRERR", Trace: testdata("harness-cp-mmap.txt")})
 		Expect(c.Match).To(Equal(explain.SameSignal))
@@ -358,7 +369,7 @@ var _ = Describe("Compare", func() {
 	})
 
 	It("counts a run whose readers recovered faults as the same as a recovered fault", func() {
-		r := explain.Analyze(testdata("setpanic-recovered-logged.txt"), nil)
+		r := analyze(testdata("setpanic-recovered-logged.txt"), nil)
 		c := r.Compare(explain.Observed{Writer: "cp", Reader: "mmap-recover", Verdict: verdicts.Corrupt, Faults: 15})
 		Expect(c.Matches()).To(BeTrue())
 		Expect(c.Text).To(ContainSubstring("recovered 15 memory faults"))
@@ -386,7 +397,7 @@ var _ = Describe("Validate and Decode", func() {
 			b = append(b, byte(r), 0)
 		}
 		Expect(explain.Validate(b)).To(Succeed())
-		x := explain.Analyze(explain.Decode(b), nil)
+		x := analyze(explain.Decode(b), nil)
 		Expect(x.Signal).To(Equal("SIGBUS"))
 	})
 })
@@ -528,3 +539,53 @@ const jvmInternalError = `Exception in thread "main" java.lang.InternalError: a 
 	at com.maxmind.db.Decoder.decode(Decoder.java:132)
 	at com.maxmind.db.Reader.get(Reader.java:150)
 `
+
+// appLog returns about n bytes of an application's log lines, of varied
+// widths: what surrounds a crash in `kubectl logs`.
+func appLog(n int) string {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	for b.Len() < n {
+		fmt.Fprintf(&b, "2026-11-30T05:%02d:%02d.%03dZ INFO lookup %d.%d.%d.%d -> city %d in %dus\n",
+			rng.IntN(60), rng.IntN(60), rng.IntN(1000), rng.IntN(256), rng.IntN(256), rng.IntN(256), rng.IntN(256),
+			rng.IntN(100000), rng.IntN(5000))
+	}
+	return b.String()
+}
+
+var _ = Describe("Analyze on a large log", func() {
+	It("explains a trace after megabytes of log as it explains the trace alone", func() {
+		for _, file := range []string{"harness-cp-mmap.txt", "python-mmap-bash.txt", "setpanic-recovered-logged.txt", "go-nil-map.txt"} {
+			alone := analyze(testdata(file), projectKnown())
+			Expect(analyze(appLog(4<<20)+testdata(file), projectKnown())).To(Equal(alone), file)
+		}
+	})
+
+	It("finds nothing in base64 noise, whose lines of one width read as a hard-wrapped line", func() {
+		x := analyze(noise(2<<20), nil)
+		Expect(x.Kind).To(Equal(explain.Nothing))
+		Expect(x.Notes).To(ConsistOf(ContainSubstring("wrapped by the log system")))
+	})
+
+	It("joins the partial records of a line split by the container runtime, however many", func() {
+		long := strings.Repeat("x", 1<<20) + " [signal SIGBUS: bus error code=0x2 addr=0x7f3280c002a3 pc=0x602779]"
+		x := analyze(criPartial(long), nil)
+		Expect(x.Signal).To(Equal("SIGBUS"))
+		Expect(x.Addr).To(Equal("0x7f3280c002a3"))
+	})
+
+	It("stops when its context ends", func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := explain.Analyze(ctx, testdata("harness-cp-mmap.txt"), nil)
+		Expect(err).To(MatchError(context.Canceled))
+
+		log := appLog(20 << 20)
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(5*time.Millisecond, cancel) // far less than 20 MiB take: it ends mid-way
+		_, err = explain.Analyze(ctx, log, nil)
+		Expect(err).To(MatchError(context.Canceled))
+		Expect(err).To(MatchError(ContainSubstring("explain stopped")))
+	})
+})

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,23 +75,39 @@ var (
 	ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 	// A Kubernetes CRI log line: time, stream, F(ull) or P(artial), text.
 	criRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)\s+(?:stdout|stderr)\s+([FP])(?: (.*))?$`)
-	// Prefixes that a log system puts before every line.
-	prefixREs = []*regexp.Regexp{
+	// Prefixes that a log system puts before every line, each with a
+	// cheap test of the first bytes that any line it matches passes.
+	prefixREs = []gated{
 		// RFC 3339 or Go's log package: "2026-11-30T05:40:30.123Z ", "2026/11/30 06:15:26 "
-		regexp.MustCompile(`^\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s+(?:(?:stdout|stderr)\s+[FP]\s)?`),
+		{regexp.MustCompile(`^\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s+(?:(?:stdout|stderr)\s+[FP]\s)?`),
+			func(l string) bool { return datePrefix(strings.TrimPrefix(l, "[")) }},
 		// syslog / journald: "Nov 30 05:40:30 host geo[123]: "
-		regexp.MustCompile(`^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^:\s]+(?:\[\d+\])?: `),
+		{regexp.MustCompile(`^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^:\s]+(?:\[\d+\])?: `),
+			func(l string) bool { return len(l) > 4 && l[0] >= 'A' && l[0] <= 'Z' && l[3] == ' ' }},
 		// docker compose: "geo-1  | "
-		regexp.MustCompile(`^[\w.-]+\s+\| ?`),
+		{regexp.MustCompile(`^[\w.-]+\s+\| ?`), func(l string) bool { return strings.Contains(l, "|") }},
 		// kubectl logs --prefix: "[pod/geo-7d9f/geo] "
-		regexp.MustCompile(`^\[pod/[^\]\s]+\] `),
+		{regexp.MustCompile(`^\[pod/[^\]\s]+\] `), func(l string) bool { return strings.HasPrefix(l, "[pod/") }},
 		// a quoted paste: "> "
-		regexp.MustCompile(`^> ?`),
+		{regexp.MustCompile(`^> ?`), func(l string) bool { return strings.HasPrefix(l, ">") }},
 	}
 	funcStartRE = regexp.MustCompile(`^[\w./%*()\[\]{},:~-]+\(`)
 	funcLineRE  = regexp.MustCompile(`^[\w./%*()\[\]{},:~-]+\(.*\)$`)
 	fileLineRE  = regexp.MustCompile(`^\s+\S+\.(?:go|s|c):\d+`)
 )
+
+// gated is a regular expression with a cheap test that every string it
+// matches passes: a log holds far more lines of noise than of trace, and
+// the test spares the expression most of them.
+type gated struct {
+	re   *regexp.Regexp
+	gate func(string) bool
+}
+
+// datePrefix reports whether l starts like "2026-11-30" or "2026/11/30".
+func datePrefix(l string) bool {
+	return len(l) > 4 && l[0] >= '0' && l[0] <= '9' && (l[4] == '-' || l[4] == '/')
+}
 
 // cleaned is the input with what pasting added taken away.
 type cleaned struct {
@@ -101,37 +118,58 @@ type cleaned struct {
 // clean undoes what log systems and pasting do to a trace: CRLF, colours,
 // JSON log records, per-line prefixes, partial CRI lines, lines wrapped in
 // the middle of a signal line or a call, and a goroutine header cut off.
-func clean(text string) cleaned {
+func clean(ctx context.Context, text string) (cleaned, error) {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\r", "\n")
 	text = ansiRE.ReplaceAllString(text, "")
 	var c cleaned
-	var lines []string
+	// parts are the pieces of the last line when a CRI log split it (P
+	// records): they are joined once, as appending piece by piece is
+	// quadratic in the length of the line.
+	var lines, parts []string
+	flush := func() {
+		if len(parts) > 0 {
+			lines[len(lines)-1] = strings.Join(parts, "")
+			parts = parts[:0]
+		}
+	}
 	partial := false
-	for _, l := range strings.Split(text, "\n") {
+	for i, l := range strings.Split(text, "\n") {
+		if i%checkEvery == 0 {
+			if err := stopped(ctx); err != nil {
+				return c, err
+			}
+		}
 		for _, l := range fromJSON(l) {
 			if strings.HasPrefix(strings.TrimSpace(l), "```") {
 				continue
 			}
 			wasPartial := partial
 			partial = false
-			if m := criRE.FindStringSubmatch(l); m != nil {
-				l, partial = m[2], m[1] == "P"
+			if datePrefix(l) {
+				if m := criRE.FindStringSubmatch(l); m != nil {
+					l, partial = m[2], m[1] == "P"
+				}
 			}
 			l = stripPrefixes(l)
 			if wasPartial && len(lines) > 0 {
-				lines[len(lines)-1] += l
+				if len(parts) == 0 {
+					parts = append(parts, lines[len(lines)-1])
+				}
+				parts = append(parts, l)
 				continue
 			}
+			flush()
 			lines = append(lines, l)
 		}
 	}
+	flush()
 	lines, joined := unwrap(lines)
 	if joined {
 		c.notes = append(c.notes, "Some lines were wrapped by the log system; they were joined again.")
 	}
 	c.text = strings.Join(lines, "\n")
-	return c
+	return c, nil
 }
 
 // fromJSON returns the message of a JSON log record (docker's json-file
@@ -157,8 +195,10 @@ func fromJSON(l string) []string {
 func stripPrefixes(l string) string {
 	for range 3 {
 		before := l
-		for _, re := range prefixREs {
-			l = re.ReplaceAllString(l, "")
+		for _, p := range prefixREs {
+			if p.gate(l) {
+				l = p.re.ReplaceAllString(l, "")
+			}
 		}
 		if l == before {
 			break
@@ -174,10 +214,13 @@ func unwrap(lines []string) ([]string, bool) {
 	joined := false
 	w := hardWrapWidth(lines)
 	for i := 0; i < len(lines); i++ {
-		l := lines[i]
+		start := i
 		for w > 0 && len(lines[i]) == w && i+1 < len(lines) {
 			i++
-			l += lines[i]
+		}
+		l := lines[i]
+		if i > start { // one join: appending line by line is quadratic
+			l = strings.Join(lines[start:i+1], "")
 			joined = true
 		}
 		for n := 0; n < 4 && i+1 < len(lines) && wrapped(l) && strings.TrimSpace(lines[i+1]) != "" &&
@@ -197,7 +240,7 @@ func wrapped(l string) bool {
 	if i := strings.Index(l, "[signal "); i >= 0 {
 		return !strings.Contains(l[i:], "]")
 	}
-	if strings.HasPrefix(l, "\t") || !funcStartRE.MatchString(l) {
+	if strings.HasPrefix(l, "\t") || !strings.Contains(l, "(") || !funcStartRE.MatchString(l) {
 		return false
 	}
 	return strings.Count(l, "(") > strings.Count(l, ")")
@@ -212,7 +255,7 @@ func withHeader(text string) (string, bool) {
 		if strings.HasPrefix(lines[i], "goroutine ") || strings.HasPrefix(lines[i], "runtime stack:") {
 			return text, false
 		}
-		if funcLineRE.MatchString(lines[i]) && fileLineRE.MatchString(lines[i+1]) {
+		if strings.HasSuffix(lines[i], ")") && funcLineRE.MatchString(lines[i]) && fileLineRE.MatchString(lines[i+1]) {
 			out := append(append(append([]string{}, lines[:i]...), "goroutine 0 [unknown]:"), lines[i:]...)
 			return strings.Join(out, "\n"), true
 		}

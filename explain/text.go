@@ -11,31 +11,46 @@ const width = 100
 // Text renders the explanation in plain words: what happened, the likely
 // cause, the combinations that reproduce it, and the fixes.
 func (x Explanation) Text() string {
-	var b strings.Builder
-	para := func(indent, s string) {
-		b.WriteString(wrap(s, indent, width))
-		b.WriteString("\n")
-	}
-	field := func(label, value string) {
-		if value != "" {
-			para("    ", "  "+label+": "+value)
-		}
-	}
+	t := &textWriter{}
 	if !x.MemoryFault {
-		para("", x.Found)
-		field("headline", x.Headline)
+		t.para("", x.Found)
+		t.field("headline", x.Headline)
 		if x.Frame != nil {
-			field("frame", frameText(*x.Frame))
+			t.field("frame", frameText(*x.Frame))
 		}
 		for _, n := range x.Notes {
-			para("  ", "Note: "+n)
+			t.para("  ", "Note: "+n)
 		}
-		return b.String()
+		return t.String()
 	}
+	x.writeHappened(t)
+	x.writeCause(t)
+	x.writeReproduce(t)
+	x.writeFixes(t)
+	return t.String()
+}
 
-	b.WriteString("What happened\n")
-	para("  ", "  "+x.Found)
-	field("headline", x.Headline)
+// textWriter wraps paragraphs at width.
+type textWriter struct{ strings.Builder }
+
+// para writes s wrapped, later lines indented by indent.
+func (t *textWriter) para(indent, s string) {
+	t.WriteString(wrap(s, indent, width))
+	t.WriteString("\n")
+}
+
+// field writes "  label: value" when value is not empty.
+func (t *textWriter) field(label, value string) {
+	if value != "" {
+		t.para("    ", "  "+label+": "+value)
+	}
+}
+
+// writeHappened writes "What happened": the signal, the frame, the library.
+func (x Explanation) writeHappened(t *textWriter) {
+	t.WriteString("What happened\n")
+	t.para("  ", "  "+x.Found)
+	t.field("headline", x.Headline)
 	if x.Signal != "" {
 		sig := fmt.Sprintf("%s (%d)", x.Signal, x.SignalNumber)
 		if x.Code != "" {
@@ -43,14 +58,14 @@ func (x Explanation) Text() string {
 		} else if x.Kind != Recovered {
 			sig += ", code not in the input"
 		}
-		field("signal", sig)
+		t.field("signal", sig)
 	}
 	if x.CodeMeaning != "" {
-		field(x.Code, x.CodeMeaning)
+		t.field(x.Code, x.CodeMeaning)
 	}
-	field("address", x.Addr)
+	t.field("address", x.Addr)
 	if x.Frame != nil {
-		field("faulting frame", frameText(*x.Frame))
+		t.field("faulting frame", frameText(*x.Frame))
 	}
 	if x.Library != nil {
 		lib := x.Library.String()
@@ -60,86 +75,104 @@ func (x Explanation) Text() string {
 		if x.Library.Maps != "" {
 			lib += ": " + x.Library.Maps
 		}
-		field("library", lib)
+		t.field("library", lib)
 	}
 	if len(x.Via) > 0 {
-		field("called through", strings.Join(x.Via, ", "))
+		t.field("called through", strings.Join(x.Via, ", "))
 	}
 	if x.Caller != nil {
-		field("called from", frameText(*x.Caller))
+		t.field("called from", frameText(*x.Caller))
 	}
-	field("process", x.Process)
+	t.field("process", x.Process)
 	for _, n := range x.Notes {
-		para("    ", "  Note: "+n)
+		t.para("    ", "  Note: "+n)
 	}
+}
 
-	if x.Cause != "" {
-		b.WriteString("\nLikely cause\n")
-		para("  ", "  "+x.Cause)
-		if len(x.Patterns) > 0 {
-			b.WriteString("  Updaters that do this:\n")
-			for _, p := range x.Patterns {
-				s := "    - " + p.Updater + ": " + p.What
-				if p.Writer != "" {
-					s += " (mapchaos writer " + p.Writer + ")"
-				}
-				para("      ", s)
-			}
+// writeCause writes "Likely cause" and the updaters that do it.
+func (x Explanation) writeCause(t *textWriter) {
+	if x.Cause == "" {
+		return
+	}
+	t.WriteString("\nLikely cause\n")
+	t.para("  ", "  "+x.Cause)
+	if len(x.Patterns) == 0 {
+		return
+	}
+	t.WriteString("  Updaters that do this:\n")
+	for _, p := range x.Patterns {
+		s := "    - " + p.Updater + ": " + p.What
+		if p.Writer != "" {
+			s += " (mapchaos writer " + p.Writer + ")"
 		}
+		t.para("      ", s)
 	}
+}
 
-	b.WriteString("\nReproduce it here\n")
+// writeReproduce writes "Reproduce it here": the combinations that should
+// show the fault, and what racing them here showed.
+func (x Explanation) writeReproduce(t *textWriter) {
+	t.WriteString("\nReproduce it here\n")
 	if len(x.Reproduce) > 0 {
-		b.WriteString("  ginkgo.yml expects these combinations to show the same fault:\n")
+		t.WriteString("  ginkgo.yml expects these combinations to show the same fault:\n")
 		for _, r := range x.Reproduce {
-			b.WriteString("    - " + r.Name() + " (expected " + r.expectedText() + ")\n")
+			t.WriteString("    - " + r.Name() + " (expected " + r.expectedText() + ")\n")
 			if r.Command != "" {
-				b.WriteString("        $ " + r.Command + "\n")
+				t.WriteString("        $ " + r.Command + "\n")
 			}
 			if r.Why != "" {
-				para("          ", "        why: "+r.Why)
+				t.para("          ", "        why: "+r.Why)
 			}
 			if r.Note != "" {
-				para("          ", "        "+r.Note)
+				t.para("          ", "        "+r.Note)
 			}
 		}
 		if len(x.Reproduced) == 0 {
-			para("  ", "  `mapchaos explain --reproduce` races them now and compares what they show with this trace.")
+			t.para("  ", "  `mapchaos explain --reproduce` races them now and compares what they show with this trace.")
 		}
 	}
 	if x.ReproduceNote != "" {
-		para("  ", "  "+x.ReproduceNote)
+		t.para("  ", "  "+x.ReproduceNote)
 	}
-	if len(x.Reproduced) > 0 {
-		same := 0
-		for _, c := range x.Reproduced {
-			if c.Matches() {
-				same++
-			}
-		}
-		fmt.Fprintf(&b, "  Raced here: %d of %d combinations showed the same fault.\n", same, len(x.Reproduced))
-		for _, c := range x.Reproduced {
-			para("        ", "    - "+c.Text)
-			if c.Frame != "" {
-				b.WriteString("        faulting frame: " + c.Frame + "\n")
-			}
-			if c.Dir != "" {
-				b.WriteString("        files: " + c.Dir + "\n")
-			}
-		}
-	}
+	x.writeReproduced(t)
+}
 
-	if len(x.Fixes) > 0 {
-		b.WriteString("\nFixes, in order of preference\n")
-		for i, f := range x.Fixes {
-			para("     ", fmt.Sprintf("  %d. %s: %s.", i+1, f.Title, strings.TrimSuffix(f.How, ".")))
-			para("     ", "     Cost: "+strings.TrimSuffix(f.Cost, ".")+".")
-			if len(f.Here) > 0 {
-				para("     ", "     ginkgo.yml expects: "+strings.Join(f.Here, "; "))
-			}
+// writeReproduced writes what racing the combinations here showed.
+func (x Explanation) writeReproduced(t *textWriter) {
+	if len(x.Reproduced) == 0 {
+		return
+	}
+	same := 0
+	for _, c := range x.Reproduced {
+		if c.Matches() {
+			same++
 		}
 	}
-	return b.String()
+	fmt.Fprintf(t, "  Raced here: %d of %d combinations showed the same fault.\n", same, len(x.Reproduced))
+	for _, c := range x.Reproduced {
+		t.para("        ", "    - "+c.Text)
+		if c.Frame != "" {
+			t.WriteString("        faulting frame: " + c.Frame + "\n")
+		}
+		if c.Dir != "" {
+			t.WriteString("        files: " + c.Dir + "\n")
+		}
+	}
+}
+
+// writeFixes writes the fixes, in order of preference, with their cost.
+func (x Explanation) writeFixes(t *textWriter) {
+	if len(x.Fixes) == 0 {
+		return
+	}
+	t.WriteString("\nFixes, in order of preference\n")
+	for i, f := range x.Fixes {
+		t.para("     ", fmt.Sprintf("  %d. %s: %s.", i+1, f.Title, strings.TrimSuffix(f.How, ".")))
+		t.para("     ", "     Cost: "+strings.TrimSuffix(f.Cost, ".")+".")
+		if len(f.Here) > 0 {
+			t.para("     ", "     ginkgo.yml expects: "+strings.Join(f.Here, "; "))
+		}
+	}
 }
 
 func frameText(f Frame) string {

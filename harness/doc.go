@@ -11,11 +11,19 @@
 //     or the user's own);
 //   - a Mode: how readers' fates are found. Race races by timing (package
 //     engine); Step steps each writer under ptrace and probes every reader
-//     at every state (package step). A mode that is not available here
-//     (step without ptrace) gives way to Race, which the report says;
+//     at every state (package step); PowerLoss traces each writer the same
+//     way and opens every state a power loss may leave under a persistence
+//     model with restarted readers (package powerloss). A mode that is not
+//     available here (step without ptrace) gives way to Race, which the
+//     report says (power-loss mode fails instead: a race says nothing
+//     about a power cut);
 //   - an Environment: where the run happens. Local runs on this machine in
 //     the output directory; Arm64 runs the same plan inside a real arm64
-//     kernel under qemu-system and brings its reports back.
+//     kernel under qemu-system and brings its reports back; Mounted runs
+//     like Local with the targets on a file system made for the run
+//     (package mounts: a loop-mounted ext4, xfs or btrfs image, a tmpfs,
+//     or an overlay with the target in its lower layer) and always taken
+//     down again.
 //
 // Adding a mode or an environment is one new type. Execute returns the
 // reports (one per place the run happened), which Write writes; Events

@@ -56,7 +56,7 @@ func (Local) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 		}
 		rep.Results = append(rep.Results, es...)
 	}
-	finish(&rep, start)
+	rep.Run.DurationMS = time.Since(start).Milliseconds()
 	return []Placed{{Dir: r.Out, Report: rep}}, nil
 }
 

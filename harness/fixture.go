@@ -26,7 +26,7 @@ func Badf(format string, a ...any) error { return badInput(fmt.Errorf(format, a.
 // generated pair of its spec, from cache (generated once and kept there).
 func ResolveFixture(ctx context.Context, f config.Fixture, seed int64, cache string) (fixtures.Pair, error) {
 	if f.Old != "" {
-		pair, err := fixtures.LoadPair(f.Old, f.New, uint64(seed))
+		pair, err := fixtures.LoadPairContext(ctx, f.Old, f.New, uint64(seed))
 		if err != nil {
 			return pair, badInput(fmt.Errorf("fixture: %w", err))
 		}

@@ -147,6 +147,9 @@ func arm64Steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 		if r.Repro.Updates > 0 {
 			argv = append(argv, "--updates", fmt.Sprint(r.Repro.Updates))
 		}
+		if pl, ok := r.Mode.(PowerLoss); ok && pl.Model != "" {
+			argv = append(argv, "--model", pl.Model)
+		}
 		steps = append(steps, vm.Step{Name: run.fs, Argv: argv, Dir: run.dir, Collect: []string{run.dir},
 			Env:     []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:/bin"},
 			Timeout: vm.Duration(timeout)})

@@ -10,6 +10,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/testbin"
 )
 
 func TestHarness(t *testing.T) {
@@ -27,7 +28,7 @@ var env shared
 // Process 1 builds the real mapchaos binary (reader children, writer
 // processes and the trace wrapper are it) and a small real pair.
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	bin, err := testbin.Mapchaos()
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 1 << 20, Shape: fixtures.Shrink}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())

@@ -64,10 +64,13 @@ func raceOne(ctx context.Context, r *Run, c Combo) (reports.Entry, error) {
 		Writer: w, Reader: c.Reader, Pair: r.Pair, Dir: dir, ReaderCmd: []string{r.Self, "reader"},
 		Updates: rc.Updates, Running: none(rc.RunningReaders), Starting: none(rc.StartingReaders),
 		Reload: rc.Reload, Gap: rc.Gap, StuckAfter: rc.StuckAfter, Seed: rc.Seed,
-		Repro: r.reproOf(c), KeepData: r.KeepData,
+		Repro: r.reproOf(c), KeepData: r.KeepData, Install: r.install,
 	}
 	res, err := engine.Run(ctx, cfg)
 	keep()
+	if rerr := r.release(filepath.Join(dir, "data")); err == nil {
+		err = rerr
+	}
 	switch {
 	case errors.Is(err, engine.ErrBadReader):
 		return reports.Entry{}, badInput(err) // a --reader-cmd that never starts properly

@@ -22,8 +22,8 @@ const markerHead = "made by mapchaos: a later run may replace or remove the name
 
 // OutNames are the names a run writes in its output directory: the run
 // directories, the reports, and an arm64 run's report per file system and
-// their comparison.
-var OutNames = []string{"runs", reports.JSONFile, reports.MarkdownFile, reports.HTMLFile, reports.JUnitFile, "ext4", "tmpfs", "by-fs"}
+// their comparison; runs.kept is where a --fs run copies runs/ back.
+var OutNames = []string{"runs", "runs.kept", reports.JSONFile, reports.MarkdownFile, reports.HTMLFile, reports.JUnitFile, "ext4", "tmpfs", "by-fs"}
 
 // PrepareOut makes dir a run's output directory, or refuses it (an
 // *InputError) so that no file of the user's is ever replaced or removed.
@@ -153,7 +153,8 @@ func halfWritten(name string) bool {
 }
 
 // runsNotOurs lists what runs/ holds that is not a run directory of a
-// combination (<writer>_x_<reader>, <writer>_step) or its updater log.
+// combination (<writer>_x_<reader>, <writer>_step, <writer>_power-loss)
+// or its updater log.
 func runsNotOurs(runs string) []string {
 	ents, err := os.ReadDir(runs)
 	if err != nil {
@@ -162,7 +163,7 @@ func runsNotOurs(runs string) []string {
 	var foreign []string
 	for _, e := range ents {
 		n := e.Name()
-		combo := strings.Contains(n, "_x_") || strings.HasSuffix(n, "_step")
+		combo := strings.Contains(n, "_x_") || strings.HasSuffix(n, "_step") || strings.HasSuffix(n, "_power-loss")
 		if e.IsDir() && combo || !e.IsDir() && combo && strings.HasSuffix(n, ".writer.log") {
 			continue
 		}
@@ -190,14 +191,15 @@ func onlyOutputs(dir string, depth int) bool {
 }
 
 // clearOurs removes what an earlier run in dir left that this run
-// replaces: runs/ and half-written reports.
+// replaces: runs/ (and runs.kept/ of a --fs run cut short) and
+// half-written reports.
 func clearOurs(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return Badf("--out %s: cannot read it: %v", dir, err)
 	}
 	for _, e := range ents {
-		if e.Name() == "runs" || halfWritten(e.Name()) {
+		if e.Name() == "runs" || e.Name() == "runs.kept" || halfWritten(e.Name()) {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("clear %s: %w", filepath.Join(dir, e.Name()), err)
 			}

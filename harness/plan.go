@@ -145,3 +145,67 @@ func suits(r readers.Registration, f config.Fixture) error {
 	}
 	return nil
 }
+
+// Against is the plan of writer w against each of rs, every combination
+// held to gate (check's plan). The fixture of cfg becomes the kind the
+// readers need: plain, unless one of them makes typed lookups
+// (geoip2-city, geoip2-enterprise), whose self-check lives in the typed
+// fields of a generated pair of that kind. Two typed readers of different
+// kinds, or a typed reader with the user's own pair, are an *InputError.
+func Against(cfg config.Config, w writers.Strategy, rs []readers.Registration, gate *config.Expectation) (Plan, error) {
+	kind, by := "", ""
+	for _, r := range rs {
+		switch {
+		case r.Fixture == "":
+		case cfg.Fixture.Old != "":
+			return Plan{}, Badf("--readers: %s checks its answers in the typed fields of a generated %s fixture, so it cannot race your own pair (--old/--new); race your pair with mmap, mmap-recover, mmap-v2, bytes or a foreign reader", r.Name, r.Fixture)
+		case kind != "" && r.Fixture != kind:
+			return Plan{}, Badf("--readers: %s needs a %s fixture and %s a %s one: check them in separate runs", by, kind, r.Name, r.Fixture)
+		default:
+			kind, by = r.Fixture, r.Name
+		}
+	}
+	cfg.Fixture.Kind = kind
+	p := Plan{Config: cfg}
+	for _, r := range rs {
+		p.Combos = append(p.Combos, Combo{Writer: w, Reader: r, Expected: gate})
+	}
+	return p, nil
+}
+
+// Readers looks names up in reg, in order, and adds the foreign reader of
+// argv when it is not nil: check's --readers and --reader-cmd. Unknown or
+// repeated names, and no reader at all, are an *InputError.
+func Readers(reg *readers.Registry, names, argv []string) ([]readers.Registration, error) {
+	var out []readers.Registration
+	var errs []error
+	seen := map[string]bool{}
+	for _, name := range names {
+		r, err := reg.Lookup(name)
+		switch {
+		case err != nil && name == "exec":
+			errs = append(errs, fmt.Errorf("--readers: %w (a foreign reader is given with --reader-cmd 'PROG {target}')", err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--readers: %w", err))
+		case seen[name]:
+			errs = append(errs, fmt.Errorf("--readers: %q is listed twice", name))
+		default:
+			seen[name] = true
+			out = append(out, r)
+		}
+	}
+	if argv != nil {
+		r, err := readers.Foreign("exec", argv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--reader-cmd: %w", err))
+		}
+		out = append(out, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, badInput(err)
+	}
+	if len(out) == 0 {
+		return nil, Badf("--readers is empty and there is no --reader-cmd: no reader to race the updater against")
+	}
+	return out, nil
+}

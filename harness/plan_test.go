@@ -109,6 +109,10 @@ var _ = Describe("Repro", func() {
 		Entry("the user's updater and reader, stepped, symlink target", harness.Repro{WriterCmd: "ln -sfn {new} {target}",
 			ReaderCmd: "python3 r.py {target}", Seed: 1, Updates: 8, TargetKind: "symlink", Mode: "step"}, "",
 			"mapchaos check --writer-cmd 'ln -sfn {new} {target}' --readers '' --reader-cmd 'python3 r.py {target}' --updates 8 --seed 1 --target-kind symlink --mode step"),
+		Entry("on a file system mounted for the run", harness.Repro{Config: "ginkgo.yml", Seed: 5, Mode: "step", FS: "xfs"}, "mmap",
+			"mapchaos matrix --mode step --config ginkgo.yml --writers cp --readers mmap --seed 5 --fs xfs"),
+		Entry("the user's updater on overlay", harness.Repro{WriterCmd: "cp {new} {target}", Seed: 1, Updates: 4, FS: "overlay"}, "mmap",
+			"mapchaos check --writer-cmd 'cp {new} {target}' --readers mmap --updates 4 --seed 1 --fs overlay"),
 		Entry("from the suite", harness.Repro{Program: "go run ./cmd/mapchaos", Seed: 42}, "mmap",
 			"go run ./cmd/mapchaos matrix --writers cp --readers mmap --seed 42"),
 	)

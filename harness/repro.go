@@ -24,8 +24,9 @@ type Repro struct {
 	Config string
 	// Old and New are the user's own pair.
 	Old, New string
-	// Mode is "race" (left out) or "step".
-	Mode string
+	// Mode is "race" (left out), "step" or "power-loss"; Model is
+	// power-loss mode's --model ("posix" is left out).
+	Mode, Model string
 	// Arch is "native" (left out) or "arm64".
 	Arch string
 	Seed int64
@@ -37,6 +38,8 @@ type Repro struct {
 	Size, Shape string
 	// Timeout is check's --writer-timeout when it is not the default.
 	Timeout time.Duration
+	// FS is --fs (a file system mounted for the run), when set.
+	FS string
 }
 
 // For renders the command that runs writer x reader again; reader is a
@@ -60,6 +63,9 @@ func (r Repro) matrix(writer, reader string) string {
 	parts := append(r.program(), "matrix")
 	if r.Mode != "" && r.Mode != "race" {
 		parts = append(parts, "--mode", r.Mode)
+	}
+	if r.Model != "" && r.Model != "posix" {
+		parts = append(parts, "--model", r.Model)
 	}
 	if r.Config != "" {
 		parts = append(parts, "--config", q(r.Config))
@@ -96,6 +102,9 @@ func (r Repro) check(reader string) string {
 	if r.Mode != "" && r.Mode != "race" {
 		parts = append(parts, "--mode", r.Mode)
 	}
+	if r.Model != "" && r.Model != "posix" {
+		parts = append(parts, "--model", r.Model)
+	}
 	return strings.Join(append(parts, r.arch()...), " ")
 }
 
@@ -107,8 +116,12 @@ func (r Repro) readers(reader string) []string {
 }
 
 func (r Repro) arch() []string {
-	if r.Arch == "" || r.Arch == "native" {
-		return nil
+	var out []string
+	if r.FS != "" {
+		out = append(out, "--fs", r.FS)
 	}
-	return []string{"--arch", r.Arch}
+	if r.Arch == "" || r.Arch == "native" {
+		return out
+	}
+	return append(out, "--arch", r.Arch)
 }

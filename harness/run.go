@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"path/filepath"
-	"time"
 
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/reports"
@@ -39,7 +38,8 @@ type Run struct {
 	// (they are removed by default; logs, rings and stderr stay).
 	KeepData bool
 
-	k, n int // combinations begun, and in all
+	k, n  int   // combinations begun, and in all
+	layer layer // where targets are laid out (Mounted overlay); nil: in place
 }
 
 // Events hears how a run goes, for progress lines. Each method may be
@@ -67,7 +67,7 @@ type Placed struct {
 }
 
 // Execute runs r in its environment and returns its report(s), which the
-// caller writes (reports.WriteAll). An error means the run could not be
+// caller writes (Write). An error means the run could not be
 // done: an *InputError for bad input, ctx's error, or a harness failure;
 // verdicts, even the worst, are not errors.
 func (r *Run) Execute(ctx context.Context) ([]Placed, error) {
@@ -119,11 +119,6 @@ func (r *Run) report(dir string) reports.Report {
 	run.WriterCmd, run.ReaderCmd = r.WriterCmd, r.ReaderCmd
 	run.Warnings = append(run.Warnings, r.Warnings...)
 	return reports.Report{Schema: reports.Schema, Run: run}
-}
-
-// finish sets the duration of a report begun at start.
-func finish(rep *reports.Report, start time.Time) {
-	rep.Run.DurationMS = time.Since(start).Milliseconds()
 }
 
 // Quiet hears nothing.

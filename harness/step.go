@@ -93,6 +93,12 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 		}
 		r.Events.Stepped(w.Name, u.label(seq), seqn)
 		ups = append(ups, step.Update{Label: u.label(seq), Seq: seqn})
+		if seqn.ExitCode != 0 || seqn.Failure != "" {
+			break // a failed updater: the next update cannot start from its state
+		}
+	}
+	if err := r.release(u.data); err != nil {
+		return nil, err
 	}
 	return ups, os.RemoveAll(dir)
 }
@@ -139,8 +145,11 @@ func (u stepping) config(seq int) (step.Config, error) {
 		cfg.Argv = append([]string{u.r.Self, "writer"}, step.WriterArgs(u.w.Name, u.source(seq), u.target(), seq)...)
 		return cfg, nil
 	}
-	cfg.Argv, _ = x.Expand(u.target(), seq)
-	cfg.Env = append(os.Environ(), x.UpdateEnv(u.target(), seq)...)
+	p, err := x.Prepare(u.source(seq), u.target(), seq)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Argv, cfg.Env, cfg.Check = p.Argv, p.Env, p.Finish
 	return cfg, nil
 }
 
@@ -148,13 +157,16 @@ func (u stepping) config(seq int) (step.Config, error) {
 // earlier updates applied by the same writer, untraced; for the user's
 // updater, a fresh {new} for this one.
 func (u stepping) prepare(ctx context.Context, seq int) error {
+	if err := u.r.release(u.data); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(u.data); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(u.data, 0o755); err != nil {
 		return err
 	}
-	if err := writers.Install(u.target(), u.vers[0], u.w.Properties); err != nil {
+	if err := u.r.install(u.target(), u.vers[0], u.w.Properties); err != nil {
 		return err
 	}
 	for i := 1; i < seq; i++ {
@@ -163,8 +175,11 @@ func (u stepping) prepare(ctx context.Context, seq int) error {
 		}
 	}
 	if x, own := u.w.Writer.(writers.Exec); own {
-		_, err := x.PlaceNew(u.source(seq), u.target(), seq)
-		return err
+		p, err := x.Prepare(u.source(seq), u.target(), seq)
+		if err != nil {
+			return err
+		}
+		return p.Place()
 	}
 	return nil
 }

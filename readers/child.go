@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -134,6 +133,7 @@ func parseChildArgs(args []string, stderr io.Writer) (ChildArgs, error) {
 // A memory fault in a strategy without PanicOnFault kills the process, as it
 // would kill a service: that is what the harness observes.
 func RunChild(ctx context.Context, args []string, reg *Registry, stdin io.Reader, stdout, stderr io.Writer) int {
+	defer dumpEveryThreadOnQuit()()
 	a, err := parseChildArgs(args, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mapchaos reader: %v\n", err)
@@ -230,8 +230,10 @@ func (c *child) emit(e Event) {
 	c.out.Flush()
 }
 
-// note emits a detailed event unless eventsPerKind of its kind went already.
-func (c *child) note(e Event) {
+// note emits a detailed event unless eventsPerKind of its kind went
+// already; detail, when not nil, gives its Detail then (only then: on a
+// torn file an error's text can be megabytes).
+func (c *child) note(e Event, detail func() string) {
 	c.mu.Lock()
 	if c.sent == nil {
 		c.sent = map[string]int{}
@@ -241,6 +243,9 @@ func (c *child) note(e Event) {
 	n := c.sent[k]
 	c.mu.Unlock()
 	if n <= eventsPerKind {
+		if detail != nil {
+			e.Detail = detail()
+		}
 		c.emit(e)
 	}
 }
@@ -276,11 +281,11 @@ func (c *child) open(op string) (DB, error) {
 	switch {
 	case errors.As(err, &fe):
 		c.faults.Add(1)
-		c.note(Event{Ev: "fault", Op: op, Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
+		c.note(Event{Ev: "fault", Op: op, Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack}, nil)
 		return nil, err
 	case err != nil:
 		c.openErrs.Add(1)
-		c.note(Event{Ev: "error", Op: op, Detail: err.Error()})
+		c.note(Event{Ev: "error", Op: op}, err.Error)
 		return nil, err
 	}
 	c.opens.Add(1)
@@ -338,8 +343,7 @@ func (c *child) run(stderr io.Writer) int {
 		}
 		c.lookups.Add(1)
 		found, err := db.Lookup(ip, rec)
-		a, detail := Judge(c.oracle, ip, rec, found, err)
-		if c.count(ip, a, detail, err) {
+		if c.count(Judge(c.oracle, ip, rec, found, err)) {
 			lastReload = time.Time{} // reopen before the next lookup
 		}
 	}
@@ -352,28 +356,28 @@ func (c *child) run(stderr io.Writer) int {
 	return 0
 }
 
-// count counts the lookup of ip, answered a (detail) with err, and notes
-// the first few of each kind. It reports whether the target must be
-// reopened before the next lookup: after a memory fault, or when the DB
-// refuses lookups until then.
-func (c *child) count(ip netip.Addr, a verdicts.Answer, detail string, err error) bool {
-	switch a {
+// count counts a lookup judged j, and notes the first few of each kind.
+// It reports whether the target must be reopened before the next lookup:
+// after a memory fault, or when the DB refuses lookups until then.
+func (c *child) count(j Judged) bool {
+	ip := j.IP.String()
+	switch j.Answer {
 	case verdicts.Faulted:
 		var fe *FaultError
-		errors.As(err, &fe)
+		errors.As(j.Err, &fe)
 		c.faults.Add(1)
-		c.note(Event{Ev: "fault", Op: "lookup", IP: ip.String(), Addr: fmt.Sprintf("%#x", fe.Addr), Detail: fe.Value + "\n" + fe.Stack})
+		c.note(Event{Ev: "fault", Op: "lookup", IP: ip, Addr: fmt.Sprintf("%#x", fe.Addr)}, func() string { return fe.Value + "\n" + fe.Stack })
 		return true
 	case verdicts.Failed:
 		c.errs.Add(1)
-		if errors.Is(err, ErrNeedsReopen) {
+		if errors.Is(j.Err, ErrNeedsReopen) {
 			time.Sleep(time.Millisecond)
 			return true
 		}
-		c.note(Event{Ev: "error", Op: "lookup", IP: ip.String(), Detail: err.Error()})
+		c.note(Event{Ev: "error", Op: "lookup", IP: ip}, j.Err.Error)
 	case verdicts.Wrong:
 		c.wrong.Add(1)
-		c.note(Event{Ev: "wrong", IP: ip.String(), Detail: detail})
+		c.note(Event{Ev: "wrong", IP: ip}, j.Detail)
 	default:
 		c.right.Add(1)
 	}

@@ -7,7 +7,10 @@
 // reopens, refusing lookups after a fault until a reopen succeeds), mmap-v2
 // (maxminddb-golang/v2, fd closed at once), bytes (os.ReadFile +
 // maxminddb.FromBytes, keeping the old buffer when a reload fails), and the
-// typed geoip2-city and geoip2-enterprise (geoip2-golang on a typed fixture).
+// typed geoip2-city and geoip2-enterprise (geoip2-golang v1) and
+// geoip2-v2-city and geoip2-v2-enterprise (geoip2-golang/v2), which need a
+// generated fixture of their kind (Properties.Fixture) so that a crash shows
+// the frames of a real service's City or Enterprise call.
 //
 // Every built-in reader runs in its own child process (`mapchaos reader
 // ...`, see RunChild) so that a SIGBUS kills the child, not the harness. The
@@ -17,7 +20,9 @@
 // to the parent as JSON lines (see Event). It also keeps its last lookups
 // in a small shared-memory ring file (see Ring) that the parent reads after
 // the child has died, because a process killed by a fault cannot say what
-// it was doing.
+// it was doing. A SIGQUIT (what the harness sends a stuck reader) makes
+// every thread dump its goroutine before the child aborts, so the dump shows
+// where the stuck goroutine was (see dumpEveryThreadOnQuit).
 //
 // A foreign reader is a process in any language speaking the line protocol
 // of docs/contracts.md (Foreign, ForeignStrategy). ForeignProcess is its one

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/bounded"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/proctrack"
 )
 
 // ErrBadForeign marks a foreign reader that does not follow the line
@@ -61,7 +63,8 @@ type ForeignProcess struct {
 	stdin  *os.File
 	stdout *os.File
 	lines  *bufio.Reader
-	stderr *tailBuffer
+	stderr *bounded.Buffer
+	track  *proctrack.Tracker // every process it starts
 	answer time.Duration
 
 	mu   sync.Mutex
@@ -88,6 +91,8 @@ type DiedError struct {
 	Stderr string
 	// State is its wait status, nil when it could not be read.
 	State *os.ProcessState
+	// Leftovers name the processes it started that outlived it (killed).
+	Leftovers []string
 }
 
 func (e *DiedError) Error() string {
@@ -141,7 +146,8 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 		inW.Close()
 		return nil, fmt.Errorf("foreign reader: %w", err)
 	}
-	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: &tailBuffer{max: 2 << 10}, answer: answer}
+	p := &ForeignProcess{stdin: inW, stdout: outR, lines: bufio.NewReader(outR), stderr: bounded.New(0, 2<<10), answer: answer,
+		track: proctrack.New()}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	if s.Stderr != nil {
@@ -149,12 +155,14 @@ func StartForeign(s ForeignStrategy, path string) (*ForeignProcess, error) {
 	}
 	// Own process group, killed with the harness.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.track.Cmd(p.cmd)
 	err = p.cmd.Start()
 	inR.Close()
 	outW.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
+		p.track.Close()
 		return nil, fmt.Errorf("foreign reader: start %s: %w", argv[0], err)
 	}
 	line, err := p.readLine(ready)
@@ -267,7 +275,7 @@ func (p *ForeignProcess) Close() error {
 	err := p.cmd.Wait()
 	t.Stop()
 	p.stdout.Close()
-	d := &DiedError{Status: "was closed", Stderr: p.stderr.String(), State: p.cmd.ProcessState}
+	d := &DiedError{Status: "was closed", Stderr: p.stderr.Kept(), State: p.cmd.ProcessState, Leftovers: p.leftovers()}
 	select {
 	case <-killed:
 		d.Status, d.Stuck = "did not exit within 2s of its input closing: killed by the harness", true
@@ -329,7 +337,7 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	p.stdin.Close()
 	err := p.cmd.Wait()
 	p.stdout.Close()
-	d := &DiedError{Status: status, Stderr: p.stderr.String(), State: p.cmd.ProcessState}
+	d := &DiedError{Status: status, Stderr: p.stderr.Kept(), State: p.cmd.ProcessState, Leftovers: p.leftovers()}
 	if ps := p.cmd.ProcessState; ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && status == "" {
 			d.Signal = ws.Signal()
@@ -348,25 +356,13 @@ func (p *ForeignProcess) reap(status string) *DiedError {
 	return d
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
+// leftovers kills what the process started and left running once it has
+// been reaped, and names it.
+func (p *ForeignProcess) leftovers() []string {
+	var out []string
+	for _, l := range p.track.Kill() {
+		out = append(out, l.String()+", started by the reader, still running after it ended: killed")
 	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
+	p.track.Close()
+	return out
 }

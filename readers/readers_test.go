@@ -62,6 +62,23 @@ var _ = Describe("strategies", func() {
 		Entry("mmap, empty", "mmap", []byte{}),
 		Entry("bytes, empty", "bytes", []byte{}),
 		Entry("mmap, garbage", "mmap", []byte(strings.Repeat("x", 5000))),
+		Entry("geoip2-v2-city, empty", "geoip2-v2-city", []byte{}),
+		Entry("geoip2-v2-enterprise, garbage", "geoip2-v2-enterprise", []byte(strings.Repeat("x", 5000))),
+	)
+
+	DescribeTable("typed readers refuse a plain fixture (its database type has no City or Enterprise lookups)",
+		func(name string) {
+			reg, err := readers.Builtin().Lookup(name)
+			Expect(err).NotTo(HaveOccurred())
+			db, err := reg.Strategy.Open(pair.A)
+			if err == nil { // v1 opens any type and refuses at the lookup
+				var rec fixtures.Record
+				_, err = db.Lookup(pair.Universe.Sample(rand.New(rand.NewPCG(1, 2))), &rec)
+				Expect(db.Close()).To(Succeed())
+			}
+			Expect(err).To(MatchError(ContainSubstring(fixtures.DatabaseType)))
+		},
+		Entry(nil, "geoip2-city"), Entry(nil, "geoip2-enterprise"), Entry(nil, "geoip2-v2-city"), Entry(nil, "geoip2-v2-enterprise"),
 	)
 
 	It("mmap-recover turns a real SIGBUS into a FaultError, then refuses lookups until reopened", func() {
@@ -103,9 +120,9 @@ var _ = Describe("strategies", func() {
 
 var _ = Describe("Registry", func() {
 	It("lists the built-in readers sorted and names the unknown", func() {
-		Expect(readers.Builtin().Names()).To(Equal([]string{"bytes", "geoip2-city", "geoip2-enterprise", "mmap", "mmap-recover", "mmap-v2"}))
+		Expect(readers.Builtin().Names()).To(Equal([]string{"bytes", "geoip2-city", "geoip2-enterprise", "geoip2-v2-city", "geoip2-v2-enterprise", "mmap", "mmap-recover", "mmap-v2"}))
 		_, err := readers.Builtin().Lookup("mmapp")
-		Expect(err).To(MatchError(`unknown reader "mmapp": known readers are bytes, geoip2-city, geoip2-enterprise, mmap, mmap-recover, mmap-v2`))
+		Expect(err).To(MatchError(`unknown reader "mmapp": known readers are bytes, geoip2-city, geoip2-enterprise, geoip2-v2-city, geoip2-v2-enterprise, mmap, mmap-recover, mmap-v2`))
 	})
 	It("panics on a duplicate, an empty name or a nil strategy", func() {
 		r := readers.NewRegistry()

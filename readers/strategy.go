@@ -159,10 +159,22 @@ func (d bytesDB) Close() error { return d.r.Close() }
 func lookup(r *maxminddb.Reader, ip netip.Addr, rec any) (bool, error) {
 	_, ok, err := r.LookupNetwork(net.IP(ip.AsSlice()), rec)
 	if err != nil {
-		return false, fmt.Errorf("lookup %s: %w", ip, err)
+		return false, &lookupError{ip: ip, err: err}
 	}
 	return ok, nil
 }
+
+// lookupError is a failed lookup: "lookup IP: the library's error". Its
+// text is made only when asked for, since on a torn file the library's
+// error can quote megabytes of garbage, and callers that count errors
+// never ask.
+type lookupError struct {
+	ip  netip.Addr
+	err error
+}
+
+func (e *lookupError) Error() string { return fmt.Sprintf("lookup %s: %v", e.ip, e.err) }
+func (e *lookupError) Unwrap() error { return e.err }
 
 // Registry holds reader strategies by name.
 type Registry struct{ byName map[string]Registration }
@@ -225,6 +237,10 @@ func Builtin() *Registry {
 		Properties: Properties{Mapped: true, Fixture: fixtures.KindCity}, Strategy: GeoIP2City{}})
 	g.Register(Registration{Name: "geoip2-enterprise", Summary: "geoip2-golang typed Enterprise lookups (maxminddb v1 mmap); needs fixture kind geoip2-enterprise",
 		Properties: Properties{Mapped: true, Fixture: fixtures.KindEnterprise}, Strategy: GeoIP2Enterprise{}})
+	g.Register(Registration{Name: "geoip2-v2-city", Summary: "geoip2-golang/v2 typed City lookups (maxminddb v2 mmap, fd closed at once); needs fixture kind geoip2-city",
+		Properties: Properties{Mapped: true, Fixture: fixtures.KindCity}, Strategy: GeoIP2V2City{}})
+	g.Register(Registration{Name: "geoip2-v2-enterprise", Summary: "geoip2-golang/v2 typed Enterprise lookups (maxminddb v2 mmap, fd closed at once); needs fixture kind geoip2-enterprise",
+		Properties: Properties{Mapped: true, Fixture: fixtures.KindEnterprise}, Strategy: GeoIP2V2Enterprise{}})
 	g.Register(Registration{Name: "bytes", Summary: "os.ReadFile + maxminddb.FromBytes; a failed reload keeps the old buffer",
 		Strategy: Bytes{}})
 	return g

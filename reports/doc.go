@@ -14,7 +14,8 @@
 // Report: the same report gives the same bytes, so they can be tested with
 // Example tests and called from a suite's ReportAfterSuite. WriteAll writes
 // all four files, each atomically, and Read loads a report.json back,
-// checking its schema. Merge puts reports from several machines or
+// checking its schema (at most MaxReadSize, 64 MiB; ReadContext stops
+// when its context ends). Merge puts reports from several machines or
 // architectures side by side.
 //
 // Everything that comes from a run (stderr, traces, details) is treated as

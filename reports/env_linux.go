@@ -24,7 +24,7 @@ var fsNames = map[uint32]string{
 	0x01021994: "tmpfs",
 	0x58465342: "xfs",
 	0x9123683E: "btrfs",
-	0x794c7630: "overlayfs",
+	0x794c7630: "overlay",
 	0x6969:     "nfs",
 	0x2FC12FC1: "zfs",
 	0x65735546: "fuse",

@@ -25,7 +25,7 @@ var _ = Describe("CaptureRun", func() {
 		Expect(run.Modules).NotTo(HaveKey("github.com/google/go-cmp"))
 		if runtime.GOOS == "linux" {
 			Expect(run.Kernel).NotTo(BeEmpty())
-			Expect(run.FS).To(BeElementOf("ext4", "tmpfs", "xfs", "btrfs", "overlayfs", "nfs", "zfs", "fuse", "9p",
+			Expect(run.FS).To(BeElementOf("ext4", "tmpfs", "xfs", "btrfs", "overlay", "nfs", "zfs", "fuse", "9p",
 				"ramfs", "f2fs", "smb2"))
 		}
 	})

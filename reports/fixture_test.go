@@ -79,6 +79,7 @@ func fullReport() reports.Report {
 						Step:         1,
 					},
 					WriterError: "cp: short write",
+					Leftovers:   []string{"pid 4242 `sleep 300`, started by the updater, still running after it exited: killed"},
 					Step: &results.StepTrace{Updates: []results.StepUpdate{{
 						Update: "A->B", Command: "mapchaos writer cp A.mmdb db.mmdb 1",
 						States: []results.StepState{{N: 1, Call: "openat(db.mmdb, O_WRONLY|O_TRUNC)",
@@ -88,6 +89,13 @@ func fullReport() reports.Report {
 						Kills: []results.StepKill{{After: 1, Call: "openat", Found: "empty file", Broken: true,
 							LeftBehind: []string{"db.mmdb.temporary"}, Note: "killed after the truncating open"}},
 						Calls: 3, Stops: 6, Probes: 2, Exit: "exit 0", Warnings: []string{"io_uring not stepped"},
+					}}},
+					PowerLoss: &results.PowerLossTrace{Model: "posix", Down: 1, Updates: []results.PowerLossUpdate{{
+						Update: "A->B", Command: "mapchaos writer rename-nofsync B.mmdb db.mmdb 1", Calls: 3, Barriers: 1,
+						Exist: "about 10^744", Explored: 64, Sampled: true, Exit: "exit 0", Warnings: []string{"io_uring not stepped"},
+						States: []results.CrashState{{ID: 3, Kind: "crash", After: 3, Call: `renameat("db.mmdb.tmp", "db.mmdb") = 0`,
+							Lost: `"db.mmdb": size 0 instead of 10066229`, Name: "empty", OnDisk: "empty file",
+							Leftovers: []string{"db.mmdb.tmp"}, Verdict: verdicts.Degraded, Detail: "open: invalid argument", Down: true}},
 					}}},
 				},
 				Expected: "crash",

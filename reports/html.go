@@ -33,7 +33,8 @@ func HTML(r Report) ([]byte, error) {
 		page.Sections = append(page.Sections, htmlSection{
 			ID:       ids[combo{e.Writer, e.Reader}],
 			Cell:     newHTMLCell(e, ""),
-			evidence: evidenceOf(e),
+			evidence: htmlEvidence(e),
+			States:   htmlStates(e.PowerLoss),
 		})
 	}
 	for _, w := range m.writers {
@@ -109,6 +110,8 @@ type htmlSection struct {
 	ID   string
 	Cell htmlCell
 	evidence
+	// States are power-loss mode's crash states, each one to open.
+	States []htmlState
 }
 
 // anchors gives each entry a unique, readable element id:
@@ -231,7 +234,10 @@ var reportTemplate = template.Must(template.New("report").Parse(cellTemplates + 
 {{template "facts" .Facts}}
 {{range .Blocks}}<h4>{{.Label}}</h4>
 <pre>{{.Text}}</pre>
-{{end}}</details>
+{{end}}{{with .States}}<h4>crash states</h4>
+{{range .}}<details class="state v-{{.Verdict}}"><summary>{{.Summary}}</summary>
+{{template "facts" .Facts}}</details>
+{{end}}{{end}}</details>
 {{end}}</section>{{end}}
 </body>
 </html>

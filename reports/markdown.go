@@ -40,6 +40,9 @@ func Markdown(r Report) string {
 	if steps := stepSequences(r); steps != "" {
 		b.WriteString("\n" + steps)
 	}
+	if states := crashStates(r); states != "" {
+		b.WriteString("\n" + states)
+	}
 	return b.String()
 }
 

@@ -2,12 +2,13 @@ package reports
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/mapchaos/mapchaos/internal/input"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -69,11 +70,20 @@ type Entry struct {
 	Met bool `json:"met"`
 }
 
-// Read loads and checks a report.json. It fails, saying what is wrong, when
-// the file is not JSON, is not a mapchaos report or has another schema.
-// Unknown fields are ignored: later versions of the schema may add fields.
-func Read(path string) (Report, error) {
-	data, err := os.ReadFile(path)
+// MaxReadSize is the most Read reads: a report.json of a full matrix,
+// evidence included, is well under a MiB.
+const MaxReadSize = 64 << 20
+
+// Read is ReadContext without a context to stop it.
+func Read(path string) (Report, error) { return ReadContext(context.Background(), path) }
+
+// ReadContext loads and checks a report.json, at most MaxReadSize bytes.
+// It fails, saying what is wrong, when the file is larger, is not JSON, is
+// not a mapchaos report or has another schema, and when ctx ends first
+// (with an error that wraps ctx.Err()). Unknown fields are ignored: later
+// versions of the schema may add fields.
+func ReadContext(ctx context.Context, path string) (Report, error) {
+	data, err := input.ReadFile(ctx, path, MaxReadSize, "a report (report.json)")
 	if err != nil {
 		return Report{}, fmt.Errorf("read report: %w", err)
 	}

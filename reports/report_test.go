@@ -1,15 +1,19 @@
 package reports_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/internal/input"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -154,6 +158,24 @@ var _ = Describe("Read", func() {
 		_, err := reports.Read(path)
 		Expect(err).To(MatchError(And(ContainSubstring("read report"), ContainSubstring(path))))
 		Expect(err).To(MatchError(os.ErrNotExist))
+	})
+
+	It("refuses an endless file at its bound, naming it", func() {
+		_, err := reports.Read("/dev/zero")
+		Expect(err).To(MatchError(input.ErrTooLarge))
+		Expect(err).To(MatchError("read report: /dev/zero: larger than 64 MiB, the most mapchaos reads for a report (report.json)"))
+	})
+
+	It("stops reading a FIFO that never ends when its context ends", func() {
+		fifo := filepath.Join(GinkgoT().TempDir(), "report.json")
+		Expect(syscall.Mkfifo(fifo, 0o600)).To(Succeed())
+		w, err := os.OpenFile(fifo, os.O_RDWR, 0) // a writer that stays
+		Expect(err).NotTo(HaveOccurred())
+		defer w.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		_, err = reports.ReadContext(ctx, fifo)
+		Expect(err).To(MatchError(context.Canceled))
 	})
 
 	It("ignores fields a later v1 may add", func() {

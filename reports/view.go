@@ -119,7 +119,7 @@ func needsSection(e Entry) bool {
 func (m matrix) sections(steps bool) []Entry {
 	var out []Entry
 	for _, e := range m.entries() {
-		if needsSection(e) || (steps && e.Step != nil) {
+		if needsSection(e) || (steps && (e.Step != nil || e.PowerLoss != nil)) {
 			out = append(out, e)
 		}
 	}
@@ -213,6 +213,7 @@ func evidenceOf(e Entry) evidence {
 		addBlock("writer error", e.WriterError)
 	}
 	addBlock("step sequence", stepText(e.Step))
+	addBlock("crash states", powerLossText(e.PowerLoss))
 	return ev
 }
 

@@ -35,9 +35,16 @@ type Result struct {
 	Evidence *Evidence `json:"evidence,omitempty"`
 	// WriterError is set when the writer itself failed (not a verdict).
 	WriterError string `json:"writer_error,omitempty"`
+	// Leftovers name the processes the updater or a foreign reader
+	// started that outlived it; the harness killed each.
+	Leftovers []string `json:"leftovers,omitempty"`
 	// Step is what step mode (--mode step) saw: the sequence of states of
 	// each stepped update. Nil in race mode.
 	Step *StepTrace `json:"step,omitempty"`
+	// PowerLoss is what power-loss mode (--mode power-loss) found: the
+	// crash states of each update under a persistence model, and what a
+	// restarted reader of this strategy met in each. Nil in other modes.
+	PowerLoss *PowerLossTrace `json:"power_loss,omitempty"`
 }
 
 // StepTrace is what step mode saw of one combination: for each stepped

@@ -161,42 +161,77 @@ func iovecBytes(tid int, addr, cnt uint64) int64 {
 // when it does not concern a watched file or directory.
 func (d *decoder) decode(tid int, si syscallInfo) *Call {
 	c := &Call{Name: d.names[si.nr()], Class: Mutating, lenArg: -1}
+	if call, ok := d.decodeFile(tid, c, si); ok {
+		return call
+	}
+	return d.decodeName(tid, c, si)
+}
+
+// decodeFile decodes the calls on a file's data or descriptor: opens,
+// writes, copies, truncations, barriers, shared mappings, io_uring. ok is
+// false for a call of another kind.
+func (d *decoder) decodeFile(tid int, c *Call, si syscallInfo) (call *Call, ok bool) {
 	a := si.arg
 	switch c.Name {
 	case "openat":
-		return d.open(tid, c, int32(a(0)), a(1), a(2), a(3))
+		return d.open(tid, c, int32(a(0)), a(1), a(2), a(3)), true
 	case "open":
-		return d.open(tid, c, unix.AT_FDCWD, a(0), a(1), a(2))
+		return d.open(tid, c, unix.AT_FDCWD, a(0), a(1), a(2)), true
 	case "creat":
-		return d.open(tid, c, unix.AT_FDCWD, a(0), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a(1))
+		return d.open(tid, c, unix.AT_FDCWD, a(0), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a(1)), true
 	case "openat2":
 		how, err := readBytes(tid, a(2), 16)
 		if err != nil {
-			return nil
+			return nil, true
 		}
-		return d.open(tid, c, int32(a(0)), a(1), binary.NativeEndian.Uint64(how), binary.NativeEndian.Uint64(how[8:]))
+		return d.open(tid, c, int32(a(0)), a(1), binary.NativeEndian.Uint64(how), binary.NativeEndian.Uint64(how[8:])), true
 	case "write":
-		return d.data(tid, c, a(0), int64(a(2)), fmt.Sprintf("%d bytes", a(2)))
+		return d.data(tid, c, a(0), int64(a(2)), fmt.Sprintf("%d bytes", a(2))), true
 	case "pwrite64":
-		return d.data(tid, c, a(0), int64(a(2)), fmt.Sprintf("%d bytes at offset %d", a(2), int64(a(3))))
+		return d.data(tid, c, a(0), int64(a(2)), fmt.Sprintf("%d bytes at offset %d", a(2), int64(a(3)))), true
 	case "writev":
 		n := iovecBytes(tid, a(1), a(2))
-		return d.data(tid, c, a(0), n, fmt.Sprintf("%d bytes in %d iovecs", n, a(2)))
+		return d.data(tid, c, a(0), n, fmt.Sprintf("%d bytes in %d iovecs", n, a(2))), true
 	case "pwritev", "pwritev2":
 		n := iovecBytes(tid, a(1), a(2))
-		return d.data(tid, c, a(0), n, fmt.Sprintf("%d bytes in %d iovecs at offset %d", n, a(2), int64(a(3))))
+		return d.data(tid, c, a(0), n, fmt.Sprintf("%d bytes in %d iovecs at offset %d", n, a(2), int64(a(3)))), true
 	case "copy_file_range", "splice":
 		c.lenArg = 4
-		return d.copy(tid, c, a(0), a(2), int64(a(4)))
+		return d.copy(tid, c, a(0), a(2), int64(a(4))), true
 	case "sendfile":
 		c.lenArg = 3
-		return d.copy(tid, c, a(1), a(0), int64(a(3)))
+		return d.copy(tid, c, a(1), a(0), int64(a(3))), true
 	case "ftruncate":
-		return d.onFd(tid, c, a(0), fmt.Sprintf("%d", int64(a(1))))
+		return d.onFd(tid, c, a(0), fmt.Sprintf("%d", int64(a(1)))), true
 	case "fallocate":
-		return d.onFd(tid, c, a(0), fmt.Sprintf("mode %#x, offset %d, %d bytes", a(1), int64(a(2)), int64(a(3))))
+		return d.onFd(tid, c, a(0), fmt.Sprintf("mode %#x, offset %d, %d bytes", a(1), int64(a(2)), int64(a(3)))), true
 	case "fchmod":
-		return d.onFd(tid, c, a(0), fmt.Sprintf("%#o", a(1)))
+		return d.onFd(tid, c, a(0), fmt.Sprintf("%#o", a(1))), true
+	case "ioctl":
+		return d.ioctl(tid, c, a(0), a(1), a(2)), true
+	case "fsync", "fdatasync", "syncfs", "sync_file_range":
+		c.Class = Barrier
+		return d.onFd(tid, c, a(0), ""), true
+	case "mmap":
+		const want = unix.PROT_WRITE
+		if int32(a(4)) < 0 || a(2)&want == 0 || a(3)&unix.MAP_SHARED == 0 {
+			return nil, true
+		}
+		c.Class = Hidden
+		return d.onFd(tid, c, a(4), fmt.Sprintf("%d bytes, PROT_WRITE, MAP_SHARED", a(1))), true
+	case "io_uring_setup":
+		c.Class = Hidden
+		c.Text = c.render(fmt.Sprintf("%d entries", a(0)))
+		return c, true
+	}
+	return nil, false
+}
+
+// decodeName decodes the calls on names in a directory: truncate, chmod,
+// unlink, mkdir, rename, link, symlink.
+func (d *decoder) decodeName(tid int, c *Call, si syscallInfo) *Call {
+	a := si.arg
+	switch c.Name {
 	case "truncate":
 		return d.onPath(tid, c, unix.AT_FDCWD, a(0), fmt.Sprintf(", %d", int64(a(1))))
 	case "chmod":
@@ -231,22 +266,6 @@ func (d *decoder) decode(tid int, si syscallInfo) *Call {
 		return d.symlink(tid, c, a(0), unix.AT_FDCWD, a(1))
 	case "symlinkat":
 		return d.symlink(tid, c, a(0), int32(a(1)), a(2))
-	case "ioctl":
-		return d.ioctl(tid, c, a(0), a(1), a(2))
-	case "fsync", "fdatasync", "syncfs", "sync_file_range":
-		c.Class = Barrier
-		return d.onFd(tid, c, a(0), "")
-	case "mmap":
-		const want = unix.PROT_WRITE
-		if int32(a(4)) < 0 || a(2)&want == 0 || a(3)&unix.MAP_SHARED == 0 {
-			return nil
-		}
-		c.Class = Hidden
-		return d.onFd(tid, c, a(4), fmt.Sprintf("%d bytes, PROT_WRITE, MAP_SHARED", a(1)))
-	case "io_uring_setup":
-		c.Class = Hidden
-		c.Text = c.render(fmt.Sprintf("%d entries", a(0)))
-		return c
 	}
 	return nil
 }

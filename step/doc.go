@@ -14,11 +14,13 @@
 //     with MADV_POPULATE_READ, which fails with EFAULT exactly where a read
 //     would raise SIGBUS (no signal is needed), and summed (CRC32C) against
 //     both versions; then each reader strategy's lookups run on what it
-//     opened before the update: a mapped strategy on a mapping of its own
-//     made with maxminddb's Open (the probe recovers every fault itself and
-//     classifies it by whether the strategy recovers faults), an unmapped
-//     one on its own buffer, a foreign one in its own process; every
-//     answer is judged by the oracle;
+//     opened before the update: a mapped strategy on a mapping made with
+//     maxminddb's Open (the probe recovers every fault itself and
+//     classifies it by whether the strategy recovers faults; readers whose
+//     running strategies are equal, as mmap and mmap-recover are, share one
+//     mapping and one lookup of each IP, and each judges the answers), an
+//     unmapped one on its own buffer, a foreign one in its own process;
+//     every answer is judged by readers.Judge;
 //   - a starting reader, opening the target now: ENOENT, an empty, partial
 //     or torn file, or a whole version; then each reader strategy opens the
 //     target with its own Open and looks up.
@@ -46,8 +48,10 @@
 // --trace-wrap`) installs a seccomp filter that returns SECCOMP_RET_TRACE for
 // the interesting system calls only (opens for writing, writes, copies,
 // truncations, renames, unlinks, links, mode changes, FICLONE, fsync and its
-// kin, writable shared mappings, io_uring), stops itself with SIGSTOP and,
-// once the harness has attached with PTRACE_SEIZE (Go's own
+// kin, writable shared mappings, io_uring; mmap and openat are tested on
+// their arguments in the filter, so that the private mappings and read-only
+// opens every program makes at start-up do not stop), stops itself with
+// SIGSTOP and, once the harness has attached with PTRACE_SEIZE (Go's own
 // SysProcAttr.Ptrace uses PTRACE_TRACEME, which does not allow
 // PTRACE_INTERRUPT), execs the updater. The harness follows threads, forks,
 // vforks and execs (PTRACE_O_TRACECLONE/FORK/VFORK/EXEC, EXITKILL),
@@ -95,8 +99,11 @@
 //
 // Kill points cover a killed updater, not a lost machine: the page cache
 // survives a SIGKILL. Barriers (fsync, fdatasync, sync_file_range, syncfs)
-// are recorded in Sequence.Calls so that crash states after power loss can
-// be added later as another kind of kill point; they are not covered now.
+// are recorded in Sequence.Calls, and Config.OnCall hears every call of the
+// stepped run (mutating ones after they return, barriers at their entry)
+// while the updater is stopped: package powerloss records the directories
+// there and builds the states a power loss may leave. Restarter opens such
+// a state with the same starting readers as the probes.
 //
 // Where ptrace is not allowed (kernel.yama.ptrace_scope 3, EPERM from
 // PTRACE_SEIZE in a container), Available and Run return ErrNotPermitted;

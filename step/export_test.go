@@ -2,8 +2,9 @@ package step
 
 // Exported for the specs of package step_test.
 var (
-	CheckYama = checkYama
-	SameName  = sameName
+	CheckYama    = checkYama
+	SameName     = sameName
+	SameStrategy = sameStrategy
 )
 
 // SeizeFailure classifies err as a failed PTRACE_SEIZE would be.

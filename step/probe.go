@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -40,23 +41,15 @@ func loadVersion(label, path string, page int) (*version, error) {
 		return nil, fmt.Errorf("version %s: %w", label, err)
 	}
 	v := &version{label: label, f: f}
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		n, err := f.ReadAt(buf, off)
-		for i := 0; i < n; i += page {
-			v.pages = append(v.pages, crc32.Checksum(buf[i:min(i+page, n)], castagnoli))
-		}
-		off += int64(n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("version %s: %w", label, err)
-		}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("version %s: %w", label, err)
 	}
-	v.size = off
+	if v.pages, v.size = pageSums(f, st.Size(), page, make([]byte, 1<<20), nil); v.size != st.Size() {
+		f.Close()
+		return nil, fmt.Errorf("version %s: %s: read %d of %d bytes: the file changed while it was read", label, path, v.size, st.Size())
+	}
 	return v, nil
 }
 
@@ -195,10 +188,17 @@ type prober struct {
 	oracle   fixtures.Oracle
 	ips      []netip.Addr
 
-	mapping  []byte // the old file, mapped before the update
-	mapDev   uint64
-	mapIno   uint64
-	running  []readers.DB // per reader, opened before the update
+	mapping []byte // the old file, mapped before the update
+	mapDev  uint64
+	mapIno  uint64
+	// overlay: the target is on overlayfs, whose st_dev and st_ino stay
+	// the same across a copy-up although the mapping keeps the lower file.
+	overlay bool
+	// running holds, per reader, the DB its running role reads, opened
+	// before the update; readers whose running strategies are equal
+	// share one (runShare[i] is the first reader of i's DB).
+	running  []readers.DB
+	runShare []int
 	buf      []byte
 	fileCRCs []uint32 // page CRCs of the target at the last starting probe
 	fileDev  uint64
@@ -236,19 +236,45 @@ func (p *prober) open() error {
 		return fmt.Errorf("the target %s is empty before the update", p.target)
 	}
 	p.mapDev, p.mapIno = st.Dev, st.Ino
+	var sfs unix.Statfs_t
+	p.overlay = unix.Fstatfs(int(f.Fd()), &sfs) == nil && uint32(sfs.Type) == unix.OVERLAYFS_SUPER_MAGIC
 	p.mapping, err = unix.Mmap(int(f.Fd()), 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("map the target: %w", err)
 	}
-	for _, r := range p.regs {
-		db, err := runningStrategy(r).Open(p.target)
+	for i, r := range p.regs {
+		s := runningStrategy(r)
+		if j := slices.IndexFunc(p.regs[:i], func(o readers.Registration) bool { return sameStrategy(runningStrategy(o), s) }); j >= 0 {
+			p.running, p.runShare = append(p.running, p.running[j]), append(p.runShare, p.runShare[j])
+			continue
+		}
+		db, err := s.Open(p.target)
 		if err != nil {
 			p.close()
 			return fmt.Errorf("running reader %s cannot open the target before the update: %w", r.Name, err)
 		}
-		p.running = append(p.running, db)
+		p.running, p.runShare = append(p.running, db), append(p.runShare, i)
 	}
 	return nil
+}
+
+// sameStrategy reports whether a and b are the same strategy: values of
+// one comparable type that are equal. Two running readers opened with the
+// same strategy on the same file before the update read the same bytes
+// through the same code, so one DB (and one lookup of each IP) serves
+// both; a strategy with state of its own (a foreign process) is never
+// comparable.
+func sameStrategy(a, b readers.Strategy) (same bool) {
+	ta := reflect.TypeOf(a)
+	if ta == nil || ta != reflect.TypeOf(b) || !ta.Comparable() {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false // an interface field holding an uncomparable value
+		}
+	}()
+	return a == b
 }
 
 // runningStrategy is how a running reader of r is opened. A mapped
@@ -264,13 +290,32 @@ func runningStrategy(r readers.Registration) readers.Strategy {
 }
 
 func (p *prober) close() {
-	for _, db := range p.running {
-		db.Close()
+	for i, db := range p.running {
+		if p.runShare[i] == i {
+			db.Close()
+		}
 	}
-	p.running = nil
+	p.running, p.runShare = nil, nil
 	if p.mapping != nil {
 		unix.Munmap(p.mapping)
 		p.mapping = nil
+	}
+	p.release()
+}
+
+// releaseAbove is the size of a pair (both versions) above which the
+// prober returns freed memory to the system after each probe that opened
+// the target anew: a reader that reads the whole file (os.ReadFile) leaves
+// a copy of it behind at each state, and the runtime hands such garbage
+// back more slowly than probes make it (stepping cp and rename on a 256 MiB
+// pair peaked at 2.7 GB, 6.6 times the pair).
+const releaseAbove = 128 << 20
+
+// release collects garbage and returns the freed memory to the system when
+// the pair is large (releaseAbove).
+func (p *prober) release() {
+	if p.old.size+p.new.size > releaseAbove {
+		debug.FreeOSMemory()
 	}
 }
 
@@ -290,8 +335,19 @@ func (p *prober) observe() observation {
 	run, haveRun := p.runCache[o.running.key]
 	if !haveRun {
 		run = make([]Outcome, len(p.regs))
-		for i, r := range p.regs {
-			jobs = append(jobs, func() { run[i] = p.lookups(p.running[i], r) })
+		// One job per running DB: its readers judge the same answers.
+		for i := range p.regs {
+			if p.runShare[i] != i {
+				continue
+			}
+			jobs = append(jobs, func() {
+				a := newAnswers(p, p.running[i])
+				for k, r := range p.regs {
+					if p.runShare[k] == i {
+						run[k] = p.lookups(a, r)
+					}
+				}
+			})
 		}
 		p.runCache[o.running.key] = run
 	}
@@ -304,6 +360,9 @@ func (p *prober) observe() observation {
 		p.startCache[o.starting.key] = start
 	}
 	parallel(jobs)
+	if !haveStart {
+		p.release()
+	}
 	for i, r := range p.regs {
 		o.readers = append(o.readers, ReaderOutcome{Reader: r.Name, Running: run[i], Starting: start[i]})
 	}
@@ -361,18 +420,8 @@ func (p *prober) startingView() StartingView {
 		return v
 	}
 	h := crc32.New(castagnoli)
-	var off int64
-	for off < st.Size {
-		n, err := f.ReadAt(p.buf, off)
-		for i := 0; i < n; i += p.page {
-			p.fileCRCs = append(p.fileCRCs, crc32.Checksum(p.buf[i:min(i+p.page, n)], castagnoli))
-		}
-		off += int64(n)
-		if err != nil || n == 0 {
-			break
-		}
-	}
-	size := off // what could be read
+	var size int64 // what could be read
+	p.fileCRCs, size = pageSums(f, st.Size, p.page, p.buf, p.fileCRCs)
 	var eqOld, eqNew, both, neither int
 	for i, c := range p.fileCRCs {
 		n := int(min(int64(p.page), size-int64(i)*int64(p.page)))
@@ -412,6 +461,64 @@ func (p *prober) startingView() StartingView {
 	return v
 }
 
+// sumWindow is how much of a file pageSums maps at a time: enough to
+// make mapping cheaper than copying, little enough to keep the harness's
+// resident set small with a large file.
+const sumWindow = 8 << 20
+
+// pageSums appends to crcs the CRC32C of each page of the first size
+// bytes of f, and returns them with the number of bytes summed (fewer
+// when the file is shorter than size now). It reads through a mapping, a
+// window at a time (no copy), or, where that fails, with pread into buf.
+func pageSums(f *os.File, size int64, page int, buf []byte, crcs []uint32) ([]uint32, int64) {
+	n0 := len(crcs)
+	var off int64
+	for off < size {
+		var ok bool
+		if crcs, ok = mappedSums(f, off, min(size-off, sumWindow), page, crcs); !ok {
+			break
+		}
+		off += min(size-off, sumWindow)
+	}
+	if off >= size {
+		return crcs, size
+	}
+	crcs, off = crcs[:n0], 0
+	for off < size {
+		n, err := f.ReadAt(buf, off)
+		for i := 0; i < n; i += page {
+			crcs = append(crcs, crc32.Checksum(buf[i:min(i+page, n)], castagnoli))
+		}
+		off += int64(n)
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	return crcs, off
+}
+
+// mappedSums appends the page CRCs of n bytes of f at off (a multiple of
+// the page size) read through a mapping; ok is false when the range
+// cannot be mapped or read (the file shrank).
+func mappedSums(f *os.File, off, n int64, page int, crcs []uint32) (out []uint32, ok bool) {
+	m, err := unix.Mmap(int(f.Fd()), off, int(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return crcs, false
+	}
+	defer unix.Munmap(m)
+	n0 := len(crcs)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			out, ok = crcs[:n0], false
+		}
+	}()
+	for i := 0; i < len(m); i += page {
+		crcs = append(crcs, crc32.Checksum(m[i:min(i+page, len(m))], castagnoli))
+	}
+	return crcs, true
+}
+
 // pageMix says where the pages of a torn file or mapping come from.
 func pageMix(fromNew, fromOld, neither, both int, newLabel, oldLabel string) string {
 	var parts []string
@@ -439,8 +546,9 @@ func (p *prober) runningView() RunningView {
 		readable = int(v.FaultAt)
 	}
 	h := crc32.New(castagnoli)
-	// Pages of the same inode already summed from the file are reused.
-	sameInode := p.fileDev == p.mapDev && p.fileIno == p.mapIno
+	// Pages of the same inode already summed from the file are reused
+	// (never on overlayfs, where the same number may be another file).
+	sameInode := !p.overlay && p.fileDev == p.mapDev && p.fileIno == p.mapIno
 	for i := 0; i*p.page < readable; i++ {
 		lo, hi := i*p.page, min((i+1)*p.page, readable)
 		var c uint32
@@ -459,6 +567,11 @@ func (p *prober) runningView() RunningView {
 		var b [4]byte
 		b[0], b[1], b[2], b[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
 		h.Write(b[:])
+		if hi%sumWindow == 0 || hi == readable {
+			// Pages summed through the mapping are dropped again, as in
+			// populate.
+			unix.Madvise(p.mapping[(hi-1)/sumWindow*sumWindow:hi], unix.MADV_DONTNEED)
+		}
 	}
 	v.Text = v.describe(p.old.label, p.new.label)
 	v.key = hashKey(uint64(v.FaultAt), uint64(v.Changed), v.Text) ^ uint64(h.Sum32())<<32
@@ -525,77 +638,133 @@ func firstFault(m []byte, page int) int64 {
 	return int64(lo) * int64(page)
 }
 
-// populate reports whether every page of m can be read.
+// populate reports whether every page of m can be read. It goes a window
+// at a time and unmaps each window's pages again (MADV_DONTNEED on a
+// shared file mapping only drops the page table entries), so that probing
+// a large mapping does not make the whole file resident in the harness.
 func populate(m []byte) bool {
-	for {
-		err := unix.Madvise(m, unix.MADV_POPULATE_READ)
-		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
-			continue
+	for off := 0; off < len(m); off += sumWindow {
+		w := m[off:min(off+sumWindow, len(m))]
+		err := unix.Madvise(w, unix.MADV_POPULATE_READ)
+		for errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			err = unix.Madvise(w, unix.MADV_POPULATE_READ)
 		}
-		return err == nil
+		unix.Madvise(w, unix.MADV_DONTNEED)
+		if err != nil {
+			return false
+		}
 	}
+	return true
 }
 
-// lookups runs the probe's lookups on db for reader r, recovering memory
-// faults, and classifies them as r would end: a fault kills a reader
-// without PanicOnFault (crash) and is recovered by one with it.
-func (p *prober) lookups(db readers.DB, r readers.Registration) Outcome {
+// answers are the lookups of the probe's IPs in one DB, made once each,
+// in order, as readers ask for them: readers that share a DB judge the
+// same answers, and each asks for as many as its verdict needs.
+type answers struct {
+	p  *prober
+	db readers.DB
+	js []readers.Judged
+	// kept: a failed lookup's error, a wrong answer's reason, has been
+	// kept whole; later ones are elided.
+	kept map[verdicts.Answer]bool
+}
+
+func newAnswers(p *prober, db readers.DB) *answers {
+	return &answers{p: p, db: db, kept: map[verdicts.Answer]bool{}}
+}
+
+// errElided stands in for the error of a failed lookup, or the reason of a
+// wrong answer, after the first of its kind: only the first one's text is
+// shown, and each of a torn file can hold megabytes of garbage.
+var errElided = errors.New("another one (elided)")
+
+// at returns the answer to the k-th IP, judged.
+func (a *answers) at(k int) readers.Judged {
+	for len(a.js) <= k {
+		j := a.p.lookupOne(a.db, a.p.ips[len(a.js)])
+		switch j.Answer {
+		case verdicts.Failed:
+			var died *readers.DiedError
+			if a.kept[j.Answer] && !errors.As(j.Err, &died) {
+				j.Err = errElided
+			}
+		case verdicts.Wrong:
+			if a.kept[j.Answer] {
+				j.Why = errElided
+			}
+		}
+		a.kept[j.Answer] = true
+		a.js = append(a.js, j)
+	}
+	return a.js[k]
+}
+
+// lookups judges the probe's lookups in m's DB for reader r (memory
+// faults are recovered), and classifies them as r would end: a fault
+// kills a reader without PanicOnFault (crash) and is recovered by one
+// with it.
+func (p *prober) lookups(m *answers, r readers.Registration) Outcome {
 	var o Outcome
-	if db == nil {
+	if m.db == nil {
 		return o
 	}
-	for _, ip := range p.ips {
+	for k, ip := range p.ips {
 		if o.worst(r) || o.Died != "" {
 			break // nothing later can change the verdict
 		}
-		a, detail, err := p.lookupOne(db, ip)
+		j := m.at(k)
 		var died *readers.DiedError
-		if errors.As(err, &died) {
+		if errors.As(j.Err, &died) {
 			o.Lookups++
 			o.died(died, "lookup of "+ip.String())
 			continue
 		}
-		o.Count(a)
-		o.note(a, detail, err)
+		o.Count(j.Answer)
+		o.note(j)
 	}
 	o.Verdict = o.verdict(r)
 	return o
 }
 
-// note keeps the first detail of each kind of answer, and the address of
+// note keeps the first detail of each kind of answer (built only then:
+// on a torn file an error's text can be megabytes), and the address of
 // the first fault.
-func (o *Outcome) note(a verdicts.Answer, detail string, err error) {
-	switch a {
+func (o *Outcome) note(j readers.Judged) {
+	switch j.Answer {
 	case verdicts.Faulted:
 		var fe *readers.FaultError
-		if errors.As(err, &fe) && o.Addr == "" {
+		if errors.As(j.Err, &fe) && o.Addr == "" {
 			o.Addr = fmt.Sprintf("%#x", fe.Addr)
 		}
-		first(&o.faultDetail, detail)
+		if o.faultDetail == "" {
+			first(&o.faultDetail, j.Detail())
+		}
 	case verdicts.Failed:
-		first(&o.errorDetail, detail)
+		if o.errorDetail == "" {
+			first(&o.errorDetail, j.Detail())
+		}
 	case verdicts.Wrong:
-		first(&o.wrongDetail, detail)
+		if o.wrongDetail == "" {
+			first(&o.wrongDetail, j.Detail())
+		}
 	}
 }
 
-// lookupOne looks ip up in db and judges the answer (readers.Judge); err
-// is the lookup's own error. A foreign reader's answer is JSON, judged as
-// such; its death is a *readers.DiedError.
-func (p *prober) lookupOne(db readers.DB, ip netip.Addr) (verdicts.Answer, string, error) {
+// lookupOne looks ip up in db and judges the answer (readers.Judge). A
+// foreign reader's answer is JSON, judged as such; its death is a
+// *readers.DiedError in Err.
+func (p *prober) lookupOne(db readers.DB, ip netip.Addr) readers.Judged {
 	if f, ok := db.(*readers.ForeignProcess); ok {
 		raw, err := f.LookupJSON(ip)
 		var died *readers.DiedError
 		if errors.As(err, &died) {
-			return verdicts.Failed, "", err
+			return readers.Judged{Answer: verdicts.Failed, IP: ip, Err: err}
 		}
-		a, detail := readers.JudgeJSON(p.oracle, ip, raw, err)
-		return a, detail, err
+		return readers.JudgeJSON(p.oracle, ip, raw, err)
 	}
 	rec := p.oracle.NewRecord()
 	found, err := safeLookup(db, ip, rec)
-	a, detail := readers.Judge(p.oracle, ip, rec, found, err)
-	return a, detail, err
+	return readers.Judge(p.oracle, ip, rec, found, err)
 }
 
 // died records that a foreign reader's process ended during what.
@@ -688,7 +857,7 @@ func (p *prober) startOne(r readers.Registration) Outcome {
 		return o
 	}
 	defer db.Close()
-	return p.lookups(db, r)
+	return p.lookups(newAnswers(p, db), r)
 }
 
 // safeOpen opens path with s, turning a memory fault into a *FaultError.

@@ -51,6 +51,21 @@ var _ = Describe("the updater process", Label("ptrace"), func() {
 		Expect(proctest.Mentioning(m)).To(BeEmpty())
 	})
 
+	It("kills a daemon the updater started, names it, and calls Config.Check once", func(ctx SpecContext) {
+		var checks []bool
+		// The updater exits once the daemon has left its session.
+		script := `setsid sh -c 'touch ready; exec sleep 300.9431' >/dev/null 2>&1 & while [ ! -e ready ]; do sleep 0.01; done; rm ready`
+		seq, err := shell(ctx, script, func(c *step.Config) {
+			c.NoKills = true
+			c.Check = func(ok bool, _ string) error { checks = append(checks, ok); return fmt.Errorf("not installed") }
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(proctest.Mentioning("sleep 300.9431")).To(BeEmpty())
+		Expect(seq.Warnings).To(ContainElement(MatchRegexp("^pid \\d+ .*, started by the updater, .*: killed$")))
+		Expect(checks).To(Equal([]bool{true}))
+		Expect(seq.Failure).To(Equal("not installed"))
+	})
+
 	It("is killed after Config.Timeout, and the error says so", func(ctx SpecContext) {
 		m := nextMarker()
 		_, err := shell(ctx, "sleep 30", func(c *step.Config) { c.Timeout = 300 * time.Millisecond })

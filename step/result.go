@@ -43,6 +43,9 @@ func Result(writer, reader string, updates []Update, repro string) results.Resul
 		if s.ExitCode != 0 && res.WriterError == "" {
 			res.WriterError = fmt.Sprintf("update %s: %s: %s", u.Label, s.Exit, strings.TrimSpace(s.Output))
 		}
+		if s.Failure != "" && res.WriterError == "" {
+			res.WriterError = fmt.Sprintf("update %s: %s", u.Label, s.Failure)
+		}
 		for _, st := range s.States {
 			ro, ok := st.Reader(reader)
 			ss := results.StepState{N: st.N, Call: st.Call, Running: st.Running.Text, Starting: st.Starting.Text, Unsafe: st.Unsafe}

@@ -1,7 +1,6 @@
 package step
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/bounded"
+	"github.com/mapchaos/mapchaos/internal/proctrack"
+	"github.com/mapchaos/mapchaos/internal/waitstatus"
 	"github.com/mapchaos/mapchaos/readers"
 )
 
@@ -75,10 +77,24 @@ type Config struct {
 	NoSeccomp bool
 	// NoKills skips the kill points.
 	NoKills bool
+	// OnCall, when set, is called in the stepped run (never in a kill
+	// run), in the harness's process while every task of the updater is
+	// stopped: once with nil before the updater starts, after each
+	// mutating call has returned, and at the entry of each barrier (fsync
+	// ...) and hidden call. Package powerloss records the content of the
+	// watched directories there (see OnCall in hook.go).
+	OnCall func(c *Call)
 	// MaxKills bounds the kill points (default 64): beyond it, the steps
 	// that are not data writes are kept, and data writes at
 	// exponentially spaced counts.
 	MaxKills int
+	// Check, when not nil, is called once the stepped run has ended,
+	// before any kill run, while the target is as the updater
+	// left it: exitOK says the updater exited 0, output is the start of
+	// its output. An error (an updater that exited 0 without installing
+	// the new version: writers.Prepared.Finish) fails the update, as a
+	// non-zero exit does: Sequence.Failure holds it.
+	Check func(exitOK bool, output string) error
 	// Dir is the updater's working directory (default the target's
 	// directory); Env its environment (default os.Environ()).
 	Dir string
@@ -217,6 +233,11 @@ func (r *runner) stepped(ctx context.Context) (*stepper, error) {
 	s.Calls, s.Steps = stp.list(), stp.points
 	s.Exit, s.ExitCode, s.Output, s.Stops = res.exit, res.code, res.output, res.stops
 	s.Warnings = append(s.Warnings, res.warnings...)
+	if cfg.Check != nil { // the stepped run has no kill point: it ran to its end
+		if err := cfg.Check(res.armed && res.code == 0, res.output); err != nil {
+			s.Failure = err.Error()
+		}
+	}
 	if !res.armed {
 		s.Warnings = append(s.Warnings, "the updater never started (the wrapper did not exec it)")
 	}
@@ -261,7 +282,7 @@ func (r *runner) steppedOnce(ctx context.Context) (*stepper, traceResult, error)
 		add(c, pr.observe())
 	}}
 	began := time.Now()
-	res, err := trace(ctx, cfg, r.dec, stp)
+	res, err := trace(ctx, cfg, r.dec, hooked(stp, cfg.OnCall))
 	s.Duration = time.Since(began)
 	return stp, res, err
 }
@@ -499,93 +520,49 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 	defer cancel(nil)
 	stopDog := watchdog(cfg.Timeout, obs.(*timedObserver), func() { cancel(errTimeout) })
 	defer stopDog()
-	argv := slices.Clone(cfg.Wrapper)
-	if !cfg.NoSeccomp {
-		argv = append(argv, WrapSeccompFlag)
-	}
-	argv = append(append(argv, "--"), cfg.Argv...)
-
-	rd, wr, err := os.Pipe()
+	// Every process of the updater is traced and killed when it exits;
+	// the tracker also catches one that got away from the tracer.
+	track := proctrack.New()
+	defer track.Close()
+	proc, out, copied, err := startWrapper(cfg, track)
 	if err != nil {
-		return res, true, fmt.Errorf("output pipe: %w", err)
-	}
-	out := &boundedBuffer{max: maxOutput}
-	copied := make(chan struct{})
-	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		wr.Close()
 		return res, true, err
-	}
-	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: cfg.Env,
-		Files: []*os.File{null, wr, wr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}})
-	null.Close()
-	wr.Close()
-	if err != nil {
-		<-copied
-		return res, true, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
 	}
 	defer proc.Release()
 	pid := proc.Pid
 	live := &liveSet{tids: map[int]bool{pid: true}, pgid: pid}
-	stopWatch := make(chan struct{})
-	var watch sync.WaitGroup
-	watch.Add(1)
-	go func() {
-		defer watch.Done()
-		select {
-		case <-ctx.Done():
-			live.killAll()
-		case <-stopWatch:
-		}
-	}()
+	stopWatch := killOnDone(ctx, live)
 	finish := func() {
-		close(stopWatch)
-		watch.Wait()
+		stopWatch()
 		select {
 		case <-copied:
 		case <-time.After(2 * time.Second): // a grandchild that escaped holds the pipe
 		}
-		res.output = out.String()
+		res.output = out.Kept()
 	}
-
 	// The wrapper stops itself; then it can be seized.
-	var ws unix.WaitStatus
-	for {
-		_, err = unix.Wait4(pid, &ws, unix.WUNTRACED, nil)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if ws, err := waitStop(pid); err != nil || !ws.Stopped() {
 		finish()
-		return res, true, fmt.Errorf("wait for the trace wrapper: %w", err)
-	}
-	if !ws.Stopped() {
-		finish()
-		if ctx.Err() != nil {
-			return res, true, ctxErr(ctx, cfg)
-		}
-		if ws.Exited() && ws.ExitStatus() == 126 && strings.Contains(res.output, "seccomp") {
-			return res, true, fmt.Errorf("%w: %s", errSeccompUnavailable, strings.TrimSpace(res.output))
-		}
-		return res, true, fmt.Errorf("the trace wrapper ended (%s) before it stopped itself: %s", describe(ws), strings.TrimSpace(res.output))
+		return res, true, wrapperEnded(ctx, cfg, ws, err, res.output)
 	}
 	t := &tracer{root: pid, seccomp: !cfg.NoSeccomp, dec: dec, obs: obs, clamp: cfg.Clamp,
 		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6f72646572)), tasks: map[int]*task{}, live: live}
 	if err := t.attach(pid); err != nil {
 		t.reapAll()
 		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		finish()
 		return res, true, seizeFailure(err)
 	}
 	runErr := t.run()
 	t.reapAll()
+	for _, p := range track.Kill() {
+		t.warn("%s, started by the updater, escaped the tracer and outlived it: killed", p)
+	}
 	finish()
 	res.stops, res.warnings, res.armed, res.killed = t.stops, t.warnings, t.armed, t.killed
-	res.exit, res.code = describe(t.rootWS), exitCode(t.rootWS)
+	res.exit, res.code = waitstatus.Describe(syscall.WaitStatus(t.rootWS)), exitCode(t.rootWS)
 	if t.killed {
 		res.exit = "killed by the harness"
 	}
@@ -596,6 +573,81 @@ func traceLocked(ctx context.Context, cfg Config, dec *decoder, obs observer) (r
 		return res, true, fmt.Errorf("trace %s: %w", cfg.Argv[0], runErr)
 	}
 	return res, true, nil
+}
+
+// startWrapper starts the trace wrapper of cfg.Argv, tracked, in a process
+// group of its own, with its output copied to out until copied is closed.
+func startWrapper(cfg Config, track *proctrack.Tracker) (proc *os.Process, out *bounded.Buffer, copied chan struct{}, err error) {
+	argv := slices.Clone(cfg.Wrapper)
+	if !cfg.NoSeccomp {
+		argv = append(argv, WrapSeccompFlag)
+	}
+	argv = append(append(argv, "--"), cfg.Argv...)
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("output pipe: %w", err)
+	}
+	out = bounded.New(maxOutput, 0)
+	copied = make(chan struct{})
+	go func() { defer close(copied); io.Copy(out, rd); rd.Close() }()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		wr.Close()
+		<-copied
+		return nil, nil, nil, err
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	proc, err = os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: track.Attr(sys, cfg.Env),
+		Files: []*os.File{null, wr, wr}, Sys: sys})
+	null.Close()
+	wr.Close()
+	if err != nil {
+		<-copied
+		return nil, nil, nil, fmt.Errorf("start the trace wrapper %s: %w", argv[0], err)
+	}
+	return proc, out, copied, nil
+}
+
+// killOnDone kills every tracee of live when ctx ends, until the returned
+// function is called.
+func killOnDone(ctx context.Context, live *liveSet) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			live.killAll()
+		case <-done:
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// waitStop waits until the trace wrapper pid stops itself, or ends.
+func waitStop(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return ws, err
+		}
+	}
+}
+
+// wrapperEnded says why the trace wrapper ended (ws, or err) instead of
+// stopping itself, from its output.
+func wrapperEnded(ctx context.Context, cfg Config, ws unix.WaitStatus, err error, output string) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("wait for the trace wrapper: %w", err)
+	case ctx.Err() != nil:
+		return ctxErr(ctx, cfg)
+	case ws.Exited() && ws.ExitStatus() == 126 && strings.Contains(output, "seccomp"):
+		return fmt.Errorf("%w: %s", errSeccompUnavailable, strings.TrimSpace(output))
+	}
+	return fmt.Errorf("the trace wrapper ended (%s) before it stopped itself: %s", waitstatus.Describe(syscall.WaitStatus(ws)), strings.TrimSpace(output))
 }
 
 // errTimeout is the cause of a run cancelled by its watchdog.
@@ -650,42 +702,9 @@ func watchdog(limit time.Duration, obs *timedObserver, expire func()) (stop func
 	return func() { close(done) }
 }
 
-// describe renders a wait status: "exit 0", "killed by SIGKILL".
-func describe(ws unix.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exit %d", ws.ExitStatus())
-	case ws.Signaled():
-		return "killed by " + unix.SignalName(ws.Signal())
-	}
-	return fmt.Sprintf("wait status %#x", uint32(ws))
-}
-
 func exitCode(ws unix.WaitStatus) int {
 	if ws.Exited() {
 		return ws.ExitStatus()
 	}
 	return -1
-}
-
-// boundedBuffer keeps the first max bytes written to it.
-type boundedBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   bytes.Buffer
-}
-
-func (w *boundedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if room := w.max - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (w *boundedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -35,6 +35,9 @@ type Sequence struct {
 	Exit string `json:"exit"`
 	// ExitCode is its exit status, -1 when it was killed by a signal.
 	ExitCode int `json:"exit_code"`
+	// Failure says why an updater that exited 0 failed all the same
+	// (Config.Check's error), e.g. it did not install the new version.
+	Failure string `json:"failure,omitempty"`
 	// Output is the start of the updater's stdout and stderr.
 	Output string `json:"output,omitempty"`
 	// Stops counts the ptrace stops of the stepped run, Probes the probes.

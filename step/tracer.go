@@ -3,12 +3,15 @@ package step
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mapchaos/mapchaos/internal/proctrack"
 )
 
 // observer is told about the watched system calls of the tracees. before
@@ -187,6 +190,11 @@ func (t *tracer) run() error {
 			}
 			if len(t.tasks) > 0 {
 				t.warn("%d processes or threads of the updater were still alive when it exited: killed", len(t.tasks))
+				for _, tid := range slices.Sorted(maps.Keys(t.tasks)) {
+					if p, ok := proctrack.Lookup(tid); ok {
+						t.warn("%s, started by the updater, still running after it exited: killed", p)
+					}
+				}
 				t.kill = true
 			}
 			continue

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	"golang.org/x/sys/unix"
 
+	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/step"
 )
@@ -109,4 +110,17 @@ var _ = Describe("report.md of a stepped run", Label("ptrace"), func() {
 	It("is empty for a race-mode report", func() {
 		Expect(reports.Markdown(reports.Report{Results: []reports.Entry{{}}})).NotTo(ContainSubstring("## Step sequences"))
 	})
+})
+
+var _ = Describe("running readers that share a mapping", func() {
+	DescribeTable("sameStrategy",
+		func(a, b readers.Strategy, same bool) {
+			Expect(step.SameStrategy(a, b)).To(Equal(same))
+		},
+		Entry("mmap and mmap-recover both run as a plain Mmap", readers.Mmap{}, readers.Mmap{}, true),
+		Entry("the recovering Mmap is another strategy", readers.Mmap{}, readers.Mmap{PanicOnFault: true}, false),
+		Entry("Mmap and Bytes", readers.Mmap{}, readers.Bytes{}, false),
+		Entry("two foreign readers of one command are two processes, never shared",
+			readers.ForeignStrategy{Argv: []string{"r", "{target}"}}, readers.ForeignStrategy{Argv: []string{"r", "{target}"}}, false),
+	)
 })

@@ -66,7 +66,17 @@
 // Linux only.
 //
 // Exec (writers.Command) runs the user's own updater instead: a real
-// command, once per update, with {new} and {target} substituted as whole
-// arguments; its process group is killed on timeout or cancellation, and an
-// exit 0 that did not install the new version is a failure.
+// command, once per update, with {new} and {target} expanded wherever they
+// appear in its arguments. Every process it starts is tracked (a cgroup
+// where one can be made, else a mark in the environment; see
+// internal/proctrack) and killed on timeout, on cancellation and after it
+// exits, and each one that outlived it is named to Update.Leftover; an exit
+// 0 that did not install the new version is a failure. Exec.Prepare gives
+// a caller that runs the command itself (step mode, under ptrace) the same
+// argv, environment, {new} file and post-update check.
+//
+// The files: exec.go (Exec, Validate, CommandError, Update), prepare.go
+// (Prepare, the {new} file, the post-update check), run.go (starting the
+// command and ending everything it started), watch.go (the inotify watch
+// of the target's directory that reports what the command did as steps).
 package writers

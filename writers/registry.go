@@ -77,6 +77,12 @@ func Builtin() *Registry {
 		Writer:     Rename{},
 	})
 	r.Register(Strategy{
+		Name:       "rename-nofsync",
+		Summary:    "write a temp file, rename it over the target, no fsync at all (curl -o tmp && mv tmp target)",
+		Properties: Properties{Atomic: true},
+		Writer:     RenameNoFsync{},
+	})
+	r.Register(Strategy{
 		Name:       "symlink-swap",
 		Summary:    "target is a symlink; write the new file under a new name, make a temp symlink, rename it over the target link (ln -sfn)",
 		Properties: Properties{Atomic: true, SymlinkTarget: true},

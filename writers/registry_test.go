@@ -16,13 +16,13 @@ func (nopWriter) Update(context.Context, writers.Update) error { return nil }
 var _ = Describe("Registry", func() {
 	It("lists the built-in strategies sorted by name", func() {
 		r := writers.Builtin()
-		Expect(r.Names()).To(Equal([]string{"cp", "inplace", "remove-create", "rename", "symlink-recreate", "symlink-swap"}))
+		Expect(r.Names()).To(Equal([]string{"cp", "inplace", "remove-create", "rename", "rename-nofsync", "symlink-recreate", "symlink-swap"}))
 		var names []string
 		for _, s := range r.All() {
 			names = append(names, s.Name)
 			Expect(s.Summary).NotTo(BeEmpty(), s.Name)
 			Expect(s.Writer).NotTo(BeNil(), s.Name)
-			Expect(s.Atomic).To(Equal(s.Name == "rename" || s.Name == "symlink-swap"), s.Name)
+			Expect(s.Atomic).To(Equal(s.Name == "rename" || s.Name == "rename-nofsync" || s.Name == "symlink-swap"), s.Name)
 			Expect(s.SymlinkTarget).To(Equal(s.Name == "symlink-swap" || s.Name == "symlink-recreate"), s.Name)
 		}
 		Expect(names).To(Equal(r.Names()))
@@ -47,7 +47,7 @@ var _ = Describe("Registry", func() {
 
 	It("names the known writers when the name is unknown", func() {
 		_, err := writers.Builtin().Lookup("foo")
-		Expect(err).To(MatchError(`unknown writer "foo": known writers are cp, inplace, remove-create, rename, symlink-recreate, symlink-swap`))
+		Expect(err).To(MatchError(`unknown writer "foo": known writers are cp, inplace, remove-create, rename, rename-nofsync, symlink-recreate, symlink-swap`))
 		_, err = writers.NewRegistry().Lookup("foo")
 		Expect(err).To(MatchError(`unknown writer "foo": no writers are registered`))
 	})

@@ -25,6 +25,12 @@ type Update struct {
 	// The engine uses it to time starting readers and to say what the
 	// writer was doing when a reader died.
 	Step func(step string)
+	// Leftover, when not nil, is called by a writer that runs a command
+	// (Exec) for each process the command started that was still running
+	// when it ended, and that the writer killed, e.g. "pid 4242 `sleep
+	// 300`, started by the updater, still running after it exited:
+	// killed".
+	Leftover func(desc string)
 }
 
 // step calls u.Step if it is set.

@@ -46,6 +46,7 @@ var expectations = map[string]expectation{
 	"inplace":          {sameInode, inplaceSteps},
 	"remove-create":    {newInode, removeCreateSteps},
 	"rename":           {newInode, renameSteps},
+	"rename-nofsync":   {newInode, renameNoFsyncSteps},
 	"symlink-recreate": {newInode, symlinkRecreateSteps},
 	"symlink-swap":     {newInode, symlinkSwapSteps},
 }
@@ -121,6 +122,14 @@ func renameSteps(steps []string, u update) {
 		step("openat(db.mmdb.temporary, O_WRONLY|O_CREAT|O_TRUNC, 0644)"),
 		copies,
 		step("renameat(db.mmdb.temporary, db.mmdb)"))
+}
+
+func renameNoFsyncSteps(steps []string, u update) {
+	GinkgoHelper()
+	expectShape(steps,
+		step("openat(db.mmdb.tmp, O_WRONLY|O_CREAT|O_TRUNC, 0644)"),
+		copies,
+		step("renameat(db.mmdb.tmp, db.mmdb)"))
 }
 
 func symlinkSwapSteps(steps []string, u update) {

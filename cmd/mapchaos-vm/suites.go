@@ -20,14 +20,14 @@ import (
 	"github.com/mapchaos/mapchaos/vm"
 )
 
-// defaultPackages are the suites that run in the guest: the engine and
-// the matrix (real races, real faults), step mode (ptrace and seccomp on
+// defaultPackages are the suites that run in the guest: the engine, the
+// harness and the matrix (real races, real faults), step mode (ptrace and seccomp on
 // an arm64 kernel; the guest's cp is busybox's, whose sendfile it steps)
 // and the unit suites. Left out:
 // cmd/mapchaos and the root package (they build the CLI with gexec, which
 // needs a Go toolchain), suites/tools and examples (they run host tools and
 // shell scripts), vm (it boots qemu itself).
-const defaultPackages = "./engine,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers"
+const defaultPackages = "./engine,./harness,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers"
 
 type suiteOptions struct {
 	packages, fs, out, ginkgoFlags string

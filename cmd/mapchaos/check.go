@@ -16,6 +16,8 @@ import (
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
+	"github.com/mapchaos/mapchaos/internal/shell"
+	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
@@ -32,16 +34,20 @@ The command runs once per update (A -> B -> A ...), never on a real file:
   {new}     a fresh copy of the version to install, in the target's directory;
             the command may read, move or delete it
   {target}  the file readers use, inside the run directory under --out
-Placeholders are whole arguments. The command also gets $MAPCHAOS_NEW,
-$MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a command without {new} finds the new
-version in $MAPCHAOS_NEW. After it exits 0 the target must hold exactly the
-new version.
+Placeholders are expanded inside words too (dd if={new} of={target}), as
+xargs -I does (--reader-cmd's {target} must be a whole argument). The
+command also gets $MAPCHAOS_NEW, $MAPCHAOS_TARGET and $MAPCHAOS_UPDATE; a
+command without {new} finds the new version in $MAPCHAOS_NEW. After it
+exits 0 the target must hold exactly the new version. A process it leaves
+running (a daemon started with setsid) is killed and named in writer.log.
 
 --writer-cmd and --reader-cmd are split into words like a shell would, with
 'single quotes', "double quotes" and backslash escapes, but no shell runs
-them and nothing is expanded ($VAR, ~, globs); $, backquotes and the
-operators | & ; < > ( ) are refused unless quoted. For a shell, say so:
+them and nothing is expanded ($VAR, ~, globs). The operators | & ; < > ( )
+are refused unless quoted, and so are $VAR, $(...) and backquotes, except in
+the script of sh -c (or bash -c ...), whose shell expands them:
   --writer-cmd 'sh -c '\''cat "$1" > "$2"'\'' sh {new} {target}'
+  --writer-cmd 'sh -c "dd if=$1 of=$2 conv=notrunc" sh {new} {target}'
 
 Exit status:
   0  no reader crashed, got stuck or was served a wrong answer (safe,
@@ -64,7 +70,8 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
-	old, new                                                                 string
+	model                                                                    string
+	old, new, fs                                                             string
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
 
@@ -87,7 +94,8 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.Int64Var(&f.updates, "updates", 8, "updates per reader (A->B, B->A, ...)")
 	fs.Int64Var(&f.seed, "seed", config.Default().Race.Seed, "seed of the race (IPs looked up, gaps, when starting readers open)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "check"), "output directory for the report and the run directories")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the updater under ptrace, probed after every system call)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the updater under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
+	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	fs.StringVar(&f.targetKind, "target-kind", "file", "file (the target is a regular file) or symlink (a symlink to a file in the same directory)")
@@ -95,6 +103,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.StringVar(&f.shape, "shape", string(fixtures.Shrink), "size of B relative to A: same, shrink (about 60%) or grow (about 160%)")
 	fs.DurationVar(&f.timeout, "writer-timeout", writers.DefaultTimeout, "longest one run of the updater may take; past it its process group is killed and the updater failed")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
+	fs.StringVar(&f.fs, "fs", "", fsUsage)
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err
 	}
@@ -105,7 +114,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	if err := f.validate(); err != nil {
 		return f, usageError{err}
 	}
-	return f, nil
+	return f, validFS(f.fs, "")
 }
 
 // validate checks every flag before anything is started or written.
@@ -117,13 +126,16 @@ func (f *checkFlags) validate() error {
 		return errors.New("--writer-cmd is required: your updater, e.g. --writer-cmd './update.sh {new} {target}' (see mapchaos check -h)")
 	}
 	var err error
-	if f.argv, err = writers.SplitCommand(f.writerCmd); err != nil {
+	if f.argv, err = shell.Split(f.writerCmd); err != nil {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	switch f.mode {
-	case "race", "step":
+	case "race", "step", "power-loss":
 	default:
-		return fmt.Errorf("--mode %q: want race or step", f.mode)
+		return fmt.Errorf("--mode %q: want race, step or power-loss", f.mode)
+	}
+	if _, err := powerloss.ModelNamed(f.model); err != nil {
+		return fmt.Errorf("--model: %w", err)
 	}
 	if (f.old == "") != (f.new == "") {
 		return errors.New("--old and --new go together: give both (your own pair) or neither (a generated pair)")
@@ -157,7 +169,7 @@ func (f *checkFlags) validate() error {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	if f.readerCmd != "" {
-		if f.readerArgv, err = writers.SplitCommand(f.readerCmd); err != nil {
+		if f.readerArgv, err = shell.Split(f.readerCmd); err != nil {
 			return fmt.Errorf("--reader-cmd: %w", err)
 		}
 		if _, err := readers.Foreign("exec", f.readerArgv); err != nil {
@@ -181,63 +193,6 @@ func (f checkFlags) exec(log io.Writer) writers.Exec {
 func (f checkFlags) strategy(log io.Writer) writers.Strategy {
 	return writers.Strategy{Name: "exec", Summary: "your updater: " + f.exec(nil).String(),
 		Properties: writers.Properties{SymlinkTarget: f.targetKind == "symlink"}, Writer: f.exec(log)}
-}
-
-// resolveReaders returns the readers to race: the built-in ones named by
-// --readers, then the foreign one of --reader-cmd.
-func (a *app) resolveReaders(f checkFlags) ([]readers.Registration, error) {
-	var out []readers.Registration
-	var errs []error
-	seen := map[string]bool{}
-	for _, name := range splitList(f.readers) {
-		r, err := a.readers.Lookup(name)
-		switch {
-		case err != nil && name == "exec":
-			errs = append(errs, fmt.Errorf("--readers: %w (a foreign reader is given with --reader-cmd 'PROG {target}')", err))
-		case err != nil:
-			errs = append(errs, fmt.Errorf("--readers: %w", err))
-		case seen[name]:
-			errs = append(errs, fmt.Errorf("--readers: %q is listed twice", name))
-		default:
-			seen[name] = true
-			out = append(out, r)
-		}
-	}
-	if f.readerArgv != nil {
-		r, err := readers.Foreign("exec", f.readerArgv)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--reader-cmd: %w", err))
-		}
-		out = append(out, r)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, usageError{err}
-	}
-	if len(out) == 0 {
-		return nil, usagef("--readers is empty and there is no --reader-cmd: no reader to race the updater against")
-	}
-	return out, nil
-}
-
-// fixtureKind is the kind of fixture the chosen readers need: "" (plain)
-// unless one of them makes typed lookups (geoip2-city, geoip2-enterprise),
-// whose self-check lives in the typed fields of a generated pair of that
-// kind; the other readers check any kind. Two typed readers of different
-// kinds, or a typed reader with the user's own pair, are bad input.
-func fixtureKind(rs []readers.Registration, ownPair bool) (string, error) {
-	kind, by := "", ""
-	for _, r := range rs {
-		switch {
-		case r.Fixture == "":
-		case ownPair:
-			return "", usagef("--readers: %s checks its answers in the typed fields of a generated %s fixture, so it cannot race your own pair (--old/--new); race your pair with mmap, mmap-recover, mmap-v2, bytes or a foreign reader", r.Name, r.Fixture)
-		case kind != "" && r.Fixture != kind:
-			return "", usagef("--readers: %s needs a %s fixture and %s a %s one: check them in separate runs", by, kind, r.Name, r.Fixture)
-		default:
-			kind, by = r.Fixture, r.Name
-		}
-	}
-	return kind, nil
 }
 
 // check races the user's updater (--writer-cmd) against every chosen reader.
@@ -293,23 +248,19 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 // checkRun builds the run of a check: the updater against each chosen
 // reader, each held to checkGate.
 func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
-	rs, err := a.resolveReaders(f)
-	if err != nil {
-		return nil, err
-	}
-	kind, err := fixtureKind(rs, f.old != "")
+	rs, err := harness.Readers(a.readers, splitList(f.readers), f.readerArgv)
 	if err != nil {
 		return nil, err
 	}
 	cfg := config.Default()
-	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Kind: kind, Old: f.old, New: f.new}
+	cfg.Fixture = config.Fixture{Size: f.fixture.Size, Shape: f.fixture.Shape, Old: f.old, New: f.new}
 	cfg.Race.Updates, cfg.Race.Seed = int(f.updates), f.seed
-	plan := harness.Plan{Config: cfg}
-	for _, rd := range rs {
-		plan.Combos = append(plan.Combos, harness.Combo{Writer: f.strategy(nil), Reader: rd, Expected: &checkGate})
+	plan, err := harness.Against(cfg, f.strategy(nil), rs, &checkGate)
+	if err != nil {
+		return nil, err
 	}
-	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode,
-		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind}
+	repro := harness.Repro{WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd, Old: f.old, New: f.new, Mode: f.mode, Model: f.model,
+		Seed: f.seed, Updates: int(f.updates), TargetKind: f.targetKind, FS: f.fs}
 	if f.set["size"] || f.set["shape"] {
 		repro.Size, repro.Shape = f.size, f.shape
 	}
@@ -320,13 +271,20 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "step" {
 		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
-	return &harness.Run{Plan: plan, Mode: mode, Env: harness.Local{}, Self: a.self, Repro: repro,
+	if f.mode == "power-loss" {
+		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
+	}
+	return &harness.Run{Plan: plan, Mode: mode, Env: fsEnv(f.fs), Self: a.self, Repro: repro,
 		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil
 }
 
 // announceCheck prints what the check is about to do.
 func (a *app) announceCheck(r *harness.Run) {
 	rc := r.Plan.Config.Race
+	if pl, ok := r.Mode.(harness.PowerLoss); ok {
+		fmt.Fprintf(a.stdout, "tracing the updater under ptrace: 2 updates, the crash states of each under the %s model opened by %d restarted reader(s), seed %d\n", pl.Model, len(r.Plan.Combos), rc.Seed)
+		return
+	}
 	if r.Mode.Name() == "step" {
 		fmt.Fprintf(a.stdout, "stepping the updater under ptrace: 2 updates, %d reader(s) probed at every step, seed %d\n", len(r.Plan.Combos), rc.Seed)
 		return
@@ -346,7 +304,7 @@ func checkLine(i, n int, e reports.Entry, elapsed time.Duration) string {
 			strings.TrimSuffix(lines.First(e.WriterError), "; its output:"))
 	}
 	mark := "ok"
-	if failsCheck(e.Verdict) {
+	if failsCheck(e.Verdict) || !e.Met {
 		mark = "UNSAFE"
 	}
 	return fmt.Sprintf("[%d/%d %5.1fs] exec x %-12s %-9s %-6s (%s; %s)\n",
@@ -422,7 +380,7 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 	var bad, noted []string
 	for _, e := range r.Results {
 		switch {
-		case failsCheck(e.Verdict):
+		case failsCheck(e.Verdict) || !e.Met: // !Met: a power cut leaves a state the reader cannot serve
 			bad = append(bad, e.Reader+" "+e.Verdict.String())
 		case e.Verdict != verdicts.Safe:
 			noted = append(noted, e.Reader+" "+e.Verdict.String())
@@ -436,6 +394,10 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 			fmt.Fprintf(w, "note: %s recovered from memory faults (SetPanicOnFault): readers without that protection crash with this updater\n", e.Reader)
 		}
 	}
+	if len(bad) > 0 && r.Run.Mode == "power-loss" {
+		fmt.Fprintf(w, "UNSAFE: after a power loss during an update, a restarted reader crashes, gets stuck, serves wrong answers or cannot serve at all (down): %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
+		return exitFailed
+	}
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "UNSAFE: the updater made readers crash, get stuck or serve wrong answers: %s (%.1fs)\n", strings.Join(bad, ", "), elapsed.Seconds())
 		return exitFailed
@@ -445,7 +407,7 @@ func checkVerdict(w io.Writer, r reports.Report, out string, elapsed time.Durati
 	} else {
 		fmt.Fprintf(w, "SAFE: every reader got the right answer, from the old or the new version, throughout (%.1fs)\n", elapsed.Seconds())
 	}
-	if r.Run.Mode != "step" {
+	if r.Run.Mode == "race" {
 		// A race that found nothing worse has not proved the narrow
 		// windows absent: say how to look inside each one.
 		fmt.Fprintln(w, "hint: a race sees only the moments a reader happened to open or read in; run the same check with --mode step to stop the updater after every system call and probe each state")

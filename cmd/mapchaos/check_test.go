@@ -29,8 +29,11 @@ var _ = Describe("mapchaos check: bad usage or input exits 2, names the problem,
 			`program "no-such-updater": not found in $PATH`),
 		Entry("a script that does not exist", []string{"--writer-cmd", "./bin/update.sh {new} {target}"},
 			`program "./bin/update.sh": no such file`),
-		Entry("no {target}", []string{"--writer-cmd", "cp {new} /srv/GeoIP2-City.mmdb"}, "has no {target} argument"),
-		Entry("a placeholder inside a word", []string{"--writer-cmd", "update --db={target}"}, `{target} must be a whole argument, but "--db={target}" contains it`),
+		Entry("no {target}", []string{"--writer-cmd", "cp {new} /srv/GeoIP2-City.mmdb"}, "has no {target} argument: it would not know which file to update"),
+		Entry("a variable that no shell expands", []string{"--writer-cmd", "cp $NEW {target}"},
+			`--writer-cmd: $NEW (column 4 of "cp $NEW {target}") would reach cp as the four characters $NEW: no shell runs the command, so nothing expands it; run it through a shell, e.g. sh -c '...' sh {new} {target}`),
+		Entry("a variable after the script of sh -c", []string{"--writer-cmd", `sh -c 'cp "$1" "$2"' sh "$NEW" {target}`}, "$NEW (column 26"),
+		Entry("a placeholder as the program", []string{"--writer-cmd", "{new} {target}"}, "the program cannot be a placeholder"),
 		Entry("an unterminated quote", []string{"--writer-cmd", "sh -c 'cp {new} {target}"}, "--writer-cmd: unterminated single quote at column 7"),
 		Entry("a shell operator", []string{"--writer-cmd", "cp {new} {target}.tmp && mv {target}.tmp {target}"}, "--writer-cmd: unquoted && at column 23"),
 		Entry("an unknown reader", []string{"--writer-cmd", "cp {new} {target}", "--readers", "mmap,mmapp"}, `--readers: unknown reader "mmapp"`),
@@ -44,7 +47,8 @@ var _ = Describe("mapchaos check: bad usage or input exits 2, names the problem,
 			"--readers: geoip2-city needs a geoip2-city fixture and geoip2-enterprise a geoip2-enterprise one: check them in separate runs"),
 		Entry("--old without --new", []string{"--writer-cmd", "cp {new} {target}", "--old", "a.mmdb"}, "--old and --new go together"),
 		Entry("an own pair that is not a database", []string{"--writer-cmd", "cp {new} {target}", "--old", "/etc/hostname", "--new", "/etc/hostname"}, "/etc/hostname is not a valid MaxMind DB file"),
-		Entry("an unknown mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "fast"}, `--mode "fast": want race or step`),
+		Entry("an unknown mode", []string{"--writer-cmd", "cp {new} {target}", "--mode", "fast"}, `--mode "fast": want race, step or power-loss`),
+		Entry("an unknown persistence model", []string{"--writer-cmd", "cp {new} {target}", "--mode", "power-loss", "--model", "zfs"}, `--model: unknown persistence model "zfs": want posix or ext4-ordered`),
 		Entry("an unknown target kind", []string{"--writer-cmd", "cp {new} {target}", "--target-kind", "dir"}, `--target-kind "dir": want file or symlink`),
 		Entry("no updates", []string{"--writer-cmd", "cp {new} {target}", "--updates", "0"}, "--updates 0: want 1 to 10000"),
 		Entry("a fixture too small", []string{"--writer-cmd", "cp {new} {target}", "--size", "1KiB"}, "--size 1KiB: want 64KiB to 1GiB"),
@@ -143,6 +147,28 @@ var _ = Describe("mapchaos check, for real", Serial, func() {
 		Expect(s.Out).To(gbytes.Say(`exec x mmap\s+safe`))
 	})
 
+	DescribeTable("accepts commands as users write them",
+		func(cmd string) {
+			s := check("--writer-cmd", cmd, "--readers", "bytes", "--updates", "2", "--size", "256KiB")
+			Eventually(s).Should(gexec.Exit(0))
+			Expect(report().Results[0].WriterError).To(BeEmpty())
+		},
+		Entry("placeholders inside words", "dd if={new} of={target} status=none"),
+		Entry("$1 and $2 in the double-quoted script of sh -c", `sh -c "dd if=$1 of=$2 status=none" sh {new} {target}`),
+	)
+
+	It("kills a daemon the updater started and names it in writer.log", func() {
+		s := check("--writer-cmd", daemonScript(dir, "300.6607")+" {new} {target}", "--readers", "bytes", "--updates", "2", "--size", "256KiB")
+		Eventually(s).Should(gexec.Exit())
+		Expect(proctest.Mentioning("sleep 300.6607")).To(BeEmpty())
+		log, err := os.ReadFile(filepath.Join(dir, "out", "runs", "exec_x_bytes", "writer.log"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(log)).To(MatchRegexp("== update 1: pid \\d+ .*, started by the updater, still running after it exited: killed\n"))
+		rep, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Results[0].Leftovers).To(ContainElement(MatchRegexp("^pid \\d+ `sleep 300.6607`, started by the updater, still running after it exited: killed$")))
+	})
+
 	It("exits 1 for an updater that fails, showing its output, and races no further reader", func() {
 		s := check("--writer-cmd", `sh -c 'echo "cannot write $2" >&2; exit 5' sh {new} {target}`, "--readers", "mmap,bytes", "--size", "1MiB")
 		Eventually(s).Should(gexec.Exit(1))
@@ -208,4 +234,39 @@ var _ = Describe("mapchaos check --mode step, on real tools", Serial, Label("ptr
 		Entry("mv: no unsafe state", "mv {new} {target}", 0, ""),
 		Entry("install: the unlink leaves no path", "install -m 0644 {new} {target}", 0, "unlinkat"),
 	)
+
+	It("fails an updater that exits 0 without installing the new version, as race mode does", func() {
+		dir := GinkgoT().TempDir()
+		s := mapchaos(dir, "check", "--out", "out", "--mode", "step", "--size", "256KiB", "--readers", "mmap", "--writer-cmd", "touch {target}")
+		Eventually(s).Should(gexec.Exit(1))
+		rep, err := reports.Read(filepath.Join(dir, "out", "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Results).To(HaveLen(1))
+		Expect(rep.Results[0].WriterError).To(ContainSubstring("update A->B: updater command touch {target} failed: exit status 0, but it did not install the new version"))
+	})
+
+	It("leaves no daemon of the updater behind", func() {
+		dir := GinkgoT().TempDir()
+		s := mapchaos(dir, "check", "--out", "out", "--mode", "step", "--size", "256KiB", "--readers", "mmap",
+			"--writer-cmd", daemonScript(dir, "300.8317")+" {new} {target}")
+		Eventually(s).Should(gexec.Exit())
+		Expect(proctest.Mentioning("sleep 300.8317")).To(BeEmpty())
+	})
 })
+
+// daemonScript writes an updater to dir and returns its path: it installs
+// {new} ($1) at {target} ($2) and leaves sleep secs running in a session of
+// its own, as a daemon would; it exits once the daemon has called setsid,
+// so that only tracking, not killing the updater's process group, can
+// catch it.
+func daemonScript(dir, secs string) string {
+	GinkgoHelper()
+	p := filepath.Join(dir, "update-and-daemon.sh")
+	Expect(os.WriteFile(p, []byte(`#!/bin/sh
+cp "$1" "$2"
+setsid sh -c 'touch "$0.ready"; exec sleep `+secs+`' "$2" >/dev/null 2>&1 &
+while [ ! -e "$2.ready" ]; do sleep 0.01; done
+rm "$2.ready"
+`), 0o755)).To(Succeed())
+	return p
+}

@@ -76,6 +76,9 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Entry("missing config file", func(dir string) []string {
 			return []string{"matrix", "--config", "nope.yml", "--out", "out"}
 		}, "nope.yml: no such file"),
+		Entry("an endless config file", func(dir string) []string {
+			return []string{"matrix", "--config", "/dev/zero", "--out", "out"}
+		}, "config: /dev/zero: larger than 1 MiB, the most mapchaos reads for a config file (ginkgo.yml)"),
 		Entry("unknown key in ginkgo.yml", func(dir string) []string {
 			writeConfig(dir, "race:\n  updates: 3\n  sped: 4\n")
 			return []string{"matrix", "--config", "ginkgo.yml", "--out", "out"}
@@ -86,7 +89,10 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		}, `fixture.size is "huge"`),
 		Entry("unknown mode", func(dir string) []string {
 			return []string{"matrix", "--mode", "fast", "--out", "out"}
-		}, `--mode "fast": want race or step`),
+		}, `--mode "fast": want race, step or power-loss`),
+		Entry("unknown persistence model", func(dir string) []string {
+			return []string{"matrix", "--mode", "power-loss", "--model", "zfs", "--out", "out"}
+		}, `--model: unknown persistence model "zfs": want posix or ext4-ordered`),
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
 		}, `--arch "riscv64": want native or arm64`),
@@ -98,6 +104,15 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
 			return []string{"matrix", "--old", "old.mmdb", "--new", "new.mmdb", "--out", "out"}
 		}, "old.mmdb is not a valid MaxMind DB file"),
+		Entry("an empty own file", func(dir string) []string {
+			Expect(os.WriteFile(filepath.Join(dir, "old.mmdb"), nil, 0o644)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
+			return []string{"matrix", "--old", "old.mmdb", "--new", "new.mmdb", "--out", "out"}
+		}, "fixture: old.mmdb: the file is empty (0 bytes): want a MaxMind DB (.mmdb) file"),
+		Entry("an own file that is a device", func(dir string) []string {
+			Expect(os.WriteFile(filepath.Join(dir, "new.mmdb"), []byte("hello"), 0o644)).To(Succeed())
+			return []string{"matrix", "--old", "/dev/zero", "--new", "new.mmdb", "--out", "out"}
+		}, "fixture: /dev/zero: a character device, not a regular file"),
 		Entry("a reader that needs another fixture kind", func(dir string) []string {
 			writeConfig(dir, "writers: [cp]\n")
 			return []string{"matrix", "--config", "ginkgo.yml", "--readers", "geoip2-city", "--out", "out"}
@@ -142,6 +157,20 @@ func regexpQuote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `.`, `\.`, `(`, `\(`, `)`, `\)`, `[`, `\[`, `]`, `\]`, `*`, `\*`, `+`, `\+`, `?`, `\?`, `|`, `\|`, `{`, `\{`, `}`, `\}`, `^`, `\^`, `$`, `\$`)
 	return r.Replace(s)
 }
+
+var _ = Describe("a config that never ends", func() {
+	It("on Ctrl-C, exits 3 saying it was interrupted", func() {
+		dir := GinkgoT().TempDir()
+		Expect(syscall.Mkfifo(filepath.Join(dir, "ginkgo.yml"), 0o600)).To(Succeed()) // no writer ever opens it
+		s := mapchaos(dir, "matrix", "--config", "ginkgo.yml", "--out", "out")
+		Consistently(s, 300*time.Millisecond).ShouldNot(gexec.Exit())
+		s.Signal(syscall.SIGINT)
+		Eventually(s).Should(gexec.Exit(3))
+		Expect(s.Err).To(gbytes.Say(regexpQuote("config: ginkgo.yml: waiting for a writer to open the FIFO: context canceled")))
+		Expect(s.Err).To(gbytes.Say("interrupted"))
+		Expect(filepath.Join(dir, "out")).NotTo(BeAnExistingFile())
+	})
+})
 
 var _ = Describe("mapchaos matrix, for real", Serial, func() {
 	It("races, prints progress and the matrix, writes the report, and exits 0 when every expectation held", func() {

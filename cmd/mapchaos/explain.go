@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/explain"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/input"
+	"github.com/mapchaos/mapchaos/internal/progress"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/step"
 )
@@ -36,6 +39,7 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--seed N] [--out DIR] [FILE|-]")
 		fmt.Fprintln(fs.Output(), "Reads a crash trace (default: stdin) and says what happened, the likely cause, the combinations that reproduce it, and the fix.")
+		fmt.Fprintf(fs.Output(), "It reads at most %s (a longer log: give the part around the crash); Ctrl-C stops it (exit 3).\n", input.Size(maxTrace))
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "ginkgo.yml", "the harness configuration whose expectations name the combinations that reproduce a fault")
@@ -57,12 +61,12 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	if f.out != "" && !f.reproduce {
 		return 0, usagef("--out is for --reproduce")
 	}
-	name, text, err := a.readTrace(files)
+	name, text, err := a.readTrace(ctx, files)
 	if err != nil {
 		return 0, err
 	}
 
-	cfg, err := loadConfig(matrixFlags{config: f.config, configSet: f.set})
+	cfg, err := loadConfig(ctx, matrixFlags{config: f.config, configSet: f.set})
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +79,10 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	}
 	repro := harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}
 	known := explain.Known(plan, builtinLibrary(), func(c harness.Combo) string { return repro.For(c.Writer.Name, c.Reader.Name) })
-	x := explain.Analyze(text, known)
+	x, err := explain.Analyze(ctx, text, known)
+	if err != nil {
+		return 0, err
+	}
 	a.sayConfig(cfg, f.json)
 	if f.reproduce {
 		if err := a.reproduce(ctx, f, cfg, plan, &x); err != nil {
@@ -95,30 +102,28 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	return exitOK, nil
 }
 
-// readTrace reads the trace from the named file, or stdin for none or "-".
-func (a *app) readTrace(files []string) (name, text string, err error) {
-	var r io.Reader
-	name = "stdin"
+// readTrace reads the trace from the named file, or stdin for none or "-",
+// at most maxTrace bytes; ctx stops a read that blocks.
+func (a *app) readTrace(ctx context.Context, files []string) (name, text string, err error) {
+	const what = "a crash trace"
+	var b []byte
 	if len(files) == 0 || files[0] == "-" {
-		r = a.stdin
-		if isTerminal(a.stdin) {
+		name = "stdin"
+		if progress.IsTerminal(a.stdin) {
 			fmt.Fprintln(a.stderr, "mapchaos explain: paste the crash trace, then press Ctrl-D")
 		}
+		b, err = input.ReadAll(ctx, a.stdin, maxTrace, what)
 	} else {
 		name = files[0]
-		fh, err := os.Open(name)
-		if err != nil {
-			return name, "", usagef("cannot read the trace: %v", err)
-		}
-		defer fh.Close()
-		r = fh
+		b, err = input.ReadFile(ctx, name, maxTrace, what)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxTrace+1))
 	switch {
+	case errors.Is(err, context.Canceled):
+		return name, "", err
+	case errors.Is(err, input.ErrTooLarge):
+		return name, "", usagef("%v: give the part of the log around the crash", err)
 	case err != nil:
-		return name, "", usagef("%s: cannot read the trace: %v", name, err)
-	case len(b) > maxTrace:
-		return name, "", usagef("%s: more than %d MiB: give the part of the log around the crash", name, maxTrace>>20)
+		return name, "", usagef("cannot read the trace: %v", err)
 	}
 	if err := explain.Validate(b); err != nil {
 		return name, "", usagef("%s: %v", name, err)
@@ -128,21 +133,10 @@ func (a *app) readTrace(files []string) (name, text string, err error) {
 
 // reproduce races the combinations x names and records what they showed.
 func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, plan harness.Plan, x *explain.Explanation) error {
-	r := &harness.Run{Plan: harness.Plan{Config: cfg}, Mode: harness.Race{}, Env: harness.Local{}, Self: a.self,
-		Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{a.stderr, cfg.Race.Seed}}
-	for _, want := range x.Reproduce {
-		for _, c := range plan.Combos {
-			if c.Writer.Name == want.Writer && c.Reader.Name == want.Reader {
-				r.Plan.Combos = append(r.Plan.Combos, c)
-			}
-		}
-	}
+	r := &harness.Run{Plan: harness.Plan{Config: cfg, Combos: x.Matching(plan)}, Mode: harness.Race{}, Env: harness.Local{},
+		Self: a.self, Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{a.stderr, cfg.Race.Seed}}
 	if len(r.Plan.Combos) == 0 {
-		why := x.ReproduceNote
-		if !x.MemoryFault {
-			why = "the input shows no memory fault"
-		}
-		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", why)
+		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", x.NothingToRace())
 		return nil
 	}
 	dir, cleanup, err := reproduceDir(f.out)
@@ -158,19 +152,7 @@ func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, 
 	if err != nil {
 		return fmt.Errorf("--reproduce: %w", err)
 	}
-	for i, e := range placed[0].Report.Results {
-		c := r.Plan.Combos[i]
-		stderr := ""
-		if e.Evidence != nil && e.Evidence.Reader != "" {
-			b, _ := os.ReadFile(filepath.Join(r.DirOf(c), "readers", e.Evidence.Reader+".stderr"))
-			stderr = string(b)
-		}
-		o := explain.ObservedFrom(e, stderr)
-		if f.out != "" {
-			o.Dir = r.DirOf(c)
-		}
-		x.Reproduced = append(x.Reproduced, x.Compare(o))
-	}
+	x.Record(r, placed[0].Report, f.out != "")
 	if f.out == "" {
 		return nil
 	}

@@ -1,12 +1,16 @@
 package main_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -174,6 +178,58 @@ var _ = Describe("mapchaos explain", func() {
 		Expect(s.Out).To(gbytes.Say(`inplace x mmap \(expected crash\)`))
 	})
 
+	It("explains a trace at the end of a large log as it explains the trace alone", func() {
+		trace, err := os.ReadFile(filepath.Join(repoRoot(), "explain", "testdata", "harness-cp-mmap.txt"))
+		Expect(err).NotTo(HaveOccurred())
+		alone := mapchaosWith(GinkgoT().TempDir(), bytes.NewReader(trace), nil, "explain")
+		Eventually(alone).Should(gexec.Exit(0))
+		var log bytes.Buffer
+		for i := 0; log.Len() < 20<<20; i++ {
+			fmt.Fprintf(&log, "2026-11-30T05:40:%02d.%03dZ INFO lookup 11.0.%d.%d -> city %d\n", i%60, i%1000, i%256, i%251, i)
+		}
+		log.Write(trace)
+		s := mapchaosWith(GinkgoT().TempDir(), &log, nil, "explain")
+		Eventually(s).Should(gexec.Exit(0))
+		Expect(string(s.Out.Contents())).To(Equal(string(alone.Out.Contents())))
+	})
+
+	DescribeTable("on Ctrl-C while the trace never ends: exit 3, saying it was interrupted",
+		func(setup func(dir string) (io.Reader, []string)) {
+			dir := GinkgoT().TempDir()
+			stdin, args := setup(dir)
+			s := mapchaosWith(dir, stdin, nil, append([]string{"explain"}, args...)...)
+			Consistently(s, 300*time.Millisecond).ShouldNot(gexec.Exit())
+			s.Signal(syscall.SIGINT)
+			Eventually(s).Should(gexec.Exit(3))
+			Expect(s.Err).To(gbytes.Say("context canceled"))
+			Expect(s.Err).To(gbytes.Say("interrupted"))
+			Expect(s.Out.Contents()).To(BeEmpty())
+		},
+		Entry("a FIFO whose writer never finishes", func(dir string) (io.Reader, []string) {
+			fifo := filepath.Join(dir, "trace.fifo")
+			Expect(syscall.Mkfifo(fifo, 0o600)).To(Succeed())
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0) // a writer that stays open
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(w.Close)
+			_, err = w.WriteString("fatal error: fault\n")
+			Expect(err).NotTo(HaveOccurred())
+			return nil, []string{"trace.fifo"}
+		}),
+		Entry("a FIFO that no writer opens", func(dir string) (io.Reader, []string) {
+			Expect(syscall.Mkfifo(filepath.Join(dir, "trace.fifo"), 0o600)).To(Succeed())
+			return nil, []string{"trace.fifo"}
+		}),
+		Entry("stdin that never ends", func(string) (io.Reader, []string) {
+			r, w, err := os.Pipe() // a file: the child reads the pipe itself
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(r.Close)
+			DeferCleanup(w.Close)
+			_, err = w.WriteString("Bus error\n")
+			Expect(err).NotTo(HaveOccurred())
+			return r, nil
+		}),
+	)
+
 	DescribeTable("bad input: exit 2 and a message naming it",
 		func(setup func(dir string) (io.Reader, []string), msg string) {
 			dir := GinkgoT().TempDir()
@@ -191,6 +247,8 @@ var _ = Describe("mapchaos explain", func() {
 		}, "core: binary input, not a text trace: an ELF file"),
 		Entry("a missing file", func(string) (io.Reader, []string) { return nil, []string{"trace.txt"} },
 			"open trace.txt: no such file or directory"),
+		Entry("an endless file", func(string) (io.Reader, []string) { return nil, []string{"/dev/zero"} },
+			"/dev/zero: larger than 64 MiB, the most mapchaos reads for a crash trace: give the part of the log around the crash"),
 		Entry("two files", func(string) (io.Reader, []string) { return nil, []string{"a.txt", "b.txt"} },
 			"one trace at a time: got 2 arguments (a.txt b.txt)"),
 		Entry("an unknown flag", func(string) (io.Reader, []string) { return nil, []string{"--frobnicate"} },

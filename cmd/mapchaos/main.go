@@ -34,9 +34,9 @@ const usage = `mapchaos: race updaters of a memory-mapped file against its reade
 
 Usage:
   mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
-                   [--mode race|step] [--arch native|arm64]
+                   [--mode race|step] [--arch native|arm64] [--fs ext4|xfs|btrfs|tmpfs|overlay]
   mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
-                   [--mode race|step] [--out DIR]
+                   [--mode race|step] [--fs ext4|xfs|btrfs|tmpfs|overlay] [--out DIR]
   mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]
   mapchaos report merge A/report.json B/report.json [...] --out DIR [--labels a,b]
   mapchaos list
@@ -70,7 +70,11 @@ func main() {
 	}
 	a := &app{writers: writers.Builtin(), readers: readers.Builtin(),
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, self: self}
-	os.Exit(a.run(ctx, os.Args[1:]))
+	code := a.run(ctx, os.Args[1:])
+	if len(os.Args) > 1 {
+		reportPeakRSS(os.Stderr, os.Args[1])
+	}
+	os.Exit(code)
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
@@ -108,7 +112,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 	case "report":
 		var code int
-		code, err = a.report(args[1:])
+		code, err = a.report(ctx, args[1:])
 		if err == nil {
 			return code
 		}
@@ -132,11 +136,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	var ue usageError
 	var ie *harness.InputError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ie):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled): // first: reading an input the user named can be interrupted too
 		fmt.Fprintln(a.stderr, "mapchaos: interrupted; every reader process was stopped")
 		return exitHarness
+	case errors.As(err, &ue), errors.As(err, &ie):
+		return exitUsage
 	}
 	return exitHarness
 }

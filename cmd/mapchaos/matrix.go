@@ -14,12 +14,15 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/mounts"
+	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/reports"
 )
 
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
-	old, new                                         string
+	model                                            string
+	old, new, fs                                     string
 	seed, updates                                    int64
 	configSet, probeEveryWrite                       bool
 	writerNames, readerNames                         []string
@@ -34,12 +37,14 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the race (default: race.seed of the config)")
 	fs.Int64Var(&f.updates, "updates", 0, "updates per combination (default: race.updates of the config)")
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "matrix"), "output directory for the report and the run directories (new, empty, or an earlier run's)")
-	fs.StringVar(&f.mode, "mode", "race", "race (by timing) or step (the writer under ptrace, probed after every system call)")
+	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the writer under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
+	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
+	fs.StringVar(&f.fs, "fs", "", fsUsage)
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err
 	}
@@ -50,9 +55,12 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 		return f, usageError{err}
 	}
 	switch f.mode {
-	case "race", "step":
+	case "race", "step", "power-loss":
 	default:
-		return f, usagef("--mode %q: want race or step", f.mode)
+		return f, usagef("--mode %q: want race, step or power-loss", f.mode)
+	}
+	if _, err := powerloss.ModelNamed(f.model); err != nil {
+		return f, usagef("--model: %v", err)
 	}
 	switch f.arch {
 	case "native", "arm64":
@@ -62,16 +70,19 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	if (f.old == "") != (f.new == "") {
 		return f, usagef("--old and --new go together: give both (your own pair) or neither (a generated pair)")
 	}
+	if err := validFS(f.fs, f.arch); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
 // loadConfig reads --config; without the flag a missing ./ginkgo.yml means
 // the built-in default config (config.go).
-func loadConfig(f matrixFlags) (config.Config, error) {
+func loadConfig(ctx context.Context, f matrixFlags) (config.Config, error) {
 	if _, err := os.Stat(f.config); err != nil && !f.configSet {
 		return builtinConfig()
 	}
-	c, err := config.Load(f.config)
+	c, err := config.LoadContext(ctx, f.config)
 	if err != nil {
 		return c, usageError{err}
 	}
@@ -94,7 +105,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cfg, err := loadConfig(f)
+	cfg, err := loadConfig(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -113,7 +124,7 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 	}
 	a.sayConfig(cfg, false)
 	r := &harness.Run{Plan: plan, Mode: f.runMode(), Env: f.env(), Self: a.self,
-		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Seed: cfg.Race.Seed, Updates: int(f.updates)}}
+		Repro: harness.Repro{Config: cfg.Path, Old: f.old, New: f.new, Mode: f.mode, Model: f.model, Seed: cfg.Race.Seed, Updates: int(f.updates), FS: f.fs}}
 	if f.mode == "step" && f.updates != 1 {
 		r.Repro.Updates = 0 // --updates means nothing to step mode but 1 or not 1
 	}
@@ -144,6 +155,13 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 
 // runMode is the Mode the flags ask for.
 func (f matrixFlags) runMode() harness.Mode {
+	if f.mode == "power-loss" {
+		p := harness.PowerLoss{Model: f.model, Updates: 2}
+		if f.updates == 1 {
+			p.Updates = 1
+		}
+		return p
+	}
 	if f.mode == "step" {
 		s := harness.Step{Updates: 2, EveryWrite: f.probeEveryWrite}
 		if f.updates == 1 {
@@ -159,7 +177,34 @@ func (f matrixFlags) env() harness.Environment {
 	if f.arch == "arm64" {
 		return harness.Arm64{}
 	}
-	return harness.Local{}
+	return fsEnv(f.fs)
+}
+
+const fsUsage = "run on a file system mounted for the run: ext4, xfs, btrfs (loop-mounted images), tmpfs, or overlay (the target in a container image's lower layer); needs root (default: where --out is)"
+
+// validFS checks --fs: one of mounts.Kinds, on this machine.
+func validFS(name, arch string) error {
+	if name == "" {
+		return nil
+	}
+	if err := mounts.Valid(name); err != nil {
+		return usagef("--fs: %v", err)
+	}
+	if arch != "" && arch != "native" {
+		return usagef("--fs %s runs on this machine: the --arch %s guest runs on its own ext4 and tmpfs", name, arch)
+	}
+	if err := mounts.Available(name); err != nil {
+		return usageError{err} // before a fixture or the output directory is touched
+	}
+	return nil
+}
+
+// fsEnv is the Environment of --fs: Local without it.
+func fsEnv(name string) harness.Environment {
+	if name == "" {
+		return harness.Local{}
+	}
+	return harness.Mounted{FS: name}
 }
 
 // announce prints what the run is about to do.
@@ -167,8 +212,11 @@ func (a *app) announce(r *harness.Run) {
 	rc := r.Plan.Config.Race
 	n := len(r.Plan.Combos)
 	switch {
-	case r.Env.Name() != (harness.Local{}).Name():
+	case r.Env.Name() == (harness.Arm64{}).Name():
 		return
+	case r.Mode.Name() == "power-loss":
+		fmt.Fprintf(a.stdout, "power loss in %d combinations: %d update(s) per writer traced under ptrace, the crash states of each (%s model) opened by restarted readers, seed %d\n",
+			n, r.Mode.(harness.PowerLoss).Updates, r.Mode.(harness.PowerLoss).Model, rc.Seed)
 	case r.Mode.Name() == "step":
 		fmt.Fprintf(a.stdout, "stepping %d combinations: %d update(s) per writer under ptrace, every reader probed at every step, seed %d\n",
 			n, r.Mode.(harness.Step).Updates, rc.Seed)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/progress"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/step"
@@ -19,18 +20,18 @@ type printer struct {
 	a     *app
 	cmd   string // "matrix", "check": names warnings
 	start time.Time
-	prog  *progress
+	prog  *progress.Line
 	line  func(k, n int, e reports.Entry, elapsed time.Duration) string
 }
 
 func newPrinter(a *app, cmd string, n int, start time.Time) *printer {
-	return &printer{a: a, cmd: cmd, start: start, prog: newProgress(a.stdout, n, start), line: progressLine}
+	return &printer{a: a, cmd: cmd, start: start, prog: progress.New(a.stdout, n, start), line: progressLine}
 }
 
-func (p *printer) Begin(k, _ int, c harness.Combo) { p.prog.begin(k, c.Name()) }
+func (p *printer) Begin(k, _ int, c harness.Combo) { p.prog.Begin(k, c.Name()) }
 
 func (p *printer) Done(k, n int, e reports.Entry) {
-	p.prog.finished(p.line(k, n, e, time.Since(p.start)), e.Verdict)
+	p.prog.Finished(p.line(k, n, e, time.Since(p.start)), e.Verdict)
 }
 
 func (p *printer) Stepped(writer, label string, s *step.Sequence) {
@@ -43,7 +44,7 @@ func (p *printer) Warn(msg string) {
 	fmt.Fprintf(p.a.stderr, "mapchaos %s: warning: %s\n", p.cmd, msg)
 }
 
-func (p *printer) close() { p.prog.close() }
+func (p *printer) close() { p.prog.Close() }
 
 // printSequence prints one stepped update: its states and kill points.
 func printSequence(w io.Writer, writer, label string, s *step.Sequence) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +18,7 @@ const reportUsage = "Usage: mapchaos report merge A/report.json B/report.json [.
 
 // report runs `mapchaos report ...` and returns the exit status: 0 the
 // runs agree, 1 a verdict differs. Bad input is a usageError (exit 2).
-func (a *app) report(args []string) (int, error) {
+func (a *app) report(ctx context.Context, args []string) (int, error) {
 	if isHelp(args) {
 		fmt.Fprintln(a.stdout, reportUsage)
 		return exitOK, nil
@@ -53,7 +54,7 @@ func (a *app) report(args []string) (int, error) {
 	var rs []reports.Report
 	var errs []error
 	for _, f := range files {
-		r, err := reports.Read(f)
+		r, err := reports.ReadContext(ctx, f)
 		if err != nil {
 			errs = append(errs, inputError(f, err))
 			continue

@@ -109,6 +109,8 @@ var _ = Describe("mapchaos report merge", Ordered, Serial, func() {
 			Expect(os.WriteFile(p, []byte(`{"schema": "mapchaos.report/v2", "results": 7}`), 0o644)).To(Succeed())
 			return []string{"merge", amd64, p, "--out", "bad"}
 		}, `v2.json: schema is "mapchaos.report/v2", want "mapchaos.report/v1"`),
+		Entry("an endless file", func() []string { return []string{"merge", "/dev/zero", amd64, "--out", "bad"} },
+			"read report: /dev/zero: larger than 64 MiB, the most mapchaos reads for a report (report.json)"),
 		Entry("one report", func() []string { return []string{"merge", amd64, "--out", "bad"} },
 			"merge needs at least two reports, got 1"),
 		Entry("no --out", func() []string { return []string{"merge", amd64, arm64} },

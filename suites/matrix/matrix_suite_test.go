@@ -15,6 +15,7 @@ import (
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/internal/testbin"
 	"github.com/mapchaos/mapchaos/matchers"
 	"github.com/mapchaos/mapchaos/readers"
 	"github.com/mapchaos/mapchaos/reports"
@@ -58,7 +59,7 @@ func TestMatrix(t *testing.T) {
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin, err := mapchaosBin()
+	bin, err := testbin.Mapchaos()
 	Expect(err).NotTo(HaveOccurred())
 	var pair fixtures.Pair
 	if cfg.Fixture.Old != "" {
@@ -136,12 +137,3 @@ var _ = ReportAfterSuite("mapchaos report", func(r Report) {
 	Expect(reports.WriteAll(outDir, rep)).To(Succeed())
 	GinkgoWriter.Printf("mapchaos report: %s\n", filepath.Join(outDir, "report.md"))
 })
-
-// mapchaosBin is $MAPCHAOS_BIN when set (a prebuilt binary: the arm64 guest
-// of `make test-arm64` has no Go toolchain), else the CLI built by gexec.
-func mapchaosBin() (string, error) {
-	if p := os.Getenv("MAPCHAOS_BIN"); p != "" {
-		return p, nil
-	}
-	return gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
-}

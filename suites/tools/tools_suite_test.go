@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/testbin"
 )
 
 func TestTools(t *testing.T) {
@@ -30,14 +31,10 @@ var (
 )
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	bin := os.Getenv("MAPCHAOS_BIN")
-	if bin == "" {
-		var err error
-		bin, err = gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
-		Expect(err).NotTo(HaveOccurred())
-	}
+	bin, err := testbin.Mapchaos()
+	Expect(err).NotTo(HaveOccurred())
 	// Generate (or find) the default fixture once, so no spec pays for it.
-	_, err := fixtures.Generate(ctx, fixtures.Spec{}, fixtures.DefaultCacheDir())
+	_, err = fixtures.Generate(ctx, fixtures.Spec{}, fixtures.DefaultCacheDir())
 	Expect(err).NotTo(HaveOccurred())
 	b, err := json.Marshal(shared{Bin: bin})
 	Expect(err).NotTo(HaveOccurred())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -13,48 +14,9 @@ import (
 
 	"github.com/mapchaos/mapchaos/internal/needs"
 	"github.com/mapchaos/mapchaos/internal/proctest"
+	"github.com/mapchaos/mapchaos/internal/shell"
 	"github.com/mapchaos/mapchaos/writers"
 )
-
-var _ = Describe("SplitCommand", func() {
-	DescribeTable("splits like a shell and expands nothing",
-		func(line string, want []string) {
-			got, err := writers.SplitCommand(line)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(got).To(Equal(want))
-		},
-		Entry("blanks separate words", "  cp\t{new}   {target} ", []string{"cp", "{new}", "{target}"}),
-		Entry("single quotes keep everything", `sh -c 'cat "$1" > "$2"' sh {new} {target}`,
-			[]string{"sh", "-c", `cat "$1" > "$2"`, "sh", "{new}", "{target}"}),
-		Entry("double quotes keep blanks, \\\" and \\\\ escape", `printf "a b \"c\" \\ \q" {target}`,
-			[]string{"printf", `a b "c" \ \q`, "{target}"}),
-		Entry("escaped $ in double quotes", `echo "\$HOME" {target}`, []string{"echo", "$HOME", "{target}"}),
-		Entry("a backslash keeps the next character", `my\ updater \$x \| {target}`, []string{"my updater", "$x", "|", "{target}"}),
-		Entry("adjacent quoted parts make one word", `a'b'"c"d {target}`, []string{"abcd", "{target}"}),
-		Entry("an empty quoted word is a word", `prog '' {target}`, []string{"prog", "", "{target}"}),
-		Entry("quoted placeholders are still whole words", `cp '{new}' "{target}"`, []string{"cp", "{new}", "{target}"}),
-		Entry("backslash-newline joins lines", "cp \\\n{new} {target}", []string{"cp", "{new}", "{target}"}),
-		Entry("~ and globs stay literal", `~/bin/up *.mmdb {target}`, []string{"~/bin/up", "*.mmdb", "{target}"}),
-		Entry("an empty line gives no words", "   ", []string(nil)),
-	)
-
-	DescribeTable("refuses what a shell would have interpreted, naming it",
-		func(line, msg string) {
-			_, err := writers.SplitCommand(line)
-			Expect(err).To(MatchError(ContainSubstring(msg)))
-		},
-		Entry("unterminated single quote", `sh -c 'cp {new}`, "unterminated single quote at column 7"),
-		Entry("unterminated double quote", `cp "{new} {target}`, "unterminated double quote at column 4"),
-		Entry("a lone backslash at the end", `cp {new} {target}\`, "ends with a lone backslash"),
-		Entry("&&", `cp {new} {target} && sync`, "unquoted && at column 19"),
-		Entry("a pipe", `cat {new} | tee {target}`, "unquoted | at column 11"),
-		Entry("a redirection", `cat {new} > {target}`, "unquoted > at column 11"),
-		Entry("a variable", `$HOME/bin/update {new} {target}`, `unquoted $ at column 1 of "$HOME/bin/update {new} {target}": no shell runs the command, so it would not be expanded`),
-		Entry("a variable in double quotes", `update "$X" {target}`, "$ in double quotes"),
-		Entry("a command substitution", "update `date` {target}", "unquoted `"),
-		Entry("a semicolon", `cp {new} {target}; sync`, "sh -c '...' sh {new} {target}"),
-	)
-})
 
 var _ = Describe("Exec.Validate", func() {
 	DescribeTable("refuses a command that cannot run, saying why",
@@ -63,10 +25,8 @@ var _ = Describe("Exec.Validate", func() {
 		},
 		Entry("empty", writers.Command(), "the updater command is empty"),
 		Entry("a blank program", writers.Command(" ", "{target}"), "the updater command is empty"),
-		Entry("no {target}", writers.Command("cp", "{new}", "/tmp/x"), "has no {target} argument"),
-		Entry("a placeholder inside a word", writers.Command("update", "--out={target}", "{new}"),
-			`{target} must be a whole argument, but "--out={target}" contains it`),
-		Entry("{new} inside a word", writers.Command("update", "{new}.gz", "{target}"), `{new} must be a whole argument`),
+		Entry("no {target}", writers.Command("cp", "{new}", "/tmp/x"), "has no {target} argument: it would not know which file to update"),
+		Entry("{target} only in the program", writers.Command("/bin/{target}", "{new}"), "the program cannot be a placeholder"),
 		Entry("a placeholder as the program", writers.Command("{new}", "{target}"), "the program cannot be a placeholder"),
 		Entry("a program not in PATH", writers.Command("no-such-updater-xyz", "{new}", "{target}"),
 			`program "no-such-updater-xyz": not found in $PATH`),
@@ -85,6 +45,13 @@ var _ = Describe("Exec.Validate", func() {
 		Expect(e.Validate()).To(Succeed())
 		Expect(e.HasNew()).To(BeFalse())
 		Expect(writers.Command("cp", "{new}", "{target}").HasNew()).To(BeTrue())
+	})
+
+	It("accepts placeholders inside words", func() {
+		e := writers.Command("dd", "if={new}", "of={target}", "conv=notrunc")
+		Expect(e.Validate()).To(Succeed())
+		Expect(e.HasNew()).To(BeTrue())
+		Expect(writers.Command("sh", "-c", "cp {new} {target}").Validate()).To(Succeed())
 	})
 
 	It("resolves a relative program against Dir", func() {
@@ -126,7 +93,7 @@ var _ = Describe("Exec.Update", func() {
 	DescribeTable("runs the command once with {new} and {target}, and reports what it saw as steps",
 		func(ctx SpecContext, line string, steps []string, left []string) {
 			f := newExecFixture()
-			argv, err := writers.SplitCommand(line)
+			argv, err := shell.Split(line)
 			Expect(err).NotTo(HaveOccurred())
 			// e.g. the arm64 guest of make test-arm64, whose busybox
 			// has no install(1); CI's host must have every tool.
@@ -134,7 +101,7 @@ var _ = Describe("Exec.Update", func() {
 			got, err := f.update(ctx, writers.Command(argv...), 3)
 			Expect(err).NotTo(HaveOccurred())
 			expectContent(f.target, f.b)
-			Expect(got[0]).To(Equal("exec " + line))
+			Expect(got[0]).To(Equal("exec " + shell.Join(argv)))
 			for _, s := range steps {
 				Expect(got).To(ContainElement(s))
 			}
@@ -148,6 +115,12 @@ var _ = Describe("Exec.Update", func() {
 			[]string{"seen: db.mmdb written or truncated"}, []string{"db.mmdb"}),
 		Entry("install(1) removes and recreates it", "install -m 0644 {new} {target}",
 			[]string{"seen: db.mmdb removed", "seen: db.mmdb created"}, []string{"db.mmdb"}),
+		Entry("dd with placeholders inside its words", "dd if={new} of={target} status=none",
+			[]string{"seen: db.mmdb written or truncated"}, []string{"db.mmdb"}),
+		Entry("a script of sh -c, in double quotes, that its shell expands", `sh -c "cp $1 $2.tmp && mv $2.tmp $2" sh {new} {target}`,
+			[]string{"seen: db.mmdb.tmp renamed to db.mmdb"}, []string{"db.mmdb"}),
+		Entry("a placeholder with a suffix", `sh -c 'cp "$1" "$2" && mv "$2" "$3"' sh {new} {target}.part {target}`,
+			[]string{"seen: db.mmdb.part renamed to db.mmdb"}, []string{"db.mmdb"}),
 		Entry("a command without {new} reads $MAPCHAOS_NEW", `sh -c 'cp "$MAPCHAOS_NEW" "$MAPCHAOS_TARGET.tmp" && mv "$MAPCHAOS_TARGET.tmp" "$1"' sh {target}`,
 			[]string{"seen: db.mmdb.tmp renamed to db.mmdb"}, []string{"db.mmdb"}),
 	)
@@ -224,6 +197,36 @@ var _ = Describe("Exec.Update", func() {
 		Expect(proctest.Mentioning("sleep 30.611")).To(BeEmpty())
 	})
 
+	It("kills a daemon the updater started in a session of its own, and names it", func(ctx SpecContext) {
+		needs.Program("util-linux", "setsid")
+		f := newExecFixture()
+		var left []string
+		var log bytes.Buffer
+		// The updater waits until the daemon has left its process group
+		// and session, or killing the group might get it first.
+		e := writers.Command("sh", "-c", daemon("300.7193"), "sh", "{new}", "{target}")
+		e.Output = &log
+		err := e.Update(ctx, writers.Update{Target: f.target, Source: f.source, Seq: 1,
+			Leftover: func(d string) { left = append(left, d) }})
+		Expect(err).NotTo(HaveOccurred())
+		expectContent(f.target, f.b)
+		GinkgoWriter.Println(left)
+		Expect(proctest.Mentioning("sleep 300.7193")).To(BeEmpty())
+		// The daemon may not have exec'd sleep yet: it is named by what it
+		// was running then.
+		Expect(left).To(ConsistOf(MatchRegexp("^pid \\d+ `(sh -c .*)?sleep 300.7193.*`, started by the updater, still running after it exited: killed$")))
+		Expect(log.String()).To(ContainSubstring("== update 1: " + left[0] + "\n"))
+	})
+
+	It("names nothing when the updater leaves nothing running", func(ctx SpecContext) {
+		f := newExecFixture()
+		var left []string
+		err := writers.Command("cp", "{new}", "{target}").Update(ctx, writers.Update{Target: f.target, Source: f.source, Seq: 1,
+			Leftover: func(d string) { left = append(left, d) }})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left).To(BeEmpty())
+	})
+
 	It("keeps the start and the end of a long output, and writes every run to Output", func(ctx SpecContext) {
 		f := newExecFixture()
 		var all bytes.Buffer
@@ -248,3 +251,61 @@ var _ = Describe("Exec.Update", func() {
 		Expect(names(f.dir)).To(ConsistOf("db.mmdb"))
 	})
 })
+
+var _ = Describe("Exec.Prepare", func() {
+	It("gives a caller that runs the command itself the argv, the environment, {new} and the check", func() {
+		f := newExecFixture()
+		e := writers.Exec{Argv: []string{"dd", "if={new}", "of={target}", "conv=notrunc", "status=none"}, Env: []string{"X=1"}}
+		p, err := e.Prepare(f.source, f.target, 5)
+		Expect(err).NotTo(HaveOccurred())
+		newPath := filepath.Join(f.dir, "db.new-5.mmdb")
+		Expect(p.New).To(Equal(newPath))
+		Expect(p.Argv).To(Equal([]string{"dd", "if=" + newPath, "of=" + f.target, "conv=notrunc", "status=none"}))
+		Expect(p.Env).To(ContainElements("X=1", "MAPCHAOS_NEW="+newPath, "MAPCHAOS_TARGET="+f.target, "MAPCHAOS_UPDATE=5"))
+		Expect(names(f.dir)).To(ConsistOf("db.mmdb"), "Prepare touches no file")
+
+		Expect(p.Place()).To(Succeed())
+		expectContent(newPath, f.b)
+		// dd conv=notrunc over a longer file leaves A's tail: exit 0, but
+		// not the new version.
+		cmd := exec.Command(p.Argv[0], p.Argv[1:]...)
+		cmd.Env = p.Env
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		err = p.Finish(true, "dd said nothing")
+		var ce *writers.CommandError
+		Expect(errors.As(err, &ce)).To(BeTrue(), "%v", err)
+		Expect(ce.Status).To(Equal("exit status 0, but it did not install the new version: {target} holds 307200 bytes, the new version 204800"))
+		Expect(ce.Update).To(Equal(5))
+		Expect(ce.Output).To(Equal("dd said nothing"))
+		Expect(ce.Command).To(Equal("dd if={new} of={target} conv=notrunc status=none"))
+		Expect(names(f.dir)).To(ConsistOf("db.mmdb"), "Finish removes {new}")
+	})
+
+	It("passes an update that installed the new version, and only tidies after a failed one", func() {
+		f := newExecFixture()
+		p, err := writers.Command("cp", "{new}", "{target}").Prepare(f.source, f.target, 1)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Place()).To(Succeed())
+		Expect(p.Finish(false, "")).To(Succeed())
+		Expect(names(f.dir)).To(ConsistOf("db.mmdb"))
+		Expect(p.Place()).To(Succeed())
+		Expect(exec.Command(p.Argv[0], p.Argv[1:]...).Run()).To(Succeed())
+		Expect(p.Finish(true, "")).To(Succeed())
+		expectContent(f.target, f.b)
+		Expect(names(f.dir)).To(ConsistOf("db.mmdb"))
+	})
+
+	It("refuses a command that cannot run", func() {
+		_, err := writers.Command("cp", "{new}", "/tmp/x").Prepare("a", "b", 1)
+		Expect(err).To(MatchError(ContainSubstring("has no {target}")))
+	})
+})
+
+// daemon is an updater script (sh -c daemon sh {new} {target}) that
+// installs the new version and leaves sleep secs running in a session of
+// its own, as a daemon would. It exits once the daemon has called setsid.
+func daemon(secs string) string {
+	return `cp "$1" "$2"; setsid sh -c 'touch "$0.ready"; exec sleep ` + secs + `' "$2" >/dev/null 2>&1 &
+while [ ! -e "$2.ready" ]; do sleep 0.01; done; rm "$2.ready"`
+}

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"fmt"
@@ -13,12 +13,12 @@ import (
 	"github.com/mapchaos/mapchaos/verdicts"
 )
 
-// progress reports how a matrix run is going. Every finished combination
-// gets one line, the same on a terminal or not. On a terminal a status line
+// Line reports how a run of many combinations is going. Every finished
+// combination gets one line, the same on a terminal or not. On a terminal a status line
 // (combination k of n, elapsed time, the verdicts so far) is rewritten in
 // place with \r while a combination races, and cleared before each
 // finished line; elsewhere the output stays line-oriented and parseable.
-type progress struct {
+type Line struct {
 	w     io.Writer
 	tty   bool
 	n     int
@@ -33,10 +33,10 @@ type progress struct {
 	wg     sync.WaitGroup
 }
 
-// newProgress starts the progress of n combinations begun at start; on a
-// terminal it redraws the status line four times a second until close.
-func newProgress(w io.Writer, n int, start time.Time) *progress {
-	p := &progress{w: w, tty: isTerminal(w), n: n, start: start, stop: make(chan struct{})}
+// New starts the progress of n combinations begun at start; on a
+// terminal it redraws the status line four times a second until Close.
+func New(w io.Writer, n int, start time.Time) *Line {
+	p := &Line{w: w, tty: IsTerminal(w), n: n, start: start, stop: make(chan struct{})}
 	if p.tty {
 		p.wg.Add(1)
 		go p.tick()
@@ -44,7 +44,7 @@ func newProgress(w io.Writer, n int, start time.Time) *progress {
 	return p
 }
 
-func (p *progress) tick() {
+func (p *Line) tick() {
 	defer p.wg.Done()
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
@@ -60,16 +60,16 @@ func (p *progress) tick() {
 	}
 }
 
-// begin says that combination k (1-based) is racing.
-func (p *progress) begin(k int, name string) {
+// Begin says that combination k (1-based) is racing.
+func (p *Line) Begin(k int, name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.k, p.name = k, name
 	p.draw()
 }
 
-// finished prints the line of a finished combination and counts its verdict.
-func (p *progress) finished(line string, v verdicts.Verdict) {
+// Finished prints the line of a finished combination and counts its verdict.
+func (p *Line) Finished(line string, v verdicts.Verdict) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()
@@ -81,16 +81,16 @@ func (p *progress) finished(line string, v verdicts.Verdict) {
 }
 
 // Write writes b below the status line: it clears the line first.
-func (p *progress) Write(b []byte) (int, error) {
+func (p *Line) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()
 	return p.w.Write(b)
 }
 
-// close clears the status line and stops redrawing it. It may be called
+// Close clears the status line and stops redrawing it. It may be called
 // more than once.
-func (p *progress) close() {
+func (p *Line) Close() {
 	p.mu.Lock()
 	select {
 	case <-p.stop:
@@ -104,7 +104,7 @@ func (p *progress) close() {
 }
 
 // draw rewrites the status line; p.mu is held.
-func (p *progress) draw() {
+func (p *Line) draw() {
 	if !p.tty || p.k == 0 {
 		return
 	}
@@ -126,17 +126,17 @@ func (p *progress) draw() {
 }
 
 // clear erases the status line; p.mu is held.
-func (p *progress) clear() {
+func (p *Line) clear() {
 	if p.shown {
 		io.WriteString(p.w, "\r\x1b[K")
 		p.shown = false
 	}
 }
 
-// isTerminal reports whether x is a terminal that someone watches: TERM
+// IsTerminal reports whether x is a terminal that someone watches: TERM
 // must be set, and not to "dumb". A serial console with no TERM (the arm64
 // guest's, whose lines the host relays) gets the plain lines.
-func isTerminal(x any) bool {
+func IsTerminal(x any) bool {
 	f, ok := x.(interface{ Fd() uintptr })
 	if term := os.Getenv("TERM"); !ok || term == "" || term == "dumb" {
 		return false

@@ -1,0 +1,198 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/powerloss"
+	"github.com/mapchaos/mapchaos/readers"
+	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/step"
+	"github.com/mapchaos/mapchaos/verdicts"
+	"github.com/mapchaos/mapchaos/writers"
+)
+
+// PowerLoss traces each update of each writer once under ptrace (as Step
+// does, recording the watched directories after every call, fsyncs
+// included), enumerates the states a power loss may leave under a
+// persistence model (package powerloss), builds each in a fresh directory
+// and opens it with a restarted reader of every strategy of the plan. A
+// combination is unsafe when any state leaves its reader without a right
+// answer: a reader that cannot open a valid database after a power cut
+// means a service that does not come back (its word stays degraded).
+type PowerLoss struct {
+	// Model is "posix" (default) or "ext4-ordered".
+	Model string
+	// Updates is 2 (A->B, then B->A) or 1.
+	Updates int
+	// States bounds the distinct states opened per update (default 64);
+	// beyond it they are drawn from the seed.
+	States int
+	// Timeout bounds each run of the user's updater (0: step's default).
+	Timeout time.Duration
+	// Trace traces one update (default step.Run).
+	Trace func(context.Context, step.Config) (*step.Sequence, error)
+}
+
+// DefaultStates is the default bound of states per update.
+const DefaultStates = 64
+
+// Name is "power-loss".
+func (PowerLoss) Name() string { return "power-loss" }
+
+// model resolves the model's name.
+func (p PowerLoss) model() (powerloss.Model, error) {
+	if p.Model == "" {
+		return powerloss.Posix{}, nil
+	}
+	m, err := powerloss.ModelNamed(p.Model)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--model: %w", err))
+	}
+	return m, nil
+}
+
+// Writer traces the updates of the writer of combos once, judges every
+// crash state with every reader of combos, and judges each combination.
+func (p PowerLoss) Writer(ctx context.Context, r *Run, combos []Combo) ([]reports.Entry, error) {
+	m, err := p.model()
+	if err != nil {
+		return nil, err
+	}
+	w := combos[0].Writer
+	ups, err := p.updates(ctx, r, m, w, readersOf(combos))
+	if err != nil {
+		return nil, err
+	}
+	var out []reports.Entry
+	for i, c := range combos {
+		r.begin(c)
+		e := c.Judge(powerloss.Result(w.Name, c.Reader.Name, i, m.Name(), ups, r.reproOf(c)))
+		// After a power cut only whole versions let the service come back:
+		// ginkgo.yml's expectations are for live updates, not for this.
+		e.Expected = "whole A or B after any crash"
+		e.Met = e.WriterError == "" && e.Verdict == verdicts.Safe
+		out = append(out, e)
+		r.done(e)
+	}
+	return out, nil
+}
+
+// updates traces and judges each update of writer w in Out/runs/<writer>_power-loss.
+func (p PowerLoss) updates(ctx context.Context, r *Run, m powerloss.Model, w writers.Strategy, regs []readers.Registration) ([]powerloss.Update, error) {
+	orc, err := oracle(r.Pair)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(r.Out, "runs", w.Name+"_power-loss")
+	if err := freshDir(dir); err != nil {
+		return nil, err
+	}
+	vers := [2]string{filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")}
+	for i, src := range []string{r.Pair.A, r.Pair.B} {
+		if err := fixtures.CopyReadOnly(src, vers[i]); err != nil {
+			return nil, err
+		}
+	}
+	u := stepping{r: r, w: w, data: filepath.Join(dir, "data"), vers: vers}
+	var ups []powerloss.Update
+	for seq := 1; seq <= max(p.Updates, 1); seq++ {
+		up, err := p.one(ctx, r, m, u, seq, regs, orc, filepath.Join(dir, "states"))
+		if err != nil {
+			return nil, err
+		}
+		ups = append(ups, up)
+	}
+	if r.KeepData {
+		return ups, nil
+	}
+	return ups, os.RemoveAll(dir)
+}
+
+// one traces update seq, explores its crash states under m and opens each
+// with every reader.
+func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u stepping, seq int, regs []readers.Registration, orc fixtures.Oracle, root string) (powerloss.Update, error) {
+	began := time.Now()
+	cfg, err := u.config(seq)
+	if err != nil {
+		return powerloss.Update{}, err
+	}
+	rec, err := powerloss.NewRecorder(cfg.Target, cfg.Old, cfg.New)
+	if err != nil {
+		return powerloss.Update{}, err
+	}
+	cfg.OnCall, cfg.NoKills, cfg.Timeout = rec.OnCall, true, p.Timeout
+	cfg.Seed = r.Plan.Config.Race.Seed
+	trace := p.Trace
+	if trace == nil {
+		trace = step.Run
+	}
+	seqn, err := trace(ctx, cfg)
+	if errors.Is(err, step.ErrNotPermitted) {
+		// No falling back to racing: a race says nothing about a power cut.
+		return powerloss.Update{}, fmt.Errorf("--mode power-loss traces the updater under ptrace, which this machine does not allow: %v", err)
+	}
+	if err != nil {
+		return powerloss.Update{}, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
+	}
+	for _, pt := range rec.Points {
+		if pt.Err != "" {
+			seqn.Warnings = append(seqn.Warnings, fmt.Sprintf("the directory after #%d could not be recorded whole: %s", pt.N, pt.Err))
+		}
+	}
+	r.Events.Stepped(u.w.Name, u.label(seq), seqn)
+	t := powerloss.NewTrace(rec)
+	budget := p.States
+	if budget <= 0 {
+		budget = DefaultStates
+	}
+	ex, err := powerloss.Explore(ctx, t, m, budget, cfg.Seed+int64(seq))
+	if err != nil {
+		return powerloss.Update{}, err
+	}
+	open := func(target string) (*step.Restarter, error) {
+		return step.NewRestarter(step.RestartConfig{Target: target, Old: cfg.Old, New: cfg.New,
+			OldName: cfg.OldName, NewName: cfg.NewName, Readers: regs, Oracle: orc, Seed: cfg.Seed})
+	}
+	// Two states at a time keep both cores busy: building a state and
+	// summing it are serial, its readers' lookups are not.
+	workers := min(runtime.GOMAXPROCS(0), 2)
+	states, err := powerloss.Judge(ctx, t, ex, root, filepath.Base(cfg.Target), open, workers, r.KeepData)
+	if errors.Is(err, readers.ErrBadForeign) {
+		return powerloss.Update{}, badInput(fmt.Errorf("--reader-cmd: %w", err))
+	}
+	if err != nil {
+		return powerloss.Update{}, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
+	}
+	if err := servesBefore(states, regs); err != nil {
+		return powerloss.Update{}, err
+	}
+	return powerloss.Update{Label: u.label(seq), Seq: seqn, Explored: ex, States: states, Duration: time.Since(began)}, nil
+}
+
+// servesBefore checks that every reader serves from the state before the
+// update (the first explored state: nothing changed yet). One that does
+// not is broken, not a victim of the power loss: a foreign reader that
+// never says ready is bad input.
+func servesBefore(states []powerloss.Judged, regs []readers.Registration) error {
+	if len(states) == 0 || states[0].After != 0 {
+		return fmt.Errorf("power-loss: the state before the update was not opened")
+	}
+	for i, o := range states[0].Readers {
+		if o.Starting.Verdict == verdicts.Safe {
+			continue
+		}
+		err := fmt.Errorf("reader %s cannot serve from the target before the update (%s): %s", o.Reader, states[0].OnDisk, o.Starting.Detail)
+		if len(regs[i].Command) > 0 {
+			return badInput(fmt.Errorf("--reader-cmd: %w", err))
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package powerloss
+
+import (
+	"math/big"
+	"math/rand/v2"
+	"slices"
+)
+
+// Posix is the worst a POSIX file system may do after a power loss, after
+// ALICE's and LazyFS's models: since a file's last fsync (or fdatasync,
+// or syncfs) each of its writes may persist or not, torn at block (4 KiB)
+// granularity, and its size may persist without its data (zeros); a
+// directory entry change (create, unlink, rename, symlink) persists only
+// once its directory is fsynced, and each name independently keeps any
+// value it had since; a rename is atomic for the name it replaces.
+type Posix struct{}
+
+// Name is "posix".
+func (Posix) Name() string { return "posix" }
+
+// posixPoint is what a crash after point k may choose from.
+type posixPoint struct {
+	k     int
+	vals  map[string][]value // per name, its possible entries (the durable one first)
+	vers  map[uint64][]*File // per inode, its versions since its last fsync (the durable one first)
+	sizes map[uint64][]int64 // per inode, the sizes it may have
+}
+
+func (Posix) point(t *Trace, k int) posixPoint {
+	pp := posixPoint{k: k, vals: map[string][]value{}, vers: map[uint64][]*File{}, sizes: map[uint64][]int64{}}
+	for _, n := range t.names(0, k) {
+		vs := t.values(n, t.dirSync(k, t.dirOf(n)), k)
+		if len(vs) == 1 && !vs[0].ok {
+			continue
+		}
+		pp.vals[n] = vs
+	}
+	for _, ino := range inodes(pp.vals) {
+		vs := t.versions(ino, t.fileSync(k, ino), k)
+		pp.vers[ino] = vs
+		pp.sizes[ino] = sizesOf(vs)
+	}
+	return pp
+}
+
+// sizesOf lists the sizes a file with versions vs may have: each
+// version's, and every block boundary between the smallest and the
+// largest (a large write extends the file block by block).
+func sizesOf(vs []*File) []int64 {
+	var out []int64
+	lo, hi := vs[0].Size, vs[0].Size
+	for _, f := range vs {
+		if !slices.Contains(out, f.Size) {
+			out = append(out, f.Size)
+		}
+		lo, hi = min(lo, f.Size), max(hi, f.Size)
+	}
+	own := len(out)
+	for s := (lo/PageSize + 1) * PageSize; s < hi; s += PageSize {
+		if !slices.Contains(out[:own], s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Count multiplies the choices of every name, size and page.
+func (m Posix) Count(t *Trace, k int) *big.Int {
+	pp := m.point(t, k)
+	n := big.NewInt(1)
+	for _, vs := range pp.vals {
+		times(n, len(vs))
+	}
+	for ino, vs := range pp.vers {
+		times(n, len(pp.sizes[ino]))
+		for i := range maxPages(vs) {
+			times(n, len(pageChoices(vs, i)))
+		}
+	}
+	return n
+}
+
+// Corners are: every change since the last barriers lost; the entries
+// persisted but no data; the entries and sizes persisted but no data
+// (zeros); half of the data persisted; the data persisted but no entry.
+func (m Posix) Corners(t *Trace, k int) []Recipe {
+	pp := m.point(t, k)
+	durable, latest := map[string]Entry{}, t.Points[k].Entries
+	for n, vs := range pp.vals {
+		if vs[0].ok {
+			durable[n] = vs[0].e
+		}
+	}
+	files := func(f func(vs []*File) *File) map[uint64]*File {
+		out := map[uint64]*File{}
+		for ino, vs := range pp.vers {
+			out[ino] = f(vs)
+		}
+		return out
+	}
+	old := files(func(vs []*File) *File { return vs[0] })
+	now := files(func(vs []*File) *File { return vs[len(vs)-1] })
+	zeros := files(func(vs []*File) *File {
+		last := vs[len(vs)-1]
+		f := &File{Size: last.Size, Pages: make([]Page, len(last.Pages))}
+		copy(f.Pages, vs[0].Pages[:min(len(vs[0].Pages), len(f.Pages))])
+		return f
+	})
+	half := files(func(vs []*File) *File {
+		last := vs[len(vs)-1]
+		if len(vs) == 1 {
+			return last // synced: nothing of it can be lost
+		}
+		n := len(last.Pages) / 2
+		return &File{Size: min(last.Size, int64(n)*PageSize), Pages: last.Pages[:n]}
+	})
+	return []Recipe{
+		{K: k, Kind: "crash", Names: durable, Files: old},
+		{K: k, Kind: "crash", Names: latest, Files: old},
+		{K: k, Kind: "crash", Names: latest, Files: zeros},
+		{K: k, Kind: "crash", Names: latest, Files: half},
+		{K: k, Kind: "crash", Names: durable, Files: now},
+	}
+}
+
+// Random chooses every name's entry, every file's size and every page
+// uniformly among their choices.
+func (m Posix) Random(t *Trace, k int, rng *rand.Rand) Recipe {
+	pp := m.point(t, k)
+	r := Recipe{K: k, Kind: "crash", Names: map[string]Entry{}, Files: map[uint64]*File{}}
+	for _, n := range sortedKeys(pp.vals) {
+		vs := pp.vals[n]
+		if v := vs[rng.IntN(len(vs))]; v.ok {
+			r.Names[n] = v.e
+		}
+	}
+	for _, ino := range stable(t, pp.vers) {
+		vs, sizes := pp.vers[ino], pp.sizes[ino]
+		size := sizes[rng.IntN(len(sizes))]
+		if rng.IntN(2) == 0 { // the versions' own sizes, as often as all boundaries
+			size = vs[rng.IntN(len(vs))].Size
+		}
+		f := &File{Size: size, Pages: make([]Page, pagesOf(size))}
+		for i := range f.Pages {
+			ch := pageChoices(vs, i)
+			if len(ch) == 0 {
+				continue // zeros
+			}
+			f.Pages[i] = ch[rng.IntN(len(ch))]
+		}
+		r.Files[ino] = f
+	}
+	return r
+}
+
+// sortedKeys lists the keys of m in order: a seeded draw must walk maps
+// the same way every run (inodes go through stable instead).
+func sortedKeys[K string | uint64, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

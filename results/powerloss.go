@@ -1,0 +1,73 @@
+package results
+
+import "github.com/mapchaos/mapchaos/verdicts"
+
+// PowerLossTrace is what power-loss mode saw of one combination: for each
+// update of the writer (traced once, as in step mode), the states a power
+// loss may leave on disk under the persistence model, each laid out in a
+// fresh directory and opened by a restarted reader of this strategy.
+type PowerLossTrace struct {
+	// Model is the persistence model: "posix" or "ext4-ordered".
+	Model   string            `json:"model"`
+	Updates []PowerLossUpdate `json:"updates"`
+	// Down counts the states, over every update, in which the restarted
+	// reader could not open a valid database or serve a right answer: the
+	// service does not come back. Each makes the combination unsafe in
+	// this mode, though the reader's word for it stays "degraded".
+	Down int `json:"down"`
+}
+
+// PowerLossUpdate is one traced update and its crash states.
+type PowerLossUpdate struct {
+	// Update is its direction ("A->B"); Command the writer's command line.
+	Update  string `json:"update"`
+	Command string `json:"command"`
+	// Calls counts the traced calls on the target or its directory,
+	// Barriers the fsync-family calls among them.
+	Calls    int `json:"calls"`
+	Barriers int `json:"barriers"`
+	// Exist is how many states the model allows, over every crash point
+	// (a decimal number, or "about 10^N" when it has more than 15 digits;
+	// an upper bound: a state reached from two points counts twice).
+	// Explored is how many distinct states (distinct for a reader: the
+	// target's bytes and the names there) were built and opened; Sampled
+	// says the bound of states per update was reached, so there may be
+	// more (the later ones were drawn from the seed).
+	Exist    string `json:"exist"`
+	Explored int    `json:"explored"`
+	Sampled  bool   `json:"sampled,omitempty"`
+	// Exit is how the traced writer ended ("exit 0").
+	Exit     string       `json:"exit"`
+	Warnings []string     `json:"warnings,omitempty"`
+	States   []CrashState `json:"states"`
+}
+
+// CrashState is one state a power loss may leave, as a restarted reader
+// finds it.
+type CrashState struct {
+	// ID numbers the states of the update from 1.
+	ID int `json:"id"`
+	// Kind is "prefix" (every call up to After persisted: what a kill
+	// leaves) or "crash" (something written before the crash was lost).
+	Kind string `json:"kind"`
+	// After is the call the power was lost after (#N, 0: before the
+	// update), Call that call with its result.
+	After int    `json:"after"`
+	Call  string `json:"call"`
+	// Lost says what did not reach the disk: "nothing", or entries as after
+	// an earlier call and pages that read as zeros or older data.
+	Lost string `json:"lost"`
+	// Name is what the target is: missing, empty, zero-filled, partial,
+	// torn, whole A or whole B; OnDisk says it in full ("torn: 10066229
+	// bytes; 1229 pages of B, 1229 of neither").
+	Name   string `json:"name"`
+	OnDisk string `json:"on_disk"`
+	// Leftovers are names there neither before nor after the update
+	// (a temporary file): named, not unsafe.
+	Leftovers []string `json:"leftovers,omitempty"`
+	// Verdict is the restarted reader's outcome in this state; Detail
+	// says what went wrong; Down: it could not serve (see PowerLossTrace.Down).
+	Verdict verdicts.Verdict `json:"verdict"`
+	Detail  string           `json:"detail,omitempty"`
+	Down    bool             `json:"down,omitempty"`
+}
