@@ -240,7 +240,7 @@ var _ = Describe("Exec.Update", func() {
 		Expect(ce.Output).To(MatchRegexp(`\[\.\.\. \d+ bytes of output cut \.\.\.\]`))
 		Expect(ce.Output).To(HaveSuffix("line 1999\nlast\n"))
 		Expect(all.String()).To(HavePrefix("== update 7: sh -c"))
-		Expect(all.String()).To(MatchRegexp(`\nlast\n== update 7: exit status 1 after \d+ms\n$`))
+		Expect(all.String()).To(MatchRegexp(`\nlast\n== update 7: exit status 1 after [0-9.]+(ms|s)\n$`))
 		Expect(all.String()).To(ContainSubstring("line 1000\n"))
 	})
 
