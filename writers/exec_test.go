@@ -145,7 +145,7 @@ var _ = Describe("Exec.Update", func() {
 		Expect(ce.Status).To(Equal("exit status 3"))
 		Expect(ce.Update).To(Equal(4))
 		Expect(ce.Output).To(Equal("checking " + f.target + "\nno space left\n"))
-		Expect(err.Error()).To(MatchRegexp(`^updater command sh -c .* failed: exit status 3 \(ran \d+ms\); its output:\n`))
+		Expect(err.Error()).To(MatchRegexp(`^updater command sh -c .* failed: exit status 3 \(ran [0-9.]+(ms|s)\); its output:\n`))
 		Expect(err.Error()).To(ContainSubstring("\n  | no space left"))
 		Expect(names(f.dir)).To(ConsistOf("db.mmdb"))
 		expectContent(f.target, f.a)
