@@ -49,7 +49,7 @@ func (g Arm64) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 	cwd, _ := os.Getwd()
 	kcache := vm.DefaultCacheDir()
 	r.Events.Note(fmt.Sprintf("arm64: qemu-system-aarch64, Go toolchain, source, kernel (cache %s)", kcache))
-	host, err := vm.Setup(ctx, cwd, kcache, vm.Apt{})
+	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: vm.Arm64, Root: true}, vm.Apt{})
 	if err != nil {
 		return nil, fmt.Errorf("--arch arm64: %w", err)
 	}
@@ -91,7 +91,7 @@ func (g Arm64) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 	r.Events.Note(fmt.Sprintf("arm64: booting %s, %s; running %d combinations on ext4, then on tmpfs (at most %s)",
 		host.Kernel.Release, arm64Machine, len(r.Plan.Combos), timeout.Round(time.Second)))
 	bootStart := time.Now()
-	guest := vm.Guest{Kernel: host.Kernel, Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
+	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
 		Plan: vm.Plan{Steps: arm64Steps(r, args, timeout)},
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: 1536, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { r.Events.Note("arm64 | " + line) }}}
@@ -151,7 +151,7 @@ func arm64Steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 			argv = append(argv, "--model", pl.Model)
 		}
 		steps = append(steps, vm.Step{Name: run.fs, Argv: argv, Dir: run.dir, Collect: []string{run.dir},
-			Env:     []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:/bin"},
+			Env:     []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath},
 			Timeout: vm.Duration(timeout)})
 	}
 	return steps

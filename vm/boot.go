@@ -13,9 +13,11 @@ import (
 // GuestInitPackage is the guest init program, relative to the module root.
 const GuestInitPackage = "./cmd/mapchaos-guest"
 
-// Host is what booting an arm64 guest needs on this machine: the
-// emulator, the module source with a Go toolchain, and the kernel.
+// Host is what booting a guest needs on this machine: the emulator, the
+// module source with a Go toolchain (building for the guest's
+// architecture), the kernel, and the Debian root when one was asked for.
 type Host struct {
+	Arch   Arch
 	Qemu   string
 	Source Source
 	Kernel Kernel
@@ -23,24 +25,57 @@ type Host struct {
 	// FetchTime is how long that took.
 	Fetched   bool
 	FetchTime time.Duration
+	// Root is the guest's Debian root (Want.Root); RootBuilt says whether
+	// Setup fetched and built it (false: cached), RootTime how long that
+	// took.
+	Root      Rootfs
+	RootBuilt bool
+	RootTime  time.Duration
+}
+
+// Want says what Setup prepares: the architecture (zero: Arm64) and
+// whether the guest gets a Debian root (Root; RootPackages nil means
+// RootPackages).
+type Want struct {
+	Arch         Arch
+	Root         bool
+	RootPackages []string
+}
+
+// Fetchers fetch the kernel and the root's packages (Apt does both).
+type Fetchers interface {
+	Fetcher
+	PackageFetcher
 }
 
 // Setup finds qemu, the Go toolchain and the source (cheap checks first),
-// then the kernel: from cacheDir, or fetched once with f.
-func Setup(ctx context.Context, cwd, cacheDir string, f Fetcher) (Host, error) {
-	var h Host
+// then the kernel and, when wanted, the Debian root: from cacheDir, or
+// fetched once with f.
+func Setup(ctx context.Context, cwd, cacheDir string, want Want, f Fetchers) (Host, error) {
+	h := Host{Arch: want.Arch.orArm64()}
 	var err error
-	if h.Qemu, err = FindQemu(); err != nil {
+	if h.Qemu, err = h.Arch.FindQemu(); err != nil {
 		return h, err
 	}
 	if h.Source, err = FindSource(cwd); err != nil {
 		return h, err
 	}
+	h.Source.GOARCH = h.Arch.Name
 	start := time.Now()
-	if h.Kernel, h.Fetched, err = EnsureKernel(ctx, cacheDir, f); err != nil {
-		return h, fmt.Errorf("cannot get the arm64 kernel (Debian's %s, downloaded once with apt-get into %s): %w", KernelMeta, cacheDir, err)
+	if h.Kernel, h.Fetched, err = EnsureKernel(ctx, cacheDir, h.Arch, f); err != nil {
+		return h, fmt.Errorf("cannot get the %s kernel (Debian's %s, downloaded once with apt-get into %s): %w",
+			h.Arch.Name, h.Arch.KernelMeta, cacheDir, err)
 	}
 	h.FetchTime = time.Since(start)
+	if !want.Root {
+		return h, nil
+	}
+	start = time.Now()
+	if h.Root, h.RootBuilt, err = EnsureRootfs(ctx, cacheDir, h.Arch, want.RootPackages, f); err != nil {
+		return h, fmt.Errorf("cannot build the guest's %s Debian root (packages fetched once with apt-get into %s): %w",
+			h.Arch.Name, cacheDir, err)
+	}
+	h.RootTime = time.Since(start)
 	return h, nil
 }
 
@@ -52,6 +87,10 @@ type Guest struct {
 	Init string
 	// Plan is what the init does; Modules and Disk are filled in by Boot.
 	Plan Plan
+	// Root is the image of the guest's Debian root (Rootfs.Image),
+	// attached read-only; the init runs every step chrooted into it. ""
+	// runs the steps in the initramfs, with busybox.
+	Root string
 	// DiskDir is copied onto the ext4 disk (mounted at GuestDisk); ""
 	// attaches no disk. DiskFreeMiB is the room left on it.
 	DiskDir     string
@@ -71,12 +110,20 @@ func (g Guest) Boot(ctx context.Context) (Outcome, error) {
 	plan := g.Plan
 	plan.Modules = g.Kernel.Modules
 	plan.Disk = g.DiskDir != ""
+	plan.Root = g.Root != ""
 	initrd := filepath.Join(g.Work, "initrd.cpio.gz")
 	if err := g.writeInitramfs(initrd, plan); err != nil {
 		return Outcome{}, err
 	}
 	m := g.Machine
-	m.Kernel, m.Initrd = g.Kernel.Image(), initrd
+	m.Kernel, m.Initrd, m.RootDisk = g.Kernel.Image(), initrd, g.Root
+	if m.Arch.Name == "" {
+		a, err := ArchNamed(g.Kernel.arch())
+		if err != nil {
+			return Outcome{}, err
+		}
+		m.Arch = a
+	}
 	if plan.Disk {
 		m.Disk = filepath.Join(g.Work, "disk.ext4")
 		if err := MakeExt4(ctx, m.Disk, g.DiskDir, g.DiskFreeMiB); err != nil {

@@ -29,6 +29,15 @@ type Source struct {
 	Module string
 	// Go is the path of the go command.
 	Go string
+	// GOARCH is the architecture it builds for ("": arm64).
+	GOARCH string
+}
+
+func (s Source) goarch() string {
+	if s.GOARCH == "" {
+		return Arm64.Name
+	}
+	return s.GOARCH
 }
 
 // FindSource locates the Go toolchain and the source of the running
@@ -153,12 +162,12 @@ func (s Source) goCmd(ctx context.Context, args ...string) error {
 func (s Source) output(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, s.Go, args...)
 	cmd.Dir = s.Root
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+s.goarch(), "CGO_ENABLED=0")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("GOARCH=arm64 CGO_ENABLED=0 go %s (in %s): %w\n%s", strings.Join(args, " "), s.Root, err, lines.Last(errb.String()+out.String(), 20))
+		return "", fmt.Errorf("GOARCH=%s CGO_ENABLED=0 go %s (in %s): %w\n%s", s.goarch(), strings.Join(args, " "), s.Root, err, lines.Last(errb.String()+out.String(), 20))
 	}
 	return out.String(), nil
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -19,11 +18,10 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/internal/atomicfile"
-	"github.com/mapchaos/mapchaos/internal/lines"
 )
 
 // KernelMeta is the Debian package whose dependency names the current
-// arm64 cloud kernel (ext4 built in, virtio as modules).
+// arm64 cloud kernel (ext4 built in, virtio as modules): Arm64.KernelMeta.
 const KernelMeta = "linux-image-cloud-arm64"
 
 // UserlandPackage is the Debian package whose static busybox gives the
@@ -34,14 +32,19 @@ const UserlandPackage = "busybox-static"
 // entry of another format is fetched again.
 const entryFormat = 2
 
-// DiskModules are the modules the guest needs to see its virtio disk; their
-// dependencies are found from the modules' own .modinfo.
-var DiskModules = []string{"virtio_mmio", "virtio_blk"}
+// DiskModules are the modules the arm64 guest needs to see its virtio
+// disk (Arm64.DiskModules); their dependencies are found from the modules'
+// own .modinfo.
+var DiskModules = Arm64.DiskModules
 
-// Kernel is a cached arm64 kernel: its Image, the modules the guest
-// loads, in load order, and a static busybox for the guest's /bin.
+// Kernel is a cached kernel of one architecture: its image, the modules
+// the guest loads, in load order, and a static busybox for the guest's
+// /bin.
 type Kernel struct {
 	Format int `json:"format"`
+	// Arch is the Debian architecture ("" in entries made before amd64:
+	// arm64).
+	Arch string `json:"arch,omitempty"`
 	// Package and Version name the Debian package it came from.
 	Package string `json:"package"`
 	Version string `json:"version"`
@@ -65,13 +68,13 @@ func (k Kernel) Image() string { return filepath.Join(k.Dir, "vmlinuz") }
 // ModuleDir holds the modules.
 func (k Kernel) ModuleDir() string { return filepath.Join(k.Dir, "modules") }
 
-// Busybox is the path of the static arm64 busybox.
+// Busybox is the path of the static busybox.
 func (k Kernel) Busybox() string { return filepath.Join(k.Dir, "busybox") }
 
-// Fetcher downloads the arm64 kernel package and the userland package
+// Fetcher downloads the kernel package of arch and the userland package
 // (UserlandPackage) into dir and returns the paths of the two .debs.
 type Fetcher interface {
-	Fetch(ctx context.Context, dir string) (kernelDeb, userlandDeb string, err error)
+	Fetch(ctx context.Context, arch Arch, dir string) (kernelDeb, userlandDeb string, err error)
 }
 
 // DefaultCacheDir is where the kernel is cached: $MAPCHAOS_VM_CACHE, else
@@ -90,16 +93,23 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "mapchaos-cache", "vm")
 }
 
-// currentFile names the cache entry in use.
-const currentFile = "kernel.json"
+// currentFile names the cache entry in use for arch: kernel.json for
+// arm64 (as before amd64), kernel-<arch>.json for the others.
+func currentFile(a Arch) string {
+	if a = a.orArm64(); a.Name == Arm64.Name {
+		return "kernel.json"
+	}
+	return "kernel-" + a.Name + ".json"
+}
 
-// CachedKernel returns the kernel cached in cacheDir, if a complete one is
-// there.
-func CachedKernel(cacheDir string) (Kernel, bool) {
+// CachedKernel returns the kernel of arch cached in cacheDir, if a complete
+// one is there.
+func CachedKernel(cacheDir string, arch Arch) (Kernel, bool) {
+	arch = arch.orArm64()
 	var cur struct {
 		Dir string `json:"dir"`
 	}
-	b, err := os.ReadFile(filepath.Join(cacheDir, currentFile))
+	b, err := os.ReadFile(filepath.Join(cacheDir, currentFile(arch)))
 	if err != nil || json.Unmarshal(b, &cur) != nil || cur.Dir == "" || strings.ContainsAny(cur.Dir, `/\`) {
 		return Kernel{}, false
 	}
@@ -109,18 +119,27 @@ func CachedKernel(cacheDir string) (Kernel, bool) {
 		return Kernel{}, false
 	}
 	k.Dir = dir
-	if !k.complete() {
+	if !k.complete() || k.arch() != arch.Name {
 		return Kernel{}, false
 	}
 	return k, true
+}
+
+// arch is the kernel's architecture name.
+func (k Kernel) arch() string {
+	if k.Arch == "" {
+		return Arm64.Name
+	}
+	return k.Arch
 }
 
 // EnsureKernel returns the cached kernel, or fetches the package with f,
 // extracts the Image and the disk modules into a new cache entry and
 // makes it current. fetched says whether it downloaded. Concurrent callers
 // may both download; each entry is complete before it is made current.
-func EnsureKernel(ctx context.Context, cacheDir string, f Fetcher) (k Kernel, fetched bool, err error) {
-	if k, ok := CachedKernel(cacheDir); ok {
+func EnsureKernel(ctx context.Context, cacheDir string, arch Arch, f Fetcher) (k Kernel, fetched bool, err error) {
+	arch = arch.orArm64()
+	if k, ok := CachedKernel(cacheDir, arch); ok {
 		return k, false, nil
 	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
@@ -131,11 +150,11 @@ func EnsureKernel(ctx context.Context, cacheDir string, f Fetcher) (k Kernel, fe
 		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	deb, userland, err := f.Fetch(ctx, tmp)
+	deb, userland, err := f.Fetch(ctx, arch, tmp)
 	if err != nil {
 		return Kernel{}, false, err
 	}
-	k, err = unpackKernel(ctx, deb, userland, tmp)
+	k, err = unpackKernel(ctx, arch, deb, userland, tmp)
 	if err != nil {
 		return Kernel{}, false, err
 	}
@@ -152,10 +171,10 @@ func EnsureKernel(ctx context.Context, cacheDir string, f Fetcher) (k Kernel, fe
 		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
 	}
 	cur, _ := json.Marshal(map[string]string{"dir": name})
-	if err := atomicfile.Write(filepath.Join(cacheDir, currentFile), cur, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(cacheDir, currentFile(arch)), cur, 0o644); err != nil {
 		return Kernel{}, false, fmt.Errorf("kernel cache: %w", err)
 	}
-	k, ok := CachedKernel(cacheDir)
+	k, ok := CachedKernel(cacheDir, arch)
 	if !ok {
 		return Kernel{}, false, fmt.Errorf("kernel cache %s: the new entry %s is incomplete", cacheDir, name)
 	}
@@ -196,14 +215,14 @@ func (k Kernel) complete() bool {
 	return len(k.Modules) > 0
 }
 
-// debName parses the name apt-get download gives a .deb (":" of an epoch
-// is written "%3a").
-var debName = regexp.MustCompile(`^([a-z0-9][a-z0-9+.-]*)_([^_]+)_arm64\.deb$`)
+// debName parses the name apt-get gives a .deb (":" of an epoch is
+// written "%3a").
+var debName = regexp.MustCompile(`^([a-z0-9][a-z0-9+.-]*)_([^_]+)_([a-z0-9]+)\.deb$`)
 
-func parseDebName(deb, wantPrefix string) (pkg, version string, err error) {
+func parseDebName(deb, wantPrefix string, arch Arch) (pkg, version string, err error) {
 	m := debName.FindStringSubmatch(filepath.Base(deb))
-	if m == nil || !strings.HasPrefix(m[1], wantPrefix) {
-		return "", "", fmt.Errorf("package %s: not an arm64 %s .deb", filepath.Base(deb), wantPrefix)
+	if m == nil || !strings.HasPrefix(m[1], wantPrefix) || m[3] != arch.orArm64().Name {
+		return "", "", fmt.Errorf("package %s: not an %s %s .deb", filepath.Base(deb), arch.orArm64().Name, wantPrefix)
 	}
 	return m[1], strings.ReplaceAll(m[2], "%3a", ":"), nil
 }
@@ -221,12 +240,12 @@ func dpkgExtract(ctx context.Context, deb, dir string) error {
 
 // unpackKernel extracts the two packages (with dpkg-deb) under tmp and
 // builds the cache entry in tmp/entry.
-func unpackKernel(ctx context.Context, deb, userland, tmp string) (Kernel, error) {
-	pkg, version, err := parseDebName(deb, "linux-image-")
+func unpackKernel(ctx context.Context, arch Arch, deb, userland, tmp string) (Kernel, error) {
+	pkg, version, err := parseDebName(deb, "linux-image-", arch)
 	if err != nil {
 		return Kernel{}, err
 	}
-	k := Kernel{Format: entryFormat, Package: pkg, Version: version, Fetched: time.Now().UTC().Format(time.RFC3339)}
+	k := Kernel{Format: entryFormat, Arch: arch.Name, Package: pkg, Version: version, Fetched: time.Now().UTC().Format(time.RFC3339)}
 	data, err := os.ReadFile(deb)
 	if err != nil {
 		return k, fmt.Errorf("kernel package: %w", err)
@@ -256,7 +275,7 @@ func unpackKernel(ctx context.Context, deb, userland, tmp string) (Kernel, error
 	if err != nil {
 		return k, err
 	}
-	order, err := LoadOrder(mods, DiskModules)
+	order, err := LoadOrder(mods, arch.DiskModules)
 	if err != nil {
 		return k, fmt.Errorf("kernel %s: %w", k.Release, err)
 	}
@@ -266,7 +285,7 @@ func unpackKernel(ctx context.Context, deb, userland, tmp string) (Kernel, error
 		}
 		k.Modules = append(k.Modules, name+".ko")
 	}
-	upkg, uversion, err := parseDebName(userland, UserlandPackage)
+	upkg, uversion, err := parseDebName(userland, UserlandPackage, arch)
 	if err != nil {
 		return k, err
 	}
@@ -305,89 +324,3 @@ func indexModules(dir string) (map[string]string, error) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// Apt fetches the kernel package with apt-get as configured on the host
-// (its sources and proxies), for arm64, without adding the architecture
-// to dpkg: the package lists go to a private directory.
-type Apt struct {
-	// Meta is the metapackage whose dependency names the kernel
-	// (default KernelMeta).
-	Meta string
-	// Log receives apt's output (nil: discarded).
-	Log io.Writer
-}
-
-// Fetch runs apt-get update, apt-cache depends and apt-get download for
-// arm64 with private state and cache directories under dir.
-func (a Apt) Fetch(ctx context.Context, dir string) (string, string, error) {
-	meta := a.Meta
-	if meta == "" {
-		meta = KernelMeta
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return "", "", fmt.Errorf("apt-get not found: the arm64 kernel is fetched with apt-get (Debian or Ubuntu host): %w", err)
-	}
-	for _, d := range []string{"lists/partial", "cache/archives/partial", "deb"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return "", "", fmt.Errorf("apt: %w", err)
-		}
-	}
-	opts := []string{
-		"-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
-		"-oDir::State::Lists=" + filepath.Join(dir, "lists"),
-		"-oDir::Cache=" + filepath.Join(dir, "cache"),
-		"-oAcquire::Languages=none", "-oAPT::Get::List-Cleanup=false",
-		"-oAcquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
-		"-oAcquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false",
-		"-oAcquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false",
-		"-oAcquire::IndexTargets::deb::CNF::DefaultEnabled=false",
-		"-oDebug::NoLocking=true", "-qq",
-	}
-	run := func(cwd string, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, args[0], append(append([]string{}, opts...), args[1:]...)...)
-		cmd.Dir = cwd
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
-		var out, errb bytes.Buffer
-		cmd.Stdout = &out
-		cmd.Stderr = &errb
-		if a.Log != nil {
-			cmd.Stdout = io.MultiWriter(&out, a.Log)
-			cmd.Stderr = io.MultiWriter(&errb, a.Log)
-		}
-		cmd.WaitDelay = 5 * time.Second
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, lines.Last(errb.String()+out.String(), 6))
-		}
-		return out.String(), nil
-	}
-	if _, err := run(dir, "apt-get", "update"); err != nil {
-		return "", "", err
-	}
-	deps, err := run(dir, "apt-cache", "depends", meta)
-	if err != nil {
-		return "", "", err
-	}
-	pkg := ""
-	for _, line := range strings.Split(deps, "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "Depends:" && strings.HasPrefix(f[1], "linux-image-") {
-			pkg = f[1]
-			break
-		}
-	}
-	if pkg == "" {
-		return "", "", fmt.Errorf("apt-cache depends %s (arm64) names no linux-image package:\n%s", meta, lines.Last(deps, 6))
-	}
-	debDir := filepath.Join(dir, "deb")
-	if _, err := run(debDir, "apt-get", "download", pkg, UserlandPackage); err != nil {
-		return "", "", err
-	}
-	var got []string
-	for _, p := range []string{pkg, UserlandPackage} {
-		debs, _ := filepath.Glob(filepath.Join(debDir, p+"_*_arm64.deb"))
-		if len(debs) != 1 {
-			return "", "", fmt.Errorf("apt-get download %s left %d .deb files for it", p, len(debs))
-		}
-		got = append(got, debs[0])
-	}
-	return got[0], got[1], nil
-}

@@ -116,7 +116,7 @@ func newFetcher(mods map[string]string) *countingFetcher {
 	return &countingFetcher{deb: fakeKernelDeb(dir, mods), busybox: fakeBusyboxDeb(dir)}
 }
 
-func (f *countingFetcher) Fetch(_ context.Context, dir string) (string, string, error) {
+func (f *countingFetcher) Fetch(_ context.Context, _ vm.Arch, dir string) (string, string, error) {
 	f.calls.Add(1)
 	if f.err != nil {
 		return "", "", f.err
@@ -144,7 +144,7 @@ var _ = Describe("the kernel cache", func() {
 	It("fetches once, keeps the Image and the disk modules in load order, and never fetches again", func(ctx SpecContext) {
 		f := newFetcher(debianVirtio)
 		cache := GinkgoT().TempDir()
-		k, fetched, err := vm.EnsureKernel(ctx, cache, f)
+		k, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fetched).To(BeTrue())
 		Expect(k.Package).To(Equal("linux-image-6.1.0-99-cloud-arm64"))
@@ -158,7 +158,7 @@ var _ = Describe("the kernel cache", func() {
 		Expect(filepath.Join(k.ModuleDir(), "virtio_net.ko")).NotTo(BeAnExistingFile(), "only what the disk needs is kept")
 
 		for range 3 {
-			again, fetched, err := vm.EnsureKernel(ctx, cache, f)
+			again, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(fetched).To(BeFalse())
 			Expect(again).To(Equal(k))
@@ -171,12 +171,12 @@ var _ = Describe("the kernel cache", func() {
 	It("fetches again when the cached entry was damaged", func(ctx SpecContext) {
 		f := newFetcher(debianVirtio)
 		cache := GinkgoT().TempDir()
-		k, _, err := vm.EnsureKernel(ctx, cache, f)
+		k, _, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.Remove(filepath.Join(k.ModuleDir(), "virtio_blk.ko"))).To(Succeed())
-		_, ok := vm.CachedKernel(cache)
+		_, ok := vm.CachedKernel(cache, vm.Arm64)
 		Expect(ok).To(BeFalse())
-		k2, fetched, err := vm.EnsureKernel(ctx, cache, f)
+		k2, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fetched).To(BeTrue())
 		Expect(filepath.Join(k2.ModuleDir(), "virtio_blk.ko")).To(BeAnExistingFile())
@@ -186,13 +186,13 @@ var _ = Describe("the kernel cache", func() {
 	It("fetches again over an entry of an older format (one without busybox)", func(ctx SpecContext) {
 		f := newFetcher(debianVirtio)
 		cache := GinkgoT().TempDir()
-		k, _, err := vm.EnsureKernel(ctx, cache, f)
+		k, _, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 		Expect(err).NotTo(HaveOccurred())
 		entry := filepath.Join(k.Dir, "entry.json")
 		b, err := os.ReadFile(entry)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.WriteFile(entry, []byte(strings.Replace(string(b), `"format": 2`, `"format": 1`, 1)), 0o644)).To(Succeed())
-		_, fetched, err := vm.EnsureKernel(ctx, cache, f)
+		_, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fetched).To(BeTrue())
 		Expect(f.calls.Load()).To(Equal(int32(2)))
@@ -205,7 +205,7 @@ var _ = Describe("the kernel cache", func() {
 				f = newFetcher(mods)
 			}
 			cache := GinkgoT().TempDir()
-			_, _, err := vm.EnsureKernel(context.Background(), cache, f)
+			_, _, err := vm.EnsureKernel(context.Background(), cache, vm.Arm64, f)
 			Expect(err).To(MatchError(ContainSubstring(want)))
 			ents, _ := os.ReadDir(cache)
 			Expect(ents).To(BeEmpty())
@@ -254,7 +254,7 @@ var _ = Describe("ModuleDepends", func() {
 // Describe the real modules too, when a real kernel has been cached.
 var _ = Describe("the cached Debian kernel, when there is one", func() {
 	It("has the virtio disk modules in dependency order", func() {
-		k, ok := vm.CachedKernel(vm.DefaultCacheDir())
+		k, ok := vm.CachedKernel(vm.DefaultCacheDir(), vm.Arm64)
 		if !ok {
 			Skip("no arm64 kernel cached in " + vm.DefaultCacheDir())
 		}

@@ -148,7 +148,7 @@ var _ = Describe("booting the real arm64 kernel", Ordered, Serial, Label("qemu")
 			needs.Missing(err.Error(), "qemu-system-arm")
 		}
 		var err error
-		host, err = vm.Setup(ctx, ".", vm.DefaultCacheDir(), vm.Apt{Log: GinkgoWriter})
+		host, err = vm.Setup(ctx, ".", vm.DefaultCacheDir(), vm.Want{}, vm.Apt{Log: GinkgoWriter})
 		Expect(err).NotTo(HaveOccurred())
 		work = GinkgoT().TempDir()
 		disk = filepath.Join(work, "disk")

@@ -17,8 +17,18 @@ const (
 	GuestDisk = "/mnt/disk"
 	// GuestTmpfs is a tmpfs the steps may work in.
 	GuestTmpfs = "/mnt/tmpfs"
-	// GuestDevice is the disk's block device.
+	// GuestDevice is the disk's block device when it is the only one;
+	// the init finds the disks by their serials (DiskSerial, RootSerial).
 	GuestDevice = "/dev/vda"
+	// GuestPath is the PATH of the Debian root's programs.
+	GuestPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	// GuestRoot is where the init mounts the Debian root (read-only) and
+	// chroots each step into.
+	GuestRoot = "/mnt/root"
+	// DiskSerial and RootSerial are the serials of the work disk and of
+	// the root disk (/sys/block/vdX/serial in the guest).
+	DiskSerial = "mapchaos-work"
+	RootSerial = "mapchaos-root"
 	// GuestBusybox is the static busybox; the init links its applets
 	// (sh, sleep, kill ...) into /bin.
 	GuestBusybox = "/bin/busybox"
@@ -32,6 +42,11 @@ type Plan struct {
 	// Disk is true when a disk is attached: the guest mounts GuestDevice
 	// as ext4 at GuestDisk.
 	Disk bool `json:"disk"`
+	// Root is true when the Debian root is attached: the guest mounts it
+	// read-only at GuestRoot, binds /proc, /sys, /dev, /tmp, GuestDisk and
+	// GuestTmpfs into it, puts tmpfs on its /run, /root, /var/tmp and
+	// /var/lib/nfs, and runs every step chrooted there.
+	Root bool `json:"root,omitempty"`
 	// TmpfsMiB bounds the tmpfs at GuestTmpfs (0: the kernel's default,
 	// half of the memory).
 	TmpfsMiB int    `json:"tmpfs_mib,omitempty"`
@@ -42,8 +57,8 @@ type Plan struct {
 type Step struct {
 	// Name names the step in the console protocol and on the host.
 	Name string `json:"name"`
-	// Argv is the program and its arguments (absolute path: there is no
-	// shell and no PATH search in the guest).
+	// Argv is the program and its arguments (absolute path: the init
+	// searches no PATH). With a Debian root, paths are the root's.
 	Argv []string `json:"argv"`
 	// Env is the program's whole environment, "KEY=value".
 	Env []string `json:"env,omitempty"`

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -14,36 +13,25 @@ import (
 	"time"
 )
 
-// QemuBinary is the emulator (Debian package qemu-system-arm).
+// QemuBinary is the arm64 emulator (Debian package qemu-system-arm).
 const QemuBinary = "qemu-system-aarch64"
 
-// FindQemu returns the path of qemu-system-aarch64: $MAPCHAOS_QEMU when
-// set, else from PATH.
-func FindQemu() (string, error) {
-	if p := os.Getenv("MAPCHAOS_QEMU"); p != "" {
-		if !isExecutable(p) {
-			return "", fmt.Errorf("MAPCHAOS_QEMU=%s is not an executable file", p)
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath(QemuBinary)
-	if err != nil {
-		return "", fmt.Errorf("%s not found in PATH: install the Debian package qemu-system-arm "+
-			"(apt-get install --no-install-recommends qemu-system-arm) or set MAPCHAOS_QEMU", QemuBinary)
-	}
-	return p, nil
-}
+// FindQemu returns the path of qemu-system-aarch64 (Arm64.FindQemu).
+func FindQemu() (string, error) { return Arm64.FindQemu() }
 
-// Machine is one boot of an arm64 virt machine: a kernel, an initramfs
-// whose /init is the guest program, and an optional raw disk.
+// Machine is one boot of a virtual machine of Arch (zero: Arm64): a
+// kernel, an initramfs whose /init is the guest program, and optional raw
+// disks.
 type Machine struct {
-	// Qemu is the emulator's path (see FindQemu).
+	Arch Arch
+	// Qemu is the emulator's path (see Arch.FindQemu).
 	Qemu string
-	// Kernel is the arm64 Image; Initrd the gzipped cpio.
+	// Kernel is the kernel image; Initrd the gzipped cpio.
 	Kernel, Initrd string
-	// Disk is a raw disk image attached as virtio-blk (/dev/vda); "" for
-	// none.
-	Disk string
+	// Disk is a raw disk image attached as a writable virtio disk with the
+	// serial DiskSerial; "" for none. RootDisk is attached read-only with
+	// the serial RootSerial (the guest's Debian userland); "" for none.
+	Disk, RootDisk string
 	// MemMiB is the guest's memory (default 1536); CPUs its processors
 	// (default 2); CPU the model (default cortex-a72: "max" is about 4x
 	// slower, for pointer authentication).
@@ -68,6 +56,7 @@ type Machine struct {
 // times slower. Recent arm64 server cores (E0PD) run without it too; it
 // changes nothing a reader sees of a fault.
 func (m Machine) Args() []string {
+	a := m.Arch.orArm64()
 	mem, cpus, cpu := m.MemMiB, m.CPUs, m.CPU
 	if mem == 0 {
 		mem = 1536
@@ -76,17 +65,19 @@ func (m Machine) Args() []string {
 		cpus = 2
 	}
 	if cpu == "" {
-		cpu = "cortex-a72"
+		cpu = a.CPU
 	}
-	args := []string{
-		"-M", "virt", "-cpu", cpu, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
+	args := append(append([]string{}, a.Machine...), "-cpu", cpu, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
 		"-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
 		"-kernel", m.Kernel, "-initrd", m.Initrd,
-		"-append", strings.TrimSpace("console=ttyAMA0 panic=-1 quiet kpti=0 " + m.Append),
-	}
+		"-append", strings.Join(strings.Fields("console="+a.Console+" panic=-1 quiet "+a.Append+" "+m.Append), " "))
 	if m.Disk != "" {
 		args = append(args, "-drive", "file="+m.Disk+",if=none,id=d0,format=raw",
-			"-device", "virtio-blk-device,drive=d0")
+			"-device", a.BlockDevice+",drive=d0,serial="+DiskSerial)
+	}
+	if m.RootDisk != "" {
+		args = append(args, "-drive", "file="+m.RootDisk+",if=none,id=d1,format=raw,readonly=on",
+			"-device", a.BlockDevice+",drive=d1,serial="+RootSerial)
 	}
 	return args
 }

@@ -58,8 +58,17 @@ func run(rep *vm.Reporter) error {
 		}
 		defer unmountDisk()
 	}
+	root := ""
+	if plan.Root {
+		if err := mountRoot(); err != nil {
+			return err
+		}
+		defer unmountRoot()
+		root = vm.GuestRoot
+		_ = rep.Info("userland", "debian")
+	}
 	for _, s := range plan.Steps {
-		if err := runStep(rep, s); err != nil {
+		if err := runStep(rep, s, root); err != nil {
 			return err
 		}
 	}
@@ -146,23 +155,17 @@ func loadModule(path string) error {
 	return nil
 }
 
-// mountDisk waits for the virtio disk to appear and mounts it as ext4.
+// mountDisk waits for the work disk to appear and mounts it as ext4.
 func mountDisk() error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, err := os.Stat(vm.GuestDevice); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not appear within 15s of loading the virtio modules", vm.GuestDevice)
-		}
-		time.Sleep(20 * time.Millisecond)
+	dev, err := diskBySerial(vm.DiskSerial, 15*time.Second)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(vm.GuestDisk, 0o755); err != nil {
 		return fmt.Errorf("mkdir %s: %w", vm.GuestDisk, err)
 	}
-	if err := unix.Mount(vm.GuestDevice, vm.GuestDisk, "ext4", 0, ""); err != nil {
-		return fmt.Errorf("mount %s (ext4) on %s: %w", vm.GuestDevice, vm.GuestDisk, err)
+	if err := unix.Mount(dev, vm.GuestDisk, "ext4", 0, ""); err != nil {
+		return fmt.Errorf("mount %s (ext4) on %s: %w", dev, vm.GuestDisk, err)
 	}
 	return nil
 }
@@ -172,15 +175,16 @@ func unmountDisk() {
 	_ = unix.Unmount(vm.GuestDisk, 0)
 }
 
-// runStep runs one step with its timeout, then sends back what it
-// collected. Only a failure of the guest itself is an error; a step that
-// fails or times out is reported and the next one runs.
-func runStep(rep *vm.Reporter, s vm.Step) error {
+// runStep runs one step with its timeout, chrooted into root when it is
+// not "", then sends back what it collected. Only a failure of the guest
+// itself is an error; a step that fails or times out is reported and the
+// next one runs.
+func runStep(rep *vm.Reporter, s vm.Step, root string) error {
 	if len(s.Argv) == 0 {
 		return fmt.Errorf("step %q has no program", s.Name)
 	}
 	for _, d := range append([]string{s.Dir}, s.Mkdir...) {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(root+d, 0o755); err != nil {
 			return fmt.Errorf("step %s: %w", s.Name, err)
 		}
 	}
@@ -196,7 +200,7 @@ func runStep(rep *vm.Reporter, s vm.Step) error {
 	cmd.Dir = s.Dir
 	cmd.Env = s.Env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Chroot: root}
 	// On timeout, kill every process but init: the step's children run in
 	// their own process groups.
 	cmd.Cancel = func() error { return unix.Kill(-1, unix.SIGKILL) }

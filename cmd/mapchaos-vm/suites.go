@@ -61,7 +61,7 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 
 	cwd, _ := os.Getwd()
 	kcache := vm.DefaultCacheDir()
-	host, err := vm.Setup(ctx, cwd, kcache, vm.Apt{})
+	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: vm.Arm64, Root: true}, vm.Apt{})
 	if err != nil {
 		return 0, err
 	}
@@ -86,7 +86,7 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 	fmt.Fprintf(stdout, "arm64: booting %s under qemu-system-aarch64 (cortex-a72, 2 CPUs, 1536 MiB); %d suite runs (at most %s)\n",
 		host.Kernel.Release, len(runs), timeout.Round(time.Second))
 	bootStart := time.Now()
-	g := vm.Guest{Kernel: host.Kernel, Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"),
+	g := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"),
 		DiskFreeMiB: 1024, Work: work,
 		Plan: vm.Plan{Steps: suiteSteps(runs, kinds, o.ginkgoFlags)},
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: 1536, CPUs: 2, Timeout: timeout,
@@ -206,7 +206,7 @@ func suiteSteps(runs []suiteRun, kinds map[string]suitePkg, ginkgoFlags string) 
 			argv = append(argv, "-test.v")
 		}
 		steps = append(steps, vm.Step{Name: r.step, Argv: argv, Dir: pkgDir,
-			Env: []string{"HOME=/root", "TMPDIR=" + base + "/tmp", "PATH=" + vm.GuestDisk + "/bin:/bin",
+			Env: []string{"HOME=/root", "TMPDIR=" + base + "/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath,
 				"MAPCHAOS_BIN=" + vm.GuestDisk + "/bin/mapchaos", "MAPCHAOS_CACHE=" + vm.GuestDisk + "/cache",
 				"MAPCHAOS_OUT=" + base + "/report"},
 			Mkdir:   []string{base + "/tmp"},
