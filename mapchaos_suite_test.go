@@ -7,6 +7,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/mapchaos/mapchaos/internal/testbin"
 )
 
 func TestMapchaos(t *testing.T) {
@@ -18,7 +20,7 @@ func TestMapchaos(t *testing.T) {
 var bin string
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	b, err := gexec.Build("github.com/mapchaos/mapchaos/cmd/mapchaos")
+	b, err := testbin.Mapchaos()
 	Expect(err).NotTo(HaveOccurred())
 	return []byte(b)
 }, func(b []byte) {

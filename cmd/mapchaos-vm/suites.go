@@ -16,18 +16,24 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/vm"
 )
 
-// defaultPackages are the suites that run in the guest: the engine, the
-// harness and the matrix (real races, real faults), step mode (ptrace and seccomp on
-// an arm64 kernel; the guest's cp is busybox's, whose sendfile it steps)
-// and the unit suites. Left out:
-// cmd/mapchaos and the root package (they build the CLI with gexec, which
-// needs a Go toolchain), suites/tools and examples (they run host tools and
-// shell scripts), vm (it boots qemu itself).
-const defaultPackages = "./engine,./harness,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers"
+// defaultPackages are the suites that run in the guest, with its Debian
+// userland: the engine, the harness and the matrix (real races, real
+// faults), step mode (ptrace and seccomp on an arm64 kernel), the CLI and
+// the root package (with the prebuilt $MAPCHAOS_BIN), the real tools
+// (suites/tools: GNU cp, dash, rsync), the examples' shell updaters, and
+// the unit suites; foreign-reader specs run python3 with maxminddb. Left
+// out: vm (it boots qemu itself).
+const defaultPackages = "./engine,./harness,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers," +
+	"./cmd/mapchaos,.,./suites/tools,./examples"
+
+// guestLabelFilter leaves out, in the guest, the specs that boot qemu
+// themselves (label qemu): emulating a machine inside the emulated one.
+const guestLabelFilter = "!qemu"
 
 type suiteOptions struct {
 	packages, fs, out, ginkgoFlags string
@@ -135,10 +141,13 @@ func parseRuns(o suiteOptions) ([]suiteRun, error) {
 	var runs []suiteRun
 	for _, p := range pkgs {
 		p = "./" + strings.TrimPrefix(path.Clean(strings.TrimPrefix(p, "./")), "/")
-		if strings.Contains(p, "..") || p == "./." {
+		if strings.Contains(p, "..") {
 			return nil, usageError{fmt.Errorf("--packages: %q is not a package of the module", p)}
 		}
 		name := strings.ReplaceAll(strings.TrimPrefix(p, "./"), "/", "-")
+		if p == "./." {
+			p, name = ".", "mapchaos"
+		}
 		for _, f := range fss {
 			runs = append(runs, suiteRun{pkg: p, name: name, fs: f, step: name + "@" + f})
 		}
@@ -147,8 +156,9 @@ func parseRuns(o suiteOptions) ([]suiteRun, error) {
 }
 
 // stage builds the guest init (work/init) and lays out the disk
-// (work/disk): bin/mapchaos, src/<package>/<name>.test with its testdata,
-// src/ginkgo.yml, src/go.mod, and cache/ with the fixture pairs.
+// (work/disk): bin/mapchaos, src/ (the source tree, without .git and
+// mapchaos-out) with src/<package>/<name>.test, and cache/ with the
+// fixture pairs.
 func stage(ctx context.Context, src vm.Source, runs []suiteRun, work string, stdout io.Writer) (map[string]suitePkg, error) {
 	disk := filepath.Join(work, "disk")
 	fmt.Fprintf(stdout, "arm64: compiling the suites, mapchaos and the guest init for linux/arm64 (CGO_ENABLED=0)\n")
@@ -172,16 +182,12 @@ func stage(ctx context.Context, src vm.Source, runs []suiteRun, work string, std
 		if err := src.TestBinary(ctx, r.pkg, filepath.Join(dir, r.name+".test")); err != nil {
 			return nil, err
 		}
-		if err := copyTree(filepath.Join(src.Root, r.pkg, "testdata"), filepath.Join(dir, "testdata")); err != nil {
-			return nil, err
-		}
 	}
-	// The suites find ../../ginkgo.yml and the module's go.mod as in the
-	// source tree.
-	for _, f := range []string{"ginkgo.yml", "go.mod"} {
-		if err := copyTree(filepath.Join(src.Root, f), filepath.Join(disk, "src", f)); err != nil {
-			return nil, err
-		}
+	// The suites find their testdata, scripts (examples/*.sh), the foreign
+	// reader (readers/foreign), ../../ginkgo.yml and the module's go.mod as
+	// in the source tree.
+	if err := copySource(src.Root, filepath.Join(disk, "src")); err != nil {
+		return nil, err
 	}
 	if err := stageFixtures(ctx, src.Root, filepath.Join(disk, "cache"), stdout); err != nil {
 		return nil, err
@@ -196,11 +202,11 @@ func suiteSteps(runs []suiteRun, kinds map[string]suitePkg, ginkgoFlags string) 
 	var steps []vm.Step
 	for _, r := range runs {
 		base := map[string]string{"ext4": vm.GuestDisk, "tmpfs": vm.GuestTmpfs}[r.fs] + "/suites/" + r.name
-		pkgDir := vm.GuestDisk + "/src/" + strings.TrimPrefix(r.pkg, "./")
+		pkgDir := strings.TrimSuffix(vm.GuestDisk+"/src/"+strings.TrimPrefix(r.pkg, "./"), "/.")
 		argv := []string{pkgDir + "/" + r.name + ".test", "-test.timeout=" + (30 * time.Minute).String()}
 		if kinds[r.pkg].ginkgo {
 			argv = append(argv, "-ginkgo.no-color", "-ginkgo.randomize-all", "-ginkgo.fail-on-pending",
-				"-ginkgo.junit-report="+base+"/junit.xml")
+				"-ginkgo.junit-report="+base+"/junit.xml", "-ginkgo.label-filter="+guestLabelFilter)
 			argv = append(argv, strings.Fields(ginkgoFlags)...)
 		} else {
 			argv = append(argv, "-test.v")
@@ -223,6 +229,7 @@ func summarize(stdout io.Writer, runs []suiteRun, kinds map[string]suitePkg, t v
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(tw, "suite\tfs\tresult\tspecs\tpassed\tfailed\tskipped\ttime")
 	failedRuns, total := 0, junitCounts{}
+	var skipped []string
 	for _, r := range runs {
 		s := t.Step(r.step)
 		dst := filepath.Join(out, r.fs, r.name)
@@ -235,7 +242,11 @@ func summarize(stdout io.Writer, runs []suiteRun, kinds map[string]suitePkg, t v
 				if err := vm.Unpack(s.Blob, dst); err != nil {
 					return 0, total, err
 				}
-				counts, _ = readJUnit(filepath.Join(dst, "junit.xml"))
+				var skips []string
+				counts, skips, _ = readJUnitSkips(filepath.Join(dst, "junit.xml"))
+				for _, sk := range skips {
+					skipped = append(skipped, r.step+": "+sk)
+				}
 				if err := markReport(filepath.Join(dst, "report")); err != nil {
 					return 0, total, err
 				}
@@ -262,7 +273,16 @@ func summarize(stdout io.Writer, runs []suiteRun, kinds map[string]suitePkg, t v
 		total.add(counts)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.pkg, r.fs, verdict, counts.Tests, counts.passed(), counts.Failures+counts.Errors, counts.Skipped, stepDuration(s))
 	}
-	return failedRuns, total, tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return failedRuns, total, err
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(stdout, "\nskipped in the guest (%d):\n", len(skipped))
+		for _, sk := range skipped {
+			fmt.Fprintf(stdout, "  %s\n", lines.First(sk))
+		}
+	}
+	return failedRuns, total, nil
 }
 
 // markReport records, in the report a suite wrote in the guest (the
@@ -308,23 +328,51 @@ func (c *junitCounts) add(o junitCounts) {
 // readJUnit reads the totals of a Ginkgo junit report. Ginkgo counts
 // skipped specs per testsuite and, in <testsuites>, as disabled.
 func readJUnit(p string) (junitCounts, error) {
-	var doc struct {
+	c, _, err := readJUnitSkips(p)
+	return c, err
+}
+
+// junitDoc is what summarize reads of a Ginkgo junit report.
+type junitDoc struct {
+	junitCounts
+	Suites []struct {
 		junitCounts
-		Suites []junitCounts `xml:"testsuite"`
-	}
+		Cases []struct {
+			Name    string `xml:"name,attr"`
+			Status  string `xml:"status,attr"`
+			Skipped *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"skipped"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+// readJUnitSkips is readJUnit, and the skipped specs, each "name: reason".
+func readJUnitSkips(p string) (junitCounts, []string, error) {
+	var doc junitDoc
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return junitCounts{}, err
+		return junitCounts{}, nil, err
 	}
 	if err := xml.Unmarshal(b, &doc); err != nil {
-		return junitCounts{}, fmt.Errorf("%s: %w", p, err)
+		return junitCounts{}, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	c := doc.junitCounts
 	c.Skipped, c.Disabled = 0, 0
+	var skips []string
 	for _, s := range doc.Suites {
 		c.Skipped += s.Skipped + s.Disabled
+		for _, tc := range s.Cases {
+			if tc.Skipped != nil || tc.Status == "skipped" || tc.Status == "pending" {
+				msg := tc.Status
+				if tc.Skipped != nil && tc.Skipped.Message != "" {
+					msg = tc.Skipped.Message
+				}
+				skips = append(skips, tc.Name+": "+msg)
+			}
+		}
 	}
-	return c, nil
+	return c, skips, nil
 }
 
 func stepDuration(s *vm.StepResult) string {
@@ -381,6 +429,27 @@ func treeSize(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// copySource copies the module's source tree to dst (hard links where it
+// can), leaving out hidden directories, mapchaos-out and test binaries.
+func copySource(root, dst string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		name := d.Name()
+		switch {
+		case d.IsDir() && rel != "." && (strings.HasPrefix(name, ".") || rel == "mapchaos-out"):
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		case !d.Type().IsRegular() || strings.HasSuffix(name, ".test"):
+			return nil
+		}
+		return vm.Stage(p, filepath.Join(dst, rel))
+	})
 }
 
 // copyTree copies a file or a directory tree (hard links where it can); a
