@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,8 +19,20 @@ import (
 // (qemu-system-aarch64): it builds mapchaos for linux/arm64 from source,
 // boots Debian's arm64 cloud kernel (fetched once, cached) with the guest
 // init, runs the same plan there on ext4 and on tmpfs, and returns both
-// reports, marked goarch arm64 and emulation qemu-system.
-type Arm64 struct{}
+// reports, marked goarch arm64 and emulation qemu-system. The guest runs
+// Debian's own userland (vm.RootPackages), so a check's updater
+// (WriterCmd) and foreign reader (ReaderCmd) run there as they are:
+// `mapchaos check` runs in the guest, in GuestWork, where Stage's files
+// and folders are copied first.
+type Arm64 struct {
+	// Stage lists files and folders of this machine copied into the
+	// guest's working directory (check's --stage).
+	Stage []string
+}
+
+// GuestWork is the working directory of a check in the guest: staged
+// files are there, and the updater and the reader run there.
+const GuestWork = vm.GuestDisk + "/work"
 
 // Name says where the run happens.
 func (Arm64) Name() string { return "an arm64 guest (qemu-system-aarch64)" }
@@ -38,9 +51,12 @@ const arm64Machine = "qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1536
 func (g Arm64) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 	start := time.Now()
 	for _, c := range r.Plan.Combos {
-		if len(c.Reader.Command) > 0 {
-			return nil, Badf("--arch arm64: reader %q is a foreign program of this machine; the arm64 guest runs the built-in readers only", c.Reader.Name)
+		if len(c.Reader.Command) > 0 && r.WriterCmd == "" {
+			return nil, Badf("--arch arm64: reader %q is a foreign program; the arm64 guest runs foreign readers in a check (mapchaos check --arch arm64 --reader-cmd ...)", c.Reader.Name)
 		}
+	}
+	if err := checkStage(g.Stage); err != nil {
+		return nil, err
 	}
 	timeout, err := arm64Timeout(len(r.Plan.Combos))
 	if err != nil {
@@ -87,6 +103,11 @@ func (g Arm64) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 	if err != nil {
 		return vm.Outcome{}, timings{}, fmt.Errorf("--arch arm64: %w", err)
 	}
+	for _, p := range g.Stage {
+		if err := copyInto(p, filepath.Join(work, "disk", "work")); err != nil {
+			return vm.Outcome{}, timings{}, fmt.Errorf("--arch arm64: --stage %s: %w", p, err)
+		}
+	}
 	t := timings{build: time.Since(buildStart)}
 	r.Events.Note(fmt.Sprintf("arm64: booting %s, %s; running %d combinations on ext4, then on tmpfs (at most %s)",
 		host.Kernel.Release, arm64Machine, len(r.Plan.Combos), timeout.Round(time.Second)))
@@ -132,6 +153,9 @@ func stageArm64(ctx context.Context, src vm.Source, pair fixtures.Pair, cfgPath,
 
 // arm64Steps are the guest's runs of the plan, one per file system.
 func arm64Steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
+	if r.WriterCmd != "" {
+		return checkSteps(r, stageArgs, timeout)
+	}
 	var ws, rs []string
 	for _, w := range r.Plan.Writers() {
 		ws = append(ws, w.Name)
@@ -250,10 +274,27 @@ func arm64Timeout(combos int) (time.Duration, error) {
 }
 
 func kernelNote(h vm.Host) string {
+	return kernelLine(h) + "; " + RootNote(h)
+}
+
+func kernelLine(h vm.Host) string {
 	if h.Fetched {
 		return fmt.Sprintf("downloaded %s %s in %.1fs (cached for the next run)", h.Kernel.Package, h.Kernel.Version, h.FetchTime.Seconds())
 	}
 	return fmt.Sprintf("kernel %s %s (cached, not downloaded)", h.Kernel.Package, h.Kernel.Version)
+}
+
+// RootNote says where the guest's Debian userland came from.
+func RootNote(h vm.Host) string {
+	r := h.Root
+	if r.Dir == "" {
+		return "no Debian root"
+	}
+	how := "cached"
+	if h.RootBuilt {
+		how = fmt.Sprintf("downloaded and built in %.1fs", h.RootTime.Seconds())
+	}
+	return fmt.Sprintf("Debian root: %d packages, %d MiB unpacked (%s, %s)", len(r.Packages), r.SizeMiB, how, r.Image())
 }
 
 func kernelTiming(h vm.Host) string {
@@ -276,4 +317,93 @@ func orEmpty(s string) string {
 		return ""
 	}
 	return "(" + s + ") "
+}
+
+// checkSteps are the guest's runs of a check, one per file system: the
+// same `mapchaos check`, run in GuestWork.
+func checkSteps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
+	var builtin []string
+	for _, c := range r.Plan.Combos {
+		if len(c.Reader.Command) == 0 {
+			builtin = append(builtin, c.Reader.Name)
+		}
+	}
+	p := r.Repro
+	args := []string{"--writer-cmd", r.WriterCmd, "--readers", strings.Join(builtin, ",")}
+	if r.ReaderCmd != "" {
+		args = append(args, "--reader-cmd", r.ReaderCmd)
+	}
+	args = append(args, "--seed", fmt.Sprint(r.Plan.Config.Race.Seed), "--updates", fmt.Sprint(r.Plan.Config.Race.Updates))
+	if p.Mode != "" {
+		args = append(args, "--mode", p.Mode)
+	}
+	if p.TargetKind != "" {
+		args = append(args, "--target-kind", p.TargetKind)
+	}
+	if p.Timeout != 0 {
+		args = append(args, "--writer-timeout", p.Timeout.String())
+	}
+	if f := r.Plan.Config.Fixture; f.Old == "" {
+		args = append(args, "--size", fmt.Sprint(f.Size), "--shape", string(f.Shape))
+	}
+	var steps []vm.Step
+	for _, run := range arm64Runs {
+		argv := append([]string{vm.GuestDisk + "/bin/mapchaos", "check"}, stageArgs...)
+		argv = append(append(argv, args...), "--out", run.dir)
+		steps = append(steps, vm.Step{Name: run.fs, Argv: argv, Dir: GuestWork, Collect: []string{run.dir}, CollectBase: run.dir,
+			Env:     []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath},
+			Timeout: vm.Duration(timeout)})
+	}
+	return steps
+}
+
+// checkStage refuses --stage paths that do not exist, before anything is
+// built or booted.
+func checkStage(paths []string) error {
+	seen := map[string]string{}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return Badf("--stage %s: %v (want a file or folder of this machine to copy into the guest's working directory)", p, err)
+		}
+		base := filepath.Base(filepath.Clean(p))
+		if prev, ok := seen[base]; ok {
+			return Badf("--stage %s and --stage %s: both would be %s in the guest's working directory", prev, p, base)
+		}
+		seen[base] = p
+	}
+	return nil
+}
+
+// copyInto copies the file or folder src into the directory dir, under its
+// own name, keeping the permission bits (scripts stay executable).
+func copyInto(src, dir string) error {
+	src = filepath.Clean(src)
+	dst := filepath.Join(dir, filepath.Base(src))
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case !d.Type().IsRegular():
+			return nil
+		}
+		if err := vm.StageCopy(p, target); err != nil {
+			return err
+		}
+		return os.Chmod(target, info.Mode().Perm())
+	})
 }

@@ -40,6 +40,8 @@ type Repro struct {
 	Timeout time.Duration
 	// FS is --fs (a file system mounted for the run), when set.
 	FS string
+	// Stage is check's --stage paths (with --arch).
+	Stage []string
 }
 
 // For renders the command that runs writer x reader again; reader is a
@@ -104,6 +106,9 @@ func (r Repro) check(reader string) string {
 	}
 	if r.Model != "" && r.Model != "posix" {
 		parts = append(parts, "--model", r.Model)
+	}
+	for _, p := range r.Stage {
+		parts = append(parts, "--stage", q(p))
 	}
 	return strings.Join(append(parts, r.arch()...), " ")
 }

@@ -6,14 +6,18 @@
 //
 // It compiles each package's tests for linux/arm64 with CGO_ENABLED=0
 // (go test -c), builds mapchaos and the guest init the same way, lays them
-// out on an ext4 disk as in the source tree (src/<package>/<name>.test with
-// its testdata, src/ginkgo.yml, src/go.mod) together with this machine's
-// fixture cache, boots the cached Debian arm64 kernel (package vm) and runs
-// each test binary as a step of the guest init, with $MAPCHAOS_BIN naming
+// out on an ext4 disk with a copy of the source tree (src/<package>/<name>.test
+// beside the package's files, so testdata, scripts and the foreign reader
+// are where the specs look) together with this machine's fixture cache,
+// boots the cached Debian arm64 kernel with the guest's Debian root (package
+// vm: dash, GNU coreutils, rsync, python3 with maxminddb ...) and runs each
+// test binary as a step of the guest init, chrooted into that root, with
+// -ginkgo.label-filter='!qemu' (specs that boot qemu themselves are left
+// out) and $MAPCHAOS_BIN naming
 // the prebuilt mapchaos (the guest has no Go toolchain), $MAPCHAOS_CACHE
 // the staged fixtures and $TMPDIR and $MAPCHAOS_OUT on the chosen file
 // system. Each suite's junit.xml (and the matrix suite's report) comes back
-// to --out/<fs>/<suite>/.
+// to --out/<fs>/<suite>/; every skipped spec is listed with its reason.
 //
 // Exit status: 0 every suite passed, 1 a suite failed, 2 bad usage, 3 the
 // harness failed (no qemu, no kernel, no Go toolchain, a guest that hung or

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/lines"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/vm"
@@ -76,6 +77,7 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 	} else {
 		fmt.Fprintf(stdout, "arm64: kernel %s %s (cached in %s)\n", host.Kernel.Package, host.Kernel.Version, kcache)
 	}
+	fmt.Fprintf(stdout, "arm64: %s\n", harness.RootNote(host))
 	work, err := os.MkdirTemp("", "mapchaos-vm-")
 	if err != nil {
 		return 0, err

@@ -71,7 +71,8 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
 	model                                                                    string
-	old, new, fs                                                             string
+	old, new, fs, arch                                                       string
+	stage                                                                    stringList // --stage, repeatable
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
 
@@ -104,6 +105,8 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.DurationVar(&f.timeout, "writer-timeout", writers.DefaultTimeout, "longest one run of the updater may take; past it its process group is killed and the updater failed")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.StringVar(&f.fs, "fs", "", fsUsage)
+	fs.StringVar(&f.arch, "arch", "native", "native, or arm64: run the updater and the readers inside a real arm64 Linux kernel with a Debian userland (qemu-system-aarch64)")
+	fs.Var(&f.stage, "stage", "with --arch arm64: copy this file or folder of this machine into the guest's working directory, where the updater and the reader run (repeatable)")
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err
 	}
@@ -165,7 +168,10 @@ func (f *checkFlags) validate() error {
 	if f.fixture.Shape.Ratio() == 0 {
 		return fmt.Errorf("--shape %q: want same, shrink or grow", f.shape)
 	}
-	if err := f.exec(nil).Validate(); err != nil {
+	if err := f.validateArch(); err != nil {
+		return err
+	}
+	if err := f.guestExec().Validate(); err != nil {
 		return fmt.Errorf("--writer-cmd: %w", err)
 	}
 	if f.readerCmd != "" {
@@ -175,7 +181,7 @@ func (f *checkFlags) validate() error {
 		if _, err := readers.Foreign("exec", f.readerArgv); err != nil {
 			return fmt.Errorf("--reader-cmd: %w", err)
 		}
-		if _, err := exec.LookPath(f.readerArgv[0]); err != nil {
+		if _, err := exec.LookPath(f.readerArgv[0]); err != nil && f.arch == "native" {
 			return fmt.Errorf("--reader-cmd: program %q: %w", f.readerArgv[0], errors.Unwrap(err))
 		}
 	}
@@ -235,14 +241,21 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("while the reports were written (each is whole): %w", err)
 	}
-	rep := placed[0].Report
-	if n := len(r.Plan.Combos) - len(rep.Results); n > 0 {
-		fmt.Fprintf(a.stdout, "the updater failed: not racing the other %d readers\n", n)
+	code := 0
+	for _, pl := range placed { // one per file system in a guest
+		rep := pl.Report
+		if n := len(r.Plan.Combos) - len(rep.Results); n > 0 {
+			fmt.Fprintf(a.stdout, "the updater failed: not racing the other %d readers\n", n)
+		}
+		fmt.Fprintln(a.stdout)
+		if pl.Label != "" {
+			fmt.Fprintf(a.stdout, "on %s in the %s guest:\n", pl.Label, f.arch)
+		}
+		printCheckSummary(a.stdout, rep)
+		fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(pl.Dir, reports.JSONFile))
+		code = max(code, checkVerdict(a.stdout, rep, pl.Dir, time.Since(start)))
 	}
-	fmt.Fprintln(a.stdout)
-	printCheckSummary(a.stdout, rep)
-	fmt.Fprintf(a.stdout, "\nreport: %s (also report.md, report.html, junit.xml)\n", filepath.Join(r.Out, reports.JSONFile))
-	return checkVerdict(a.stdout, rep, r.Out, time.Since(start)), nil
+	return code, nil
 }
 
 // checkRun builds the run of a check: the updater against each chosen
@@ -274,7 +287,11 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "power-loss" {
 		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
 	}
-	return &harness.Run{Plan: plan, Mode: mode, Env: fsEnv(f.fs), Self: a.self, Repro: repro,
+	env := fsEnv(f.fs)
+	if f.arch == "arm64" {
+		env, repro.Stage = harness.Arm64{Stage: f.stage}, f.stage
+	}
+	return &harness.Run{Plan: plan, Mode: mode, Env: env, Self: a.self, Repro: repro,
 		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil
 }
 
