@@ -38,6 +38,23 @@ var _ = Describe("Machine", func() {
 			ContainSubstring("-m 1024"), ContainSubstring("-smp 1"), ContainSubstring("-cpu max"), Not(ContainSubstring("-drive"))))
 	})
 
+	It("boots the amd64 guest under TCG (never KVM) with its own console and PCI disks, the root read-only", func() {
+		m := vm.Machine{Arch: vm.Amd64, Kernel: "/k/vmlinuz", Initrd: "/w/i", Disk: "/w/disk.ext4", RootDisk: "/c/root.ext4"}
+		args := strings.Join(m.Args(), " ")
+		for _, want := range []string{"-M q35,accel=tcg", "-cpu max", "console=ttyS0 panic=-1 quiet",
+			"-device virtio-blk-pci,drive=d0,serial=" + vm.DiskSerial,
+			"-drive file=/c/root.ext4,if=none,id=d1,format=raw,readonly=on", "-device virtio-blk-pci,drive=d1,serial=" + vm.RootSerial} {
+			Expect(args).To(ContainSubstring(want))
+		}
+		Expect(args).NotTo(ContainSubstring("kvm"))
+		Expect(args).NotTo(ContainSubstring("kpti"))
+		a, err := vm.ArchNamed("amd64")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(a.Qemu).To(Equal("qemu-system-x86_64"))
+		_, err = vm.ArchNamed("sparc")
+		Expect(err).To(MatchError(ContainSubstring(`guest architecture "sparc": want arm64 or amd64`)))
+	})
+
 	DescribeTable("a boot without a complete result is a GuestError with the console tail, and nothing is left running",
 		func(body string, timeout time.Duration, want string, isTimeout bool) {
 			dir := GinkgoT().TempDir()
