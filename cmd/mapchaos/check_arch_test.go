@@ -36,7 +36,7 @@ var _ = Describe("mapchaos check --arch arm64 --stage", func() {
 		Expect(os.WriteFile(filepath.Join(dir, "tools", "update.sh"), []byte("#!/bin/sh\nset -eu\ncp \"$1\" \"$2\"\n"), 0o755)).To(Succeed())
 		reader, err := filepath.Abs(filepath.Join("..", "..", "readers", "foreign", "mmdb_reader.py"))
 		Expect(err).NotTo(HaveOccurred())
-		s := mapchaos(dir, "check", "--arch", "arm64", "--mode", "step", "--size", "1MiB", "--readers", "mmap",
+		s := mapchaos(dir, "check", "--arch", "arm64", "--updates", "4", "--size", "1MiB", "--readers", "mmap",
 			"--writer-cmd", "./tools/update.sh {new} {target}", "--stage", "tools",
 			"--reader-cmd", "python3 mmdb_reader.py {target}", "--stage", reader, "--out", "out")
 		Eventually(s, 12*time.Minute).Should(gexec.Exit(1))
