@@ -337,6 +337,9 @@ func checkSteps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 	if p.Mode != "" {
 		args = append(args, "--mode", p.Mode)
 	}
+	if p.Model != "" {
+		args = append(args, "--model", p.Model)
+	}
 	if p.TargetKind != "" {
 		args = append(args, "--target-kind", p.TargetKind)
 	}
