@@ -4,8 +4,8 @@
 // qemu-system-x86_64 for the amd64 guest of package vm). It is built
 // static for the guest's architecture and is the initramfs's /init.
 //
-// It mounts /proc, /sys, /dev (devtmpfs), /tmp, /run and a tmpfs at
-// /mnt/tmpfs, loads the virtio modules the plan names with finit_module(2),
+// It mounts /proc, /sys, /dev (devtmpfs, with /dev/shm and /dev/pts), /tmp,
+// /run and a tmpfs at /mnt/tmpfs, loads the virtio modules the plan names with finit_module(2),
 // finds the disks by their virtio serials, mounts the work disk (ext4) at
 // /mnt/disk and, when the plan has a Debian root (vm.Plan.Root), mounts that
 // read-only at /mnt/root, binds /proc, /sys, /dev, /tmp, /mnt/disk and

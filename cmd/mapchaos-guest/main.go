@@ -75,7 +75,8 @@ func run(rep *vm.Reporter) error {
 	return nil
 }
 
-// mountBase mounts what every program expects: /proc, /sys, /dev, /tmp.
+// mountBase mounts what every program expects: /proc, /sys, /dev (with
+// /dev/shm and /dev/pts), /tmp, /run.
 func mountBase() error {
 	mounts := []struct{ src, dir, fstype, data string }{
 		{"proc", "/proc", "proc", ""},
@@ -97,6 +98,14 @@ func mountBase() error {
 	}
 	if err := unix.Mount("tmpfs", "/dev/shm", "tmpfs", 0, "mode=1777"); err != nil {
 		return fmt.Errorf("mount /dev/shm: %w", err)
+	}
+	// Pseudo-terminals (/dev/ptmx and its slaves), for programs and specs
+	// that talk to a terminal.
+	if err := os.MkdirAll("/dev/pts", 0o755); err != nil {
+		return fmt.Errorf("mkdir /dev/pts: %w", err)
+	}
+	if err := unix.Mount("devpts", "/dev/pts", "devpts", 0, "mode=0620,ptmxmode=0666"); err != nil {
+		return fmt.Errorf("mount devpts on /dev/pts: %w", err)
 	}
 	return nil
 }

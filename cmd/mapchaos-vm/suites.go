@@ -123,6 +123,10 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 	// The closing line, in the form CI runners read: specs of the Ginkgo
 	// suites; a failed run without a failed spec counts as one failure.
 	fmt.Fprintf(stdout, "arm64: %d passed, %d failed, %d skipped\n", total.passed(), total.Failures+total.Errors, total.Skipped)
+	if total.Filtered > 0 {
+		fmt.Fprintf(stdout, "arm64: %d specs left out by a filter (label %s: they boot qemu themselves; or --ginkgo-flags), not counted as skipped\n",
+			total.Filtered, guestLabelFilter)
+	}
 	return code, nil
 }
 
@@ -317,9 +321,14 @@ type junitCounts struct {
 	Errors   int `xml:"errors,attr"`
 	Skipped  int `xml:"skipped,attr"`
 	Disabled int `xml:"disabled,attr"`
+	// Filtered are specs a filter left out (counted in Skipped by Ginkgo,
+	// taken out of it by readJUnitSkips).
+	Filtered int `xml:"-"`
 }
 
-func (c junitCounts) passed() int { return c.Tests - c.Failures - c.Errors - c.Skipped - c.Disabled }
+func (c junitCounts) passed() int {
+	return c.Tests - c.Failures - c.Errors - c.Skipped - c.Disabled - c.Filtered
+}
 
 func (c *junitCounts) add(o junitCounts) {
 	c.Tests += o.Tests
@@ -327,6 +336,7 @@ func (c *junitCounts) add(o junitCounts) {
 	c.Errors += o.Errors
 	c.Skipped += o.Skipped
 	c.Disabled += o.Disabled
+	c.Filtered += o.Filtered
 }
 
 // readJUnit reads the totals of a Ginkgo junit report. Ginkgo counts
@@ -371,6 +381,12 @@ func readJUnitSkips(p string) (junitCounts, []string, error) {
 				msg := tc.Status
 				if tc.Skipped != nil && tc.Skipped.Message != "" {
 					msg = tc.Skipped.Message
+				}
+				if msg == "skipped" {
+					// No reason: a filter left it out (label qemu, --ginkgo-flags).
+					c.Skipped--
+					c.Filtered++
+					continue
 				}
 				skips = append(skips, tc.Name+": "+msg)
 			}

@@ -87,6 +87,25 @@ var _ = Describe("mapchaos-vm suites", func() {
 		Expect(err).To(HaveOccurred())
 	})
 
+	It("lists each skipped spec with its reason, and counts the ones a filter left out apart", func() {
+		p := filepath.Join(GinkgoT().TempDir(), "junit.xml")
+		Expect(os.WriteFile(p, []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="4" disabled="2" errors="0" failures="0">
+  <testsuite name="CLI Suite" tests="4" skipped="2" failures="0" errors="0">
+    <testcase name="[It] runs" status="passed"></testcase>
+    <testcase name="[It] renders" status="passed"></testcase>
+    <testcase name="[It] opens the page" status="skipped"><skipped message="skipped - missing: chromium"></skipped></testcase>
+    <testcase name="[It] boots qemu" status="skipped"><skipped message="skipped"></skipped></testcase>
+  </testsuite>
+</testsuites>`), 0o644)).To(Succeed())
+		c, skips, err := readJUnitSkips(p)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(skips).To(Equal([]string{"[It] opens the page: skipped - missing: chromium"}))
+		Expect(c.Skipped).To(Equal(1))
+		Expect(c.Filtered).To(Equal(1))
+		Expect(c.passed()).To(Equal(2))
+	})
+
 	It("copies trees by hard link, and a missing tree is nothing to copy", func() {
 		src := GinkgoT().TempDir()
 		Expect(os.MkdirAll(filepath.Join(src, "a", "b"), 0o755)).To(Succeed())
