@@ -14,7 +14,7 @@ import (
 
 var _ = Describe("geoip2-golang (v1 and v2) typed lookups on a GeoIP2 fixture of their kind", func() {
 	DescribeTable("die under cp with the frames a production trace shows",
-		func(ctx SpecContext, reader, kind, frame string) {
+		func(ctx SpecContext, reader, kind, lib, call string) {
 			cfg := config("cp", reader)
 			cfg.Pair = env.Typed[kind]
 			res, err := engine.Run(ctx, cfg)
@@ -23,14 +23,18 @@ var _ = Describe("geoip2-golang (v1 and v2) typed lookups on a GeoIP2 fixture of
 			Expect(res.Evidence.Code).To(Equal("BUS_ADRERR"))
 			// The whole stderr of the reader that died: where the fault
 			// lands (memmove, memequal ...) decides how deep the frame is.
+			// The first to die may be a running reader in a typed lookup,
+			// or a starting reader opening the file mid-rewrite (the
+			// library's Open scans the mapping for its metadata): both are
+			// what a production trace of that library shows.
 			stderr, err := os.ReadFile(filepath.Join(cfg.Dir, "readers", res.Evidence.Reader+".stderr"))
 			Expect(err).NotTo(HaveOccurred())
-			Expect(string(stderr)).To(ContainSubstring(frame))
+			Expect(string(stderr)).To(Or(ContainSubstring(lib+".(*Reader)."+call), ContainSubstring(lib+".Open")))
 		},
-		Entry("City", "geoip2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang.(*Reader).City"),
-		Entry("Enterprise", "geoip2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang.(*Reader).Enterprise"),
-		Entry("v2 City", "geoip2-v2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang/v2.(*Reader).City"),
-		Entry("v2 Enterprise", "geoip2-v2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang/v2.(*Reader).Enterprise"),
+		Entry("City", "geoip2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang", "City"),
+		Entry("Enterprise", "geoip2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang", "Enterprise"),
+		Entry("v2 City", "geoip2-v2-city", fixtures.KindCity, "github.com/oschwald/geoip2-golang/v2", "City"),
+		Entry("v2 Enterprise", "geoip2-v2-enterprise", fixtures.KindEnterprise, "github.com/oschwald/geoip2-golang/v2", "Enterprise"),
 	)
 
 	DescribeTable("are safe under symlink-swap, every typed answer checked",
