@@ -176,7 +176,7 @@ var _ = Describe("mapchaos matrix --arch arm64", Ordered, Serial, Label("arm64",
 			GinkgoT().Setenv("MAPCHAOS_VM_CACHE", filepath.Join(dir, "empty-cache"))
 			GinkgoT().Setenv("PATH", shim(unreachableApt(filepath.Join(dir, "apt-called")))+":"+os.Getenv("PATH"))
 			return nil
-		}, 2*time.Minute, "cannot get the arm64 kernel (Debian's linux-image-cloud-arm64, downloaded once with apt-get into ", "apt-get update: exit status 100", "E: Failed to fetch"),
+		}, 2*time.Minute, "cannot get the arm64 kernel (Debian's linux-image-cloud-arm64, downloaded once with apt-get into ", "apt-get update (arm64): exit status 100", "E: Failed to fetch"),
 		Entry("a guest that runs past the timeout", func(dir string) []string {
 			GinkgoT().Setenv("MAPCHAOS_VM_TIMEOUT", "40s")
 			writeConfig(dir, strings.Replace(small, "updates: 6", "updates: 5000", 1))
