@@ -86,21 +86,10 @@ func (p PowerLoss) Writer(ctx context.Context, r *Run, combos []Combo) ([]report
 
 // updates traces and judges each update of writer w in Out/runs/<writer>_power-loss.
 func (p PowerLoss) updates(ctx context.Context, r *Run, m powerloss.Model, w writers.Strategy, regs []readers.Registration) ([]powerloss.Update, error) {
-	orc, err := oracle(r.Pair)
+	u, orc, dir, err := layOut(r, w, "_power-loss")
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(r.Out, "runs", w.Name+"_power-loss")
-	if err := freshDir(dir); err != nil {
-		return nil, err
-	}
-	vers := [2]string{filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")}
-	for i, src := range []string{r.Pair.A, r.Pair.B} {
-		if err := fixtures.CopyReadOnly(src, vers[i]); err != nil {
-			return nil, err
-		}
-	}
-	u := stepping{r: r, w: w, data: filepath.Join(dir, "data"), vers: vers}
 	var ups []powerloss.Update
 	for seq := 1; seq <= max(p.Updates, 1); seq++ {
 		up, err := p.one(ctx, r, m, u, seq, regs, orc, filepath.Join(dir, "states"))

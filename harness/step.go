@@ -58,21 +58,10 @@ func (s Step) Writer(ctx context.Context, r *Run, combos []Combo) ([]reports.Ent
 
 // updates steps each update of writer w in Out/runs/<writer>_step.
 func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []readers.Registration) ([]step.Update, error) {
-	orc, err := oracle(r.Pair)
+	u, orc, dir, err := layOut(r, w, "_step")
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(r.Out, "runs", w.Name+"_step")
-	if err := freshDir(dir); err != nil {
-		return nil, err
-	}
-	vers := [2]string{filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")}
-	for i, src := range []string{r.Pair.A, r.Pair.B} {
-		if err := fixtures.CopyReadOnly(src, vers[i]); err != nil {
-			return nil, err
-		}
-	}
-	u := stepping{r: r, w: w, data: filepath.Join(dir, "data"), vers: vers}
 	var ups []step.Update
 	for seq := 1; seq <= max(s.Updates, 1); seq++ {
 		cfg, err := u.config(seq)
@@ -108,6 +97,28 @@ func (s Step) trace() func(context.Context, step.Config) (*step.Sequence, error)
 		return s.Trace
 	}
 	return step.Run
+}
+
+// layOut makes the run directory Out/runs/<writer><suffix> of writer w
+// (it must be new or empty) with read-only copies of both versions, and
+// returns the updates laid out there, the oracle of the pair, and the
+// directory.
+func layOut(r *Run, w writers.Strategy, suffix string) (stepping, fixtures.Oracle, string, error) {
+	orc, err := oracle(r.Pair)
+	if err != nil {
+		return stepping{}, nil, "", err
+	}
+	dir := filepath.Join(r.Out, "runs", w.Name+suffix)
+	if err := freshDir(dir); err != nil {
+		return stepping{}, nil, "", err
+	}
+	vers := [2]string{filepath.Join(dir, "versions", "A.mmdb"), filepath.Join(dir, "versions", "B.mmdb")}
+	for i, src := range []string{r.Pair.A, r.Pair.B} {
+		if err := fixtures.CopyReadOnly(src, vers[i]); err != nil {
+			return stepping{}, nil, "", err
+		}
+	}
+	return stepping{r: r, w: w, data: filepath.Join(dir, "data"), vers: vers}, orc, dir, nil
 }
 
 // stepping is one writer's updates laid out for step mode: A is vers[0],

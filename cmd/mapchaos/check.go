@@ -229,17 +229,9 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	a.announceCheck(r)
 	p := newPrinter(a, "check", len(r.Plan.Combos), start)
 	p.line = checkLine
-	r.Events = p
-	placed, err := r.Execute(ctx)
-	p.close()
+	placed, err := execute(ctx, r, p)
 	if err != nil {
 		return 0, err
-	}
-	if err := harness.Write(r.Out, placed); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("while the reports were written (each is whole): %w", err)
 	}
 	code := 0
 	for _, pl := range placed { // one per file system in a guest

@@ -138,19 +138,29 @@ func (a *app) matrix(ctx context.Context, args []string) (int, error) {
 		return 0, err
 	}
 	a.announce(r)
-	r.Events = newPrinter(a, "matrix", len(plan.Combos), start)
-	placed, err := r.Execute(ctx)
-	r.Events.(*printer).close()
+	placed, err := execute(ctx, r, newPrinter(a, "matrix", len(plan.Combos), start))
 	if err != nil {
 		return 0, err
 	}
+	return a.conclude(placed, r.Out, start), nil
+}
+
+// execute runs r, telling p, and writes its reports. An interrupt while
+// they were written (each is whole) is still an interrupt.
+func execute(ctx context.Context, r *harness.Run, p *printer) ([]harness.Placed, error) {
+	r.Events = p
+	placed, err := r.Execute(ctx)
+	p.close()
+	if err != nil {
+		return nil, err
+	}
 	if err := harness.Write(r.Out, placed); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("while the reports were written (each is whole): %w", err)
+		return nil, fmt.Errorf("while the reports were written (each is whole): %w", err)
 	}
-	return a.conclude(placed, r.Out, start), nil
+	return placed, nil
 }
 
 // runMode is the Mode the flags ask for.
