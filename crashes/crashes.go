@@ -196,9 +196,20 @@ func (t *Trace) frame(lines []string, i int) (bool, int) {
 	case strings.HasPrefix(s, "goroutine "), strings.HasPrefix(s, "created by "):
 		return false, i
 	}
-	fm := funcRE.FindStringSubmatch(s)
-	if fm == nil || strings.HasPrefix(l, "\t") {
-		return true, i
+	if f, j, ok := frameAt(lines, i); ok {
+		t.Frames = append(t.Frames, f)
+		i = j
+	}
+	return true, i
+}
+
+// frameAt reads the frame whose function is on line i (not an indented
+// file line), with its file line when one follows. It returns the frame,
+// the index of the last line it read, and whether line i was a frame.
+func frameAt(lines []string, i int) (Frame, int, bool) {
+	fm := funcRE.FindStringSubmatch(strings.TrimSpace(lines[i]))
+	if fm == nil || strings.HasPrefix(lines[i], "\t") {
+		return Frame{}, i, false
 	}
 	f := Frame{Func: fm[1]}
 	if i+1 < len(lines) {
@@ -207,8 +218,7 @@ func (t *Trace) frame(lines []string, i int) (bool, int) {
 			i++
 		}
 	}
-	t.Frames = append(t.Frames, f)
-	return true, i
+	return f, i, true
 }
 
 // kindOf says what kind of death t is: "fault", "panic", "fatal",

@@ -42,15 +42,9 @@ func goroutines(lines []string) []goroutine {
 			cur = nil
 			continue
 		}
-		if fm := funcRE.FindStringSubmatch(s); fm != nil && !strings.HasPrefix(lines[i], "\t") {
-			f := Frame{Func: fm[1]}
-			if i+1 < len(lines) {
-				if mm := fileRE.FindStringSubmatch(lines[i+1]); mm != nil {
-					f.File = mm[1]
-					i++
-				}
-			}
+		if f, j, ok := frameAt(lines, i); ok {
 			cur.frames = append(cur.frames, f)
+			i = j
 		}
 	}
 	return out
