@@ -17,8 +17,6 @@ import (
 	"github.com/mapchaos/mapchaos/harness"
 	"github.com/mapchaos/mapchaos/internal/input"
 	"github.com/mapchaos/mapchaos/internal/progress"
-	"github.com/mapchaos/mapchaos/reports"
-	"github.com/mapchaos/mapchaos/step"
 )
 
 // maxTrace is the most explain reads: a log larger than this is not a paste.
@@ -134,7 +132,7 @@ func (a *app) readTrace(ctx context.Context, files []string) (name, text string,
 // reproduce races the combinations x names and records what they showed.
 func (a *app) reproduce(ctx context.Context, f explainFlags, cfg config.Config, plan harness.Plan, x *explain.Explanation) error {
 	r := &harness.Run{Plan: harness.Plan{Config: cfg, Combos: x.Matching(plan)}, Mode: harness.Race{}, Env: harness.Local{},
-		Self: a.self, Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{a.stderr, cfg.Race.Seed}}
+		Self: a.self, Repro: harness.Repro{Config: cfg.Path, Seed: cfg.Race.Seed}, Events: reproducing{w: a.stderr, seed: cfg.Race.Seed}}
 	if len(r.Plan.Combos) == 0 {
 		fmt.Fprintf(a.stderr, "mapchaos explain: --reproduce: nothing to race: %s\n", x.NothingToRace())
 		return nil
@@ -187,8 +185,10 @@ func reproduceDir(out string) (dir string, cleanup func(), err error) {
 	return dir, func() { os.RemoveAll(dir) }, nil
 }
 
-// reproducing tells on stderr which combination is being raced.
+// reproducing tells on stderr which combination is being raced, and
+// warnings; it hears nothing else.
 type reproducing struct {
+	harness.Quiet
 	w    io.Writer
 	seed int64
 }
@@ -196,10 +196,8 @@ type reproducing struct {
 func (p reproducing) Begin(k, n int, c harness.Combo) {
 	fmt.Fprintf(p.w, "mapchaos explain: racing %s (%d of %d, seed %d) ...\n", c.Name(), k, n, p.seed)
 }
-func (reproducing) Done(int, int, reports.Entry)           {}
-func (reproducing) Stepped(string, string, *step.Sequence) {}
-func (reproducing) Note(string)                            {}
-func (p reproducing) Warn(msg string)                      { fmt.Fprintf(p.w, "mapchaos explain: warning: %s\n", msg) }
+
+func (p reproducing) Warn(msg string) { fmt.Fprintf(p.w, "mapchaos explain: warning: %s\n", msg) }
 
 // builtinLibrary names what the built-in readers read with, from the build
 // information of this binary: "maxminddb-golang v1.13.1".
