@@ -18,8 +18,10 @@
 //     report says (power-loss mode fails instead: a race says nothing
 //     about a power cut);
 //   - an Environment: where the run happens. Local runs on this machine in
-//     the output directory; Arm64 runs the same plan inside a real arm64
-//     kernel under qemu-system and brings its reports back; Mounted runs
+//     the output directory; Guest runs the same plan inside a real arm64
+//     or amd64 kernel under qemu-system (on its ext4 disk and a tmpfs, or
+//     on the one file system FS it makes there) and brings its reports
+//     back; Mounted runs
 //     like Local with the targets on a file system made for the run
 //     (package mounts: a loop-mounted ext4, xfs or btrfs image, a tmpfs,
 //     or an overlay with the target in its lower layer) and always taken

@@ -15,64 +15,102 @@ import (
 	"github.com/mapchaos/mapchaos/vm"
 )
 
-// Arm64 runs inside a real arm64 Linux kernel under full-system emulation
-// (qemu-system-aarch64): it builds mapchaos for linux/arm64 from source,
-// boots Debian's arm64 cloud kernel (fetched once, cached) with the guest
-// init, runs the same plan there on ext4 and on tmpfs, and returns both
-// reports, marked goarch arm64 and emulation qemu-system. The guest runs
-// Debian's own userland (vm.RootPackages), so a check's updater
-// (WriterCmd) and foreign reader (ReaderCmd) run there as they are:
-// `mapchaos check` runs in the guest, in GuestWork, where Stage's files
-// and folders are copied first.
-type Arm64 struct {
+// Guest runs inside a real Linux kernel under full-system emulation
+// (qemu-system-aarch64 for arm64, qemu-system-x86_64 with TCG for amd64):
+// it builds mapchaos for the guest's architecture from source, boots
+// Debian's cloud kernel of that architecture (fetched once, cached) with
+// the guest init, runs the same plan there, once per file system, and
+// returns the reports, marked with the guest's architecture and emulation
+// qemu-system. The guest runs Debian's own userland (vm.RootPackages), so
+// a check's updater (WriterCmd) and foreign reader (ReaderCmd) run there
+// as they are: `mapchaos check` runs in the guest, in GuestWork, where
+// Stage's files and folders are copied first.
+type Guest struct {
+	// Arch is the guest's architecture (zero: arm64).
+	Arch vm.Arch
 	// Stage lists files and folders of this machine copied into the
 	// guest's working directory (check's --stage).
 	Stage []string
+	// FS names the one file system the guest runs on, made inside the
+	// guest as --fs makes it on the host (mounts.Kinds, and kinds only a
+	// guest kernel has); "": its own ext4 disk, then a tmpfs.
+	FS string
 }
+
+// Arm64 is the arm64 guest.
+func Arm64(stage ...string) Guest { return Guest{Arch: vm.Arm64, Stage: stage} }
 
 // GuestWork is the working directory of a check in the guest: staged
 // files are there, and the updater and the reader run there.
 const GuestWork = vm.GuestDisk + "/work"
 
-// Name says where the run happens.
-func (Arm64) Name() string { return "an arm64 guest (qemu-system-aarch64)" }
-
-// The file systems the guest runs on, in order.
-var arm64Runs = []struct{ fs, dir string }{
-	{"ext4", vm.GuestDisk + "/ext4"},
-	{"tmpfs", vm.GuestTmpfs + "/tmpfs"},
+// arch is g.Arch, arm64 when unset.
+func (g Guest) arch() vm.Arch {
+	if g.Arch.Name == "" {
+		return vm.Arm64
+	}
+	return g.Arch
 }
 
-// arm64Machine describes the emulated machine in reports.
-const arm64Machine = "qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1536 (TCG)"
+// Name says where the run happens.
+func (g Guest) Name() string {
+	a := g.arch()
+	return fmt.Sprintf("an %s guest (%s)", a.Name, a.Qemu)
+}
+
+// flag is the flag that asked for this environment, for messages.
+func (g Guest) flag() string { return "--arch " + g.arch().Name }
+
+// guestRun is one run of the plan in the guest: on file system fs, its
+// reports written to dir (in the guest).
+type guestRun struct{ fs, dir string }
+
+// runs are the guest's runs, in order.
+func (g Guest) runs() []guestRun {
+	if g.FS != "" {
+		return []guestRun{{g.FS, vm.GuestDisk + "/out-" + g.FS}}
+	}
+	return []guestRun{{"ext4", vm.GuestDisk + "/ext4"}, {"tmpfs", vm.GuestTmpfs + "/tmpfs"}}
+}
+
+// guestModules are the kernel modules a file system made in the guest
+// needs beyond the disk's (their dependencies are found by vm).
+var guestModules = map[string][]string{
+	"xfs": {"loop", "xfs"}, "btrfs": {"loop", "btrfs"}, "ext4": {"loop"}, "overlay": {"overlay"},
+}
+
+// machine describes the emulated machine in reports.
+func (g Guest) machine() string {
+	a := g.arch()
+	return fmt.Sprintf("%s %s -cpu %s -smp 2 -m %d (TCG)", a.Qemu, strings.Join(a.Machine, " "), a.CPU, guestMemMiB)
+}
+
+// guestMemMiB is the guest's memory.
+const guestMemMiB = 1536
 
 // Execute boots the guest, runs the plan there and unpacks its reports
-// into Out/ext4 and Out/tmpfs.
-func (g Arm64) Execute(ctx context.Context, r *Run) ([]Placed, error) {
+// into Out/<fs>.
+func (g Guest) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 	start := time.Now()
-	for _, c := range r.Plan.Combos {
-		if len(c.Reader.Command) > 0 && r.WriterCmd == "" {
-			return nil, Badf("--arch arm64: reader %q is a foreign program; the arm64 guest runs foreign readers in a check (mapchaos check --arch arm64 --reader-cmd ...)", c.Reader.Name)
-		}
-	}
-	if err := checkStage(g.Stage); err != nil {
+	if err := g.refuse(r); err != nil {
 		return nil, err
 	}
-	timeout, err := arm64Timeout(len(r.Plan.Combos))
+	timeout, err := guestTimeout(len(r.Plan.Combos))
 	if err != nil {
 		return nil, err
 	}
 	cwd, _ := os.Getwd()
 	kcache := vm.DefaultCacheDir()
-	r.Events.Note(fmt.Sprintf("arm64: qemu-system-aarch64, Go toolchain, source, kernel (cache %s)", kcache))
-	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: vm.Arm64, Root: true}, vm.Apt{})
+	a := g.arch()
+	r.Events.Note(fmt.Sprintf("%s: %s, Go toolchain, source, kernel (cache %s)", a.Name, a.Qemu, kcache))
+	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: a, Root: true}, vm.Apt{})
 	if err != nil {
-		return nil, fmt.Errorf("--arch arm64: %w", err)
+		return nil, fmt.Errorf("%s: %w", g.flag(), err)
 	}
-	r.Events.Note("arm64: " + kernelNote(host))
-	work, err := os.MkdirTemp("", "mapchaos-arm64-")
+	r.Events.Note(a.Name + ": " + kernelNote(host))
+	work, err := os.MkdirTemp("", "mapchaos-"+a.Name+"-")
 	if err != nil {
-		return nil, fmt.Errorf("--arch arm64: %w", err)
+		return nil, fmt.Errorf("%s: %w", g.flag(), err)
 	}
 	defer os.RemoveAll(work)
 	out, t, err := g.boot(ctx, r, host, work, timeout)
@@ -80,57 +118,72 @@ func (g Arm64) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 		return nil, err
 	}
 	var placed []Placed
-	for _, run := range arm64Runs {
-		rep, err := arm64Result(out.Transcript, run.fs, filepath.Join(r.Out, run.fs), r)
+	for _, run := range g.runs() {
+		rep, err := g.result(out.Transcript, run.fs, filepath.Join(r.Out, run.fs), r)
 		if err != nil {
 			return nil, err
 		}
 		placed = append(placed, Placed{Label: run.fs, Dir: filepath.Join(r.Out, run.fs), Report: rep})
 	}
-	r.Events.Note(fmt.Sprintf("arm64 timings: kernel %s, build %.1fs, boot %.1fs, boot-to-result %.1fs (%s), total %.1fs",
+	r.Events.Note(fmt.Sprintf("%s timings: kernel %s, build %.1fs, boot %.1fs, boot-to-result %.1fs (%s), total %.1fs", a.Name,
 		kernelTiming(host), t.build.Seconds(), out.Boot.Seconds(), t.result.Seconds(), stepTimes(out.Transcript), time.Since(start).Seconds()))
 	return placed, nil
+}
+
+// refuse rejects what the guest cannot run, before anything is built.
+func (g Guest) refuse(r *Run) error {
+	for _, c := range r.Plan.Combos {
+		if len(c.Reader.Command) > 0 && r.WriterCmd == "" {
+			return Badf("%s: reader %q is a foreign program; the guest runs foreign readers in a check (mapchaos check %s --reader-cmd ...)", g.flag(), c.Reader.Name, g.flag())
+		}
+	}
+	return checkStage(g.Stage)
 }
 
 // timings are how long building and booting took.
 type timings struct{ build, result time.Duration }
 
 // boot builds what the guest needs into work and boots it.
-func (g Arm64) boot(ctx context.Context, r *Run, host vm.Host, work string, timeout time.Duration) (vm.Outcome, timings, error) {
+func (g Guest) boot(ctx context.Context, r *Run, host vm.Host, work string, timeout time.Duration) (vm.Outcome, timings, error) {
 	buildStart := time.Now()
-	r.Events.Note(fmt.Sprintf("arm64: building mapchaos and the guest init for linux/arm64 (CGO_ENABLED=0) from %s", host.Source.Root))
-	args, err := stageArm64(ctx, host.Source, r.Pair, r.Plan.Config.Path, work)
+	a := g.arch()
+	r.Events.Note(fmt.Sprintf("%s: building mapchaos and the guest init for linux/%s (CGO_ENABLED=0) from %s", a.Name, a.Name, host.Source.Root))
+	args, err := stageGuest(ctx, host.Source, r.Pair, r.Plan.Config.Path, work)
 	if err != nil {
-		return vm.Outcome{}, timings{}, fmt.Errorf("--arch arm64: %w", err)
+		return vm.Outcome{}, timings{}, fmt.Errorf("%s: %w", g.flag(), err)
 	}
 	for _, p := range g.Stage {
 		if err := copyInto(p, filepath.Join(work, "disk", "work")); err != nil {
-			return vm.Outcome{}, timings{}, fmt.Errorf("--arch arm64: --stage %s: %w", p, err)
+			return vm.Outcome{}, timings{}, fmt.Errorf("%s: --stage %s: %w", g.flag(), p, err)
 		}
 	}
 	t := timings{build: time.Since(buildStart)}
-	r.Events.Note(fmt.Sprintf("arm64: booting %s, %s; running %d combinations on ext4, then on tmpfs (at most %s)",
-		host.Kernel.Release, arm64Machine, len(r.Plan.Combos), timeout.Round(time.Second)))
+	var fss []string
+	for _, run := range g.runs() {
+		fss = append(fss, run.fs)
+	}
+	r.Events.Note(fmt.Sprintf("%s: booting %s, %s; running %d combinations on %s (at most %s)",
+		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, ", then on "), timeout.Round(time.Second)))
 	bootStart := time.Now()
 	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
-		Plan: vm.Plan{Steps: arm64Steps(r, args, timeout)},
-		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: 1536, CPUs: 2, Timeout: timeout,
-			Pass: func(line string) { r.Events.Note("arm64 | " + line) }}}
+		Plan: vm.Plan{Steps: g.steps(r, args, timeout)}, Modules: guestModules[g.FS],
+		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: guestMemMiB, CPUs: 2, Timeout: timeout,
+			Pass: func(line string) { r.Events.Note(a.Name + " | " + line) }}}
 	out, err := guest.Boot(ctx)
 	switch {
 	case errors.Is(err, context.Canceled):
-		return out, t, fmt.Errorf("--arch arm64: %w", context.Canceled) // Ctrl-C: no console tail
+		return out, t, fmt.Errorf("%s: %w", g.flag(), context.Canceled) // Ctrl-C: no console tail
 	case err != nil:
-		return out, t, fmt.Errorf("--arch arm64: %w", err)
+		return out, t, fmt.Errorf("%s: %w", g.flag(), err)
 	}
 	t.result = time.Since(bootStart)
 	return out, t, nil
 }
 
-// stageArm64 builds the guest init (work/init) and lays out the guest's
+// stageGuest builds the guest init (work/init) and lays out the guest's
 // disk (work/disk): bin/mapchaos, the fixture and the config. It returns
 // the matrix flags that find the fixture and the config there.
-func stageArm64(ctx context.Context, src vm.Source, pair fixtures.Pair, cfgPath, work string) ([]string, error) {
+func stageGuest(ctx context.Context, src vm.Source, pair fixtures.Pair, cfgPath, work string) ([]string, error) {
 	disk := filepath.Join(work, "disk")
 	args, err := stageFixture(pair, disk)
 	if err != nil {
@@ -151,10 +204,10 @@ func stageArm64(ctx context.Context, src vm.Source, pair fixtures.Pair, cfgPath,
 	return args, nil
 }
 
-// arm64Steps are the guest's runs of the plan, one per file system.
-func arm64Steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
+// steps are the guest's runs of the plan, one per file system.
+func (g Guest) steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 	if r.WriterCmd != "" {
-		return checkSteps(r, stageArgs, timeout)
+		return g.checkSteps(r, stageArgs, timeout)
 	}
 	var ws, rs []string
 	for _, w := range r.Plan.Writers() {
@@ -164,8 +217,9 @@ func arm64Steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 		rs = append(rs, c.Reader.Name)
 	}
 	var steps []vm.Step
-	for _, run := range arm64Runs {
+	for _, run := range g.runs() {
 		argv := append([]string{vm.GuestDisk + "/bin/mapchaos", "matrix"}, stageArgs...)
+		argv = append(argv, g.fsArgs()...)
 		argv = append(argv, "--out", run.dir, "--seed", fmt.Sprint(r.Plan.Config.Race.Seed), "--mode", r.Mode.Name(),
 			"--writers", strings.Join(ws, ","), "--readers", strings.Join(rs, ","))
 		if r.Repro.Updates > 0 {
@@ -181,33 +235,34 @@ func arm64Steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 	return steps
 }
 
-// arm64Result unpacks what the guest's run on fs sent back into dir and
-// marks the report as an arm64 run under qemu-system.
-func arm64Result(t vm.Transcript, fs, dir string, r *Run) (reports.Report, error) {
+// result unpacks what the guest's run on fs sent back into dir and marks
+// the report as a run of the guest's architecture under qemu-system.
+func (g Guest) result(t vm.Transcript, fs, dir string, r *Run) (reports.Report, error) {
+	flag := g.flag()
 	s := t.Step(fs)
 	switch {
 	case s == nil || !s.Ended:
-		return reports.Report{}, fmt.Errorf("--arch arm64: the %s run never finished", fs)
+		return reports.Report{}, fmt.Errorf("%s: the %s run never finished", flag, fs)
 	case s.Code == 2:
-		return reports.Report{}, Badf("--arch arm64: the guest refused the run on %s (exit 2; its message is above)", fs)
+		return reports.Report{}, Badf("%s: the guest refused the run on %s (exit 2; its message is above)", flag, fs)
 	case s.Code != 0 && s.Code != 1:
-		return reports.Report{}, fmt.Errorf("--arch arm64: the harness failed in the guest on %s: exit %d %s(its output is above)", fs, s.Code, orEmpty(s.Reason))
+		return reports.Report{}, fmt.Errorf("%s: the harness failed in the guest on %s: exit %d %s(its output is above)", flag, fs, s.Code, orEmpty(s.Reason))
 	case s.Blob == nil:
-		return reports.Report{}, fmt.Errorf("--arch arm64: the %s run sent back no report", fs)
+		return reports.Report{}, fmt.Errorf("%s: the %s run sent back no report", flag, fs)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return reports.Report{}, fmt.Errorf("clear %s: %w", dir, err)
 	}
 	if err := vm.Unpack(s.Blob, dir); err != nil {
-		return reports.Report{}, fmt.Errorf("--arch arm64: %s: %w", fs, err)
+		return reports.Report{}, fmt.Errorf("%s: %s: %w", flag, fs, err)
 	}
 	rep, err := reports.Read(filepath.Join(dir, reports.JSONFile))
 	if err != nil {
-		return rep, fmt.Errorf("--arch arm64: the %s run's report: %w", fs, err)
+		return rep, fmt.Errorf("%s: the %s run's report: %w", flag, fs, err)
 	}
-	markArm64(&rep, t, r.Plan.Config.Path)
+	g.mark(&rep, t, r.Plan.Config.Path)
 	repro := r.Repro
-	repro.Arch = "arm64"
+	repro.Arch = g.arch().Name
 	for i := range rep.Results {
 		if e := &rep.Results[i]; e.Evidence != nil {
 			e.Evidence.Repro = repro.For(e.Writer, e.Reader)
@@ -216,9 +271,9 @@ func arm64Result(t vm.Transcript, fs, dir string, r *Run) (reports.Report, error
 	return rep, nil
 }
 
-// markArm64 records in a guest's report what the guest cannot know: that
-// it ran under full-system emulation, on which host, with which config.
-func markArm64(rep *reports.Report, t vm.Transcript, cfgPath string) {
+// mark records in a guest's report what the guest cannot know: that it
+// ran under full-system emulation, on which host, with which config.
+func (g Guest) mark(rep *reports.Report, t vm.Transcript, cfgPath string) {
 	rep.Run.Emulation = "qemu-system"
 	rep.Run.Config = cfgPath
 	if h, err := os.Hostname(); err == nil {
@@ -228,7 +283,7 @@ func markArm64(rep *reports.Report, t vm.Transcript, cfgPath string) {
 		rep.Run.Kernel = t.Info["kernel"]
 	}
 	rep.Run.Warnings = append(rep.Run.Warnings,
-		"ran in a real arm64 Linux kernel under full-system emulation ("+arm64Machine+"): "+
+		"ran in a real "+g.arch().Name+" Linux kernel under full-system emulation ("+g.machine()+"): "+
 			"faults and signals are the hardware's, but the guest runs many times slower than the host, so verdicts that timing decides may differ")
 }
 
@@ -260,9 +315,9 @@ func stageFixture(pair fixtures.Pair, disk string) ([]string, error) {
 	return []string{"--cache", vm.GuestDisk + "/cache"}, nil
 }
 
-// arm64Timeout bounds the whole guest run: $MAPCHAOS_VM_TIMEOUT when set,
+// guestTimeout bounds the whole guest run: $MAPCHAOS_VM_TIMEOUT when set,
 // else 5 minutes plus 2 minutes per combination and file system.
-func arm64Timeout(combos int) (time.Duration, error) {
+func guestTimeout(combos int) (time.Duration, error) {
 	if v := os.Getenv("MAPCHAOS_VM_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -321,7 +376,7 @@ func orEmpty(s string) string {
 
 // checkSteps are the guest's runs of a check, one per file system: the
 // same `mapchaos check`, run in GuestWork.
-func checkSteps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
+func (g Guest) checkSteps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 	var builtin []string
 	for _, c := range r.Plan.Combos {
 		if len(c.Reader.Command) == 0 {
@@ -350,8 +405,9 @@ func checkSteps(r *Run, stageArgs []string, timeout time.Duration) []vm.Step {
 		args = append(args, "--size", fmt.Sprint(f.Size), "--shape", string(f.Shape))
 	}
 	var steps []vm.Step
-	for _, run := range arm64Runs {
+	for _, run := range g.runs() {
 		argv := append([]string{vm.GuestDisk + "/bin/mapchaos", "check"}, stageArgs...)
+		argv = append(argv, g.fsArgs()...)
 		argv = append(append(argv, args...), "--out", run.dir)
 		steps = append(steps, vm.Step{Name: run.fs, Argv: argv, Dir: GuestWork, Collect: []string{run.dir}, CollectBase: run.dir,
 			Env:     []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath},
@@ -409,4 +465,12 @@ func copyInto(src, dir string) error {
 		}
 		return os.Chmod(target, info.Mode().Perm())
 	})
+}
+
+// fsArgs are the flags that make the guest's run make its file system.
+func (g Guest) fsArgs() []string {
+	if g.FS == "" {
+		return nil
+	}
+	return []string{"--fs", g.FS}
 }

@@ -27,7 +27,7 @@ type Repro struct {
 	// Mode is "race" (left out), "step" or "power-loss"; Model is
 	// power-loss mode's --model ("posix" is left out).
 	Mode, Model string
-	// Arch is "native" (left out) or "arm64".
+	// Arch is "native" (left out), or the guest's: "arm64", "amd64".
 	Arch string
 	Seed int64
 	// Updates is the number of updates when the run set it.

@@ -87,6 +87,10 @@ type Guest struct {
 	Init string
 	// Plan is what the init does; Modules and Disk are filled in by Boot.
 	Plan Plan
+	// Modules names kernel modules the steps need beyond the disk's
+	// ("nfsd", "veth", "dm_log_writes" ...); Boot loads them and what they
+	// depend on (Kernel.ModuleOrder).
+	Modules []string
 	// Root is the image of the guest's Debian root (Rootfs.Image),
 	// attached read-only; the init runs every step chrooted into it. ""
 	// runs the steps in the initramfs, with busybox.
@@ -108,7 +112,10 @@ func (g Guest) Boot(ctx context.Context) (Outcome, error) {
 		return Outcome{}, errors.New("vm: Guest.Work and Guest.Init are required")
 	}
 	plan := g.Plan
-	plan.Modules = g.Kernel.Modules
+	var err error
+	if plan.Modules, err = g.Kernel.ModuleOrder(g.Modules); err != nil {
+		return Outcome{}, err
+	}
 	plan.Disk = g.DiskDir != ""
 	plan.Root = g.Root != ""
 	initrd := filepath.Join(g.Work, "initrd.cpio.gz")

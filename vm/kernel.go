@@ -29,8 +29,9 @@ const KernelMeta = "linux-image-cloud-arm64"
 const UserlandPackage = "busybox-static"
 
 // entryFormat changes whenever a cache entry would hold other files; an
-// entry of another format is fetched again.
-const entryFormat = 2
+// entry of another format is fetched again. Format 3 keeps every module
+// of the package (Kernel.ModuleOrder), not only the disk's.
+const entryFormat = 3
 
 // DiskModules are the modules the arm64 guest needs to see its virtio
 // disk (Arm64.DiskModules); their dependencies are found from the modules'
@@ -54,7 +55,9 @@ type Kernel struct {
 	SHA256 string `json:"sha256"`
 	// Fetched is when it was downloaded (RFC 3339).
 	Fetched string `json:"fetched"`
-	// Modules are file names in ModuleDir, in load order.
+	// Modules are the file names in ModuleDir of the modules the guest
+	// needs to see its disk, in load order. ModuleDir holds every other
+	// module of the package too (ModuleOrder).
 	Modules []string `json:"modules"`
 	// Userland is the package and version of the busybox (UserlandPackage).
 	Userland string `json:"userland"`
@@ -65,8 +68,41 @@ type Kernel struct {
 // Image is the path of the kernel Image (qemu -kernel).
 func (k Kernel) Image() string { return filepath.Join(k.Dir, "vmlinuz") }
 
-// ModuleDir holds the modules.
+// ModuleDir holds every module of the kernel package, flat, as NAME.ko
+// (NAME with "_" for "-").
 func (k Kernel) ModuleDir() string { return filepath.Join(k.Dir, "modules") }
+
+// ModuleOrder returns the file names in ModuleDir to load for the guest to
+// see its disk and to have the named modules (e.g. "nfsd", "dm_log_writes"),
+// each after the modules it depends on.
+func (k Kernel) ModuleOrder(extra []string) ([]string, error) {
+	if len(extra) == 0 {
+		return k.Modules, nil
+	}
+	files, err := filepath.Glob(filepath.Join(k.ModuleDir(), "*.ko"))
+	if err != nil {
+		return nil, fmt.Errorf("kernel modules: %w", err)
+	}
+	mods := map[string]string{}
+	for _, f := range files {
+		mods[strings.TrimSuffix(filepath.Base(f), ".ko")] = f
+	}
+	names := make([]string, 0, len(k.Modules)+len(extra))
+	for _, m := range k.Modules {
+		names = append(names, strings.TrimSuffix(m, ".ko"))
+	}
+	for _, m := range extra {
+		names = append(names, strings.ReplaceAll(m, "-", "_"))
+	}
+	order, err := LoadOrder(mods, names)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", k.Release, err)
+	}
+	for i, name := range order {
+		order[i] = name + ".ko"
+	}
+	return order, nil
+}
 
 // Busybox is the path of the static busybox.
 func (k Kernel) Busybox() string { return filepath.Join(k.Dir, "busybox") }
@@ -279,10 +315,12 @@ func unpackKernel(ctx context.Context, arch Arch, deb, userland, tmp string) (Ke
 	if err != nil {
 		return k, fmt.Errorf("kernel %s: %w", k.Release, err)
 	}
-	for _, name := range order {
-		if err := os.Rename(mods[name], filepath.Join(entry, "modules", name+".ko")); err != nil {
+	for name, p := range mods {
+		if err := os.Rename(p, filepath.Join(entry, "modules", name+".ko")); err != nil {
 			return k, fmt.Errorf("kernel cache: %w", err)
 		}
+	}
+	for _, name := range order {
 		k.Modules = append(k.Modules, name+".ko")
 	}
 	upkg, uversion, err := parseDebName(userland, UserlandPackage, arch)

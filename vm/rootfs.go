@@ -23,7 +23,7 @@ import (
 var RootPackages = []string{
 	"libc6", "base-files", "base-passwd", "coreutils", "dash", "bash", "grep", "sed", "findutils", "gzip", "tar",
 	"diffutils", "util-linux", "mount", "procps", "e2fsprogs", "rsync", "python3", "python3-maxminddb",
-	"kmod", "iproute2", "nfs-kernel-server", "nfs-common",
+	"kmod", "iproute2", "nfs-kernel-server", "nfs-common", "rpcbind", "dmsetup", "xfsprogs", "btrfs-progs",
 }
 
 // rootFormat changes whenever a root entry would be built differently.

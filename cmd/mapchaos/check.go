@@ -105,8 +105,8 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.DurationVar(&f.timeout, "writer-timeout", writers.DefaultTimeout, "longest one run of the updater may take; past it its process group is killed and the updater failed")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.StringVar(&f.fs, "fs", "", fsUsage)
-	fs.StringVar(&f.arch, "arch", "native", "native, or arm64: run the updater and the readers inside a real arm64 Linux kernel with a Debian userland (qemu-system-aarch64)")
-	fs.Var(&f.stage, "stage", "with --arch arm64: copy this file or folder of this machine into the guest's working directory, where the updater and the reader run (repeatable)")
+	fs.StringVar(&f.arch, "arch", "native", "native, arm64 or amd64: run the updater and the readers inside a real Linux kernel of that architecture with a Debian userland (qemu-system-aarch64, qemu-system-x86_64)")
+	fs.Var(&f.stage, "stage", "with --arch arm64 or amd64: copy this file or folder of this machine into the guest's working directory, where the updater and the reader run (repeatable)")
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err
 	}
@@ -117,7 +117,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	if err := f.validate(); err != nil {
 		return f, usageError{err}
 	}
-	return f, validFS(f.fs, "")
+	return f, validFS(f.fs, f.arch)
 }
 
 // validate checks every flag before anything is started or written.
@@ -279,9 +279,9 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "power-loss" {
 		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
 	}
-	env := fsEnv(f.fs)
-	if f.arch == "arm64" {
-		env, repro.Stage = harness.Arm64{Stage: f.stage}, f.stage
+	env := envFor(f.arch, f.fs, f.stage)
+	if f.arch != "native" {
+		repro.Stage = f.stage
 	}
 	return &harness.Run{Plan: plan, Mode: mode, Env: env, Self: a.self, Repro: repro,
 		WriterCmd: f.writerCmd, ReaderCmd: f.readerCmd}, nil

@@ -28,19 +28,16 @@ func (f *checkFlags) validateArch() error {
 	switch f.arch {
 	case "native":
 		if len(f.stage) > 0 {
-			return errors.New("--stage copies files into the guest of --arch arm64: without --arch the updater runs here, where its files already are")
+			return errors.New("--stage copies files into the guest of --arch arm64 or amd64: without --arch the updater runs here, where its files already are")
 		}
-	case "arm64":
-		if f.fs != "" {
-			return fmt.Errorf("--fs %s with --arch arm64: the guest runs the check on its own ext4 disk and on tmpfs; --fs is for this machine", f.fs)
-		}
+	case "arm64", "amd64":
 		for _, p := range f.stage {
 			if _, err := os.Stat(p); err != nil {
 				return fmt.Errorf("--stage %s: %w (want a file or folder of this machine)", p, errors.Unwrap(err))
 			}
 		}
 	default:
-		return fmt.Errorf("--arch %q: want native or arm64", f.arch)
+		return fmt.Errorf("--arch %q: want native, arm64 or amd64 (a guest kernel under full-system emulation)", f.arch)
 	}
 	return nil
 }

@@ -2,7 +2,7 @@
 // of it, in real processes, and reports which combinations crash, and how.
 //
 //	mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
-//	                 [--old FILE --new FILE] [--mode race|step] [--arch native|arm64]
+//	                 [--old FILE --new FILE] [--mode race|step] [--arch native|arm64|amd64]
 //	                 [--fs ext4|xfs|btrfs|tmpfs|overlay]
 //	mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
 //	                 [--fs ext4|xfs|btrfs|tmpfs|overlay]

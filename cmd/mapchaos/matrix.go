@@ -17,6 +17,7 @@ import (
 	"github.com/mapchaos/mapchaos/mounts"
 	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/reports"
+	"github.com/mapchaos/mapchaos/vm"
 )
 
 type matrixFlags struct {
@@ -39,7 +40,7 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.StringVar(&f.out, "out", filepath.Join("mapchaos-out", "matrix"), "output directory for the report and the run directories (new, empty, or an earlier run's)")
 	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the writer under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
 	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
-	fs.StringVar(&f.arch, "arch", "native", "native, or arm64 (a real arm64 kernel under full-system emulation)")
+	fs.StringVar(&f.arch, "arch", "native", "native, arm64 or amd64 (a real kernel of that architecture under full-system emulation, with a Debian userland)")
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
@@ -62,10 +63,8 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	if _, err := powerloss.ModelNamed(f.model); err != nil {
 		return f, usagef("--model: %v", err)
 	}
-	switch f.arch {
-	case "native", "arm64":
-	default:
-		return f, usagef("--arch %q: want native or arm64", f.arch)
+	if err := validArch(f.arch); err != nil {
+		return f, err
 	}
 	if (f.old == "") != (f.new == "") {
 		return f, usagef("--old and --new go together: give both (your own pair) or neither (a generated pair)")
@@ -184,13 +183,30 @@ func (f matrixFlags) runMode() harness.Mode {
 
 // env is the Environment the flags ask for.
 func (f matrixFlags) env() harness.Environment {
-	if f.arch == "arm64" {
-		return harness.Arm64{}
-	}
-	return fsEnv(f.fs)
+	return envFor(f.arch, f.fs, nil)
 }
 
-const fsUsage = "run on a file system mounted for the run: ext4, xfs, btrfs (loop-mounted images), tmpfs, or overlay (the target in a container image's lower layer); needs root (default: where --out is)"
+// validArch checks --arch.
+func validArch(arch string) error {
+	if arch == "native" {
+		return nil
+	}
+	if _, err := vm.ArchNamed(arch); err != nil {
+		return usagef("--arch %q: want native, arm64 or amd64 (a guest kernel under full-system emulation)", arch)
+	}
+	return nil
+}
+
+// envFor is the Environment of --arch, --fs and --stage: a guest for
+// --arch, else --fs's mounted file system, else Local.
+func envFor(arch, fs string, stage []string) harness.Environment {
+	if a, err := vm.ArchNamed(arch); err == nil {
+		return harness.Guest{Arch: a, FS: fs, Stage: stage}
+	}
+	return fsEnv(fs)
+}
+
+const fsUsage = "run on a file system mounted for the run: ext4, xfs, btrfs (loop-mounted images), tmpfs, or overlay (the target in a container image's lower layer); needs root; with --arch, made inside the guest (default: where --out is; in a guest, its ext4 disk and then a tmpfs)"
 
 // validFS checks --fs: one of mounts.Kinds, on this machine.
 func validFS(name, arch string) error {
@@ -201,7 +217,7 @@ func validFS(name, arch string) error {
 		return usagef("--fs: %v", err)
 	}
 	if arch != "" && arch != "native" {
-		return usagef("--fs %s runs on this machine: the --arch %s guest runs on its own ext4 and tmpfs", name, arch)
+		return nil // the guest makes it, as root, with its own mkfs
 	}
 	if err := mounts.Available(name); err != nil {
 		return usageError{err} // before a fixture or the output directory is touched
@@ -222,7 +238,7 @@ func (a *app) announce(r *harness.Run) {
 	rc := r.Plan.Config.Race
 	n := len(r.Plan.Combos)
 	switch {
-	case r.Env.Name() == (harness.Arm64{}).Name():
+	case isGuest(r.Env):
 		return
 	case r.Mode.Name() == "power-loss":
 		fmt.Fprintf(a.stdout, "power loss in %d combinations: %d update(s) per writer traced under ptrace, the crash states of each (%s model) opened by restarted readers, seed %d\n",
@@ -361,4 +377,10 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// isGuest says whether env runs in a guest (which announces itself).
+func isGuest(env harness.Environment) bool {
+	_, ok := env.(harness.Guest)
+	return ok
 }
