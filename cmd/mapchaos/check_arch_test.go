@@ -25,7 +25,7 @@ var _ = Describe("mapchaos check --arch arm64 --stage", func() {
 		},
 		Entry("--stage without a guest", "--stage copies files into the guest of --arch arm64", "--stage", "."),
 		Entry("a --stage path that does not exist", `--stage nope: no such file or directory`, "--arch", "arm64", "--stage", "nope"),
-		Entry("an unknown --arch", `--arch "sparc": want native or arm64`, "--arch", "sparc"),
+		Entry("an unknown --arch", `--arch "sparc": want native, arm64 or amd64`, "--arch", "sparc"),
 	)
 
 	It("runs a staged updater script and a staged Python reader inside the arm64 guest, on ext4 and tmpfs", Label("arm64", "qemu"), func(_ SpecContext) {

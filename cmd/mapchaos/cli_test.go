@@ -95,7 +95,7 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		}, `--model: unknown persistence model "zfs": want posix or ext4-ordered`),
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
-		}, `--arch "riscv64": want native or arm64`),
+		}, `--arch "riscv64": want native, arm64 or amd64`),
 		Entry("--old without --new", func(dir string) []string {
 			return []string{"matrix", "--old", "a.mmdb", "--out", "out"}
 		}, "--old and --new go together"),
