@@ -16,14 +16,17 @@
 //     in, virtio as modules), fetched once with apt-get for that
 //     architecture without adding it to dpkg (Apt: private package lists,
 //     an empty private dpkg status; the host's apt sources and proxies),
-//     unpacked with dpkg-deb, and cached in DefaultCacheDir: the image and
-//     the modules the virtio disk needs, in the load order their .modinfo
-//     gives (LoadOrder), and a static busybox (busybox-static) for guests
+//     unpacked with dpkg-deb, and cached in DefaultCacheDir: the image,
+//     every module of the package (the guest loads those its virtio disk
+//     needs and those a run names in Guest.Modules, nfsd or xfs say, in
+//     the load order their .modinfo gives: Kernel.ModuleOrder, LoadOrder),
+//     and a static busybox (busybox-static) for guests
 //     without a Debian root. A warm cache needs no network at all.
 //   - Rootfs and EnsureRootfs: the guest's Debian root, made of
 //     RootPackages (libc6, coreutils, dash, bash, util-linux, mount,
 //     e2fsprogs, rsync, python3 with python3-maxminddb, kmod, iproute2,
-//     nfs-kernel-server, nfs-common ...) and their dependencies, resolved
+//     nfs-kernel-server, nfs-common, rpcbind, dmsetup, xfsprogs,
+//     btrfs-progs ...) and their dependencies, resolved
 //     by apt-get install --download-only against an empty dpkg status,
 //     unpacked with dpkg-deb -x without running maintainer scripts, /bin,
 //     /sbin and /lib merged into /usr, passwd and group from base-passwd,
