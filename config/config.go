@@ -60,11 +60,28 @@ type Expectation struct {
 	Verdicts       []verdicts.Verdict // any of these is expected
 	Why            string
 	Line           int
+	// FS and Modes scope the expectation to runs on these file systems
+	// (the --fs name, or the kernel's name of the one the run is on:
+	// "overlay", "tmpfs", "nfs4") and in these modes (Modes: race, step,
+	// power-loss); empty: every one.
+	FS, Modes []string
 }
 
-// Matches reports whether e applies to writer x reader.
+// Where is what an expectation's scope is matched against: the file
+// system a run is on and its mode.
+type Where struct{ FS, Mode string }
+
+// Matches reports whether e applies to writer x reader, whatever its scope.
 func (e Expectation) Matches(writer, reader string) bool {
 	return (e.Writer == "*" || e.Writer == writer) && (e.Reader == "*" || e.Reader == reader)
+}
+
+// Scoped reports whether e applies only to some file systems or modes.
+func (e Expectation) Scoped() bool { return len(e.FS) > 0 || len(e.Modes) > 0 }
+
+// In reports whether e's scope takes in w.
+func (e Expectation) In(w Where) bool {
+	return (len(e.FS) == 0 || slices.Contains(e.FS, w.FS)) && (len(e.Modes) == 0 || slices.Contains(e.Modes, w.Mode))
 }
 
 // Allows reports whether v is expected.
@@ -79,14 +96,28 @@ func (e Expectation) String() string {
 	return strings.Join(ws, "|")
 }
 
-// Expected returns the first expectation that matches writer x reader.
+// Expected returns the first unscoped expectation that matches writer x
+// reader: what is expected wherever the run happens.
 func (c Config) Expected(writer, reader string) (Expectation, bool) {
+	return c.ExpectedIn(writer, reader, Where{})
+}
+
+// ExpectedIn returns the first expectation that matches writer x reader
+// and whose scope (fs, mode) takes in w; a zero Where takes in only
+// unscoped ones.
+func (c Config) ExpectedIn(writer, reader string, w Where) (Expectation, bool) {
 	for _, e := range c.Expect {
-		if e.Matches(writer, reader) {
+		if e.Matches(writer, reader) && e.In(w) {
 			return e, true
 		}
 	}
 	return Expectation{}, false
+}
+
+// HasScoped reports whether any expectation is scoped to a file system or
+// a mode.
+func (c Config) HasScoped() bool {
+	return slices.ContainsFunc(c.Expect, Expectation.Scoped)
 }
 
 // Default is the configuration used when no file is given.
@@ -130,7 +161,7 @@ var keys = map[string][]string{
 	"":        {"fixture", "race", "writers", "readers", "expect"},
 	"fixture": {"size", "shape", "kind", "old", "new"},
 	"race":    {"updates", "running_readers", "starting_readers", "reload", "gap", "stuck_after", "seed"},
-	"expect":  {"writer", "reader", "verdict", "why"},
+	"expect":  {"writer", "reader", "verdict", "why", "fs", "mode"},
 }
 
 // Parse reads a ginkgo.yml held in b; name is used in messages.
@@ -293,6 +324,28 @@ func (p *parser) size(n *yaml.Node) int64 {
 	return s
 }
 
+// words reads one word or a list of them (a name, or [name, name]).
+func (p *parser) words(n *yaml.Node, field string) []string {
+	if n.Kind == yaml.ScalarNode {
+		return []string{p.str(n, field)}
+	}
+	return p.list(n, field)
+}
+
+// Modes are the run modes an expectation may be scoped to.
+var Modes = []string{"race", "step", "power-loss"}
+
+// modes reads expect.mode: one of Modes or a list of them.
+func (p *parser) modes(n *yaml.Node) []string {
+	ms := p.words(n, "expect.mode")
+	for _, m := range ms {
+		if !slices.Contains(Modes, m) {
+			p.fail(n, "expect.mode %q: want %s, or a list of them", m, strings.Join(Modes, ", "))
+		}
+	}
+	return ms
+}
+
 func (p *parser) list(n *yaml.Node, field string) []string {
 	if n.Kind != yaml.SequenceNode {
 		p.fail(n, "%s must be a list of names", field)
@@ -327,6 +380,10 @@ func (p *parser) expectations(n *yaml.Node) []Expectation {
 				e.Reader = p.str(v, "expect.reader")
 			case "why":
 				e.Why = p.str(v, "expect.why")
+			case "fs":
+				e.FS = p.words(v, "expect.fs")
+			case "mode":
+				e.Modes = p.modes(v)
 			case "verdict":
 				vals := []*yaml.Node{v}
 				if v.Kind == yaml.SequenceNode {

@@ -84,6 +84,34 @@ expect:
 		Expect(e.Allows(verdicts.Crash)).To(BeFalse())
 	})
 
+	It("scopes an expectation to file systems and modes; the first whose scope takes in the run applies", func() {
+		c, err := config.Parse([]byte(`
+expect:
+  - {writer: inplace, reader: mmap, fs: overlay, mode: step, verdict: corrupt, why: copy-up}
+  - {writer: "*", reader: mmap, fs: [nfs4, nfs3], verdict: degraded, why: shared}
+  - {writer: "*", reader: "*", verdict: crash, why: rest}
+`), "t.yml")
+		Expect(err).NotTo(HaveOccurred())
+		for _, t := range []struct {
+			writer string
+			where  config.Where
+			want   string
+		}{
+			{"inplace", config.Where{FS: "overlay", Mode: "step"}, "corrupt"},
+			{"inplace", config.Where{FS: "overlay", Mode: "race"}, "crash"},
+			{"inplace", config.Where{FS: "ext4", Mode: "step"}, "crash"},
+			{"cp", config.Where{FS: "nfs3", Mode: "race"}, "degraded"},
+			{"cp", config.Where{}, "crash"},
+		} {
+			e, ok := c.ExpectedIn(t.writer, "mmap", t.where)
+			Expect(ok).To(BeTrue())
+			Expect(e.String()).To(Equal(t.want), "%s on %+v", t.writer, t.where)
+		}
+		e, _ := c.Expected("inplace", "mmap")
+		Expect(e.String()).To(Equal("crash"), "Expected ignores scoped entries")
+		Expect(c.HasScoped()).To(BeTrue())
+	})
+
 	DescribeTable("reads each GeoIP2 fixture kind",
 		func(kind string) {
 			c, err := config.Parse([]byte("fixture: {kind: "+kind+"}\n"), "t.yml")
@@ -118,6 +146,7 @@ expect:
 		Entry("bad duration", "race: {reload: soon}\n", `race.reload is "soon"`, "50ms"),
 		Entry("bad count", "race: {updates: 0}\n", "race.updates", "1 to 10000"),
 		Entry("unknown verdict", "expect: [{writer: cp, reader: mmap, verdict: boom}]\n", `unknown verdict "boom"`, "safe, degraded"),
+		Entry("unknown mode", "expect: [{writer: cp, reader: mmap, mode: fast, verdict: safe}]\n", `expect.mode "fast"`, "race, step, power-loss"),
 		Entry("incomplete expectation", "expect: [{writer: cp, verdict: safe}]\n", "needs writer, reader"),
 		Entry("no readers at all", "race: {running_readers: 0, starting_readers: 0}\n", "at least one reader"),
 		Entry("duplicate name", "writers: [cp, cp]\n", `lists "cp" twice`),

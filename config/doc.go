@@ -7,6 +7,9 @@
 // (1 MiB), so a wrong path such as /dev/zero is refused at once, and
 // LoadContext stops when its context ends.
 //
-// Expectations are compared against observations; they are never used as
-// observations.
+// An expectation may be scoped to file systems (fs: overlay) and modes
+// (mode: step): the first one that matches a combination and whose scope
+// takes in the run (Where) applies, so scoped entries go before the
+// general ones. Expectations are compared against observations; they are
+// never used as observations.
 package config

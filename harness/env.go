@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mapchaos/mapchaos/config"
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/step"
 )
@@ -44,6 +45,11 @@ func (Local) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 			mode = fallBack(r, &rep, err)
 		}
 	}
+	fs := r.FS
+	if fs == "" {
+		fs = rep.Run.FS
+	}
+	r.Plan = r.Plan.In(config.Where{FS: fs, Mode: mode.Name()})
 	for i, w := range r.Plan.Writers() {
 		es, err := mode.Writer(ctx, r, r.Plan.Of(w.Name))
 		if errors.Is(err, step.ErrNotPermitted) && i == 0 {

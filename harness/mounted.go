@@ -52,6 +52,7 @@ func (m Mounted) Execute(ctx context.Context, r *Run) (placed []Placed, err erro
 	if err := mounts.Available(m.FS); err != nil {
 		return nil, badInput(err)
 	}
+	r.FS = m.FS
 	if r.Dir != nil {
 		return nil, fmt.Errorf("harness.Mounted: Run.Dir must be nil: the run directories live on the file system mounted under Out/runs")
 	}

@@ -39,6 +39,27 @@ func (c Combo) Judge(res results.Result) reports.Entry {
 type Plan struct {
 	Config config.Config
 	Combos []Combo
+	// resolved: the expectations come from Config (Resolve), so In may
+	// re-pair them with the scoped ones.
+	resolved bool
+}
+
+// In pairs each combination with what the configuration expects of it
+// where the run happens (its file system and mode: fs: and mode: in
+// ginkgo.yml). A plan not made by Resolve is returned as it is.
+func (p Plan) In(w config.Where) Plan {
+	if !p.resolved || !p.Config.HasScoped() {
+		return p
+	}
+	out := p
+	out.Combos = make([]Combo, len(p.Combos))
+	for i, c := range p.Combos {
+		out.Combos[i] = Combo{Writer: c.Writer, Reader: c.Reader}
+		if e, ok := p.Config.ExpectedIn(c.Writer.Name, c.Reader.Name, w); ok {
+			out.Combos[i].Expected = &e
+		}
+	}
+	return out
 }
 
 // Writers lists the writers of the plan in order, once each.
@@ -102,7 +123,7 @@ func Resolve(cfg config.Config, ws *writers.Registry, rs *readers.Registry, only
 	if err := errors.Join(errs...); err != nil {
 		return Plan{}, err
 	}
-	p := Plan{Config: cfg}
+	p := Plan{Config: cfg, resolved: true}
 	for _, w := range wn {
 		wr, _ := ws.Lookup(w)
 		for _, r := range rn {

@@ -47,6 +47,30 @@ expect:
 		Expect(p.Of("cp")).To(HaveLen(2))
 	})
 
+	It("re-pairs each combination with the expectation scoped to where the run happens (In)", func() {
+		cfg := parse(`
+writers: [inplace]
+readers: [mmap]
+expect:
+  - {writer: inplace, reader: mmap, fs: overlay, mode: step, verdict: corrupt, why: "copy-up"}
+  - {writer: inplace, reader: mmap, verdict: crash, why: "truncates"}
+`)
+		p, err := harness.Resolve(cfg, ws, rs, nil, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Combos[0].Expected.String()).To(Equal("crash"))
+		Expect(p.In(config.Where{FS: "overlay", Mode: "step"}).Combos[0].Expected.String()).To(Equal("corrupt"))
+		Expect(p.In(config.Where{FS: "overlay", Mode: "race"}).Combos[0].Expected.String()).To(Equal("crash"))
+		Expect(p.Combos[0].Expected.String()).To(Equal("crash"), "In returns a new plan")
+		gate := &config.Expectation{Verdicts: []verdicts.Verdict{verdicts.Safe}}
+		w, err := ws.Lookup("inplace")
+		Expect(err).NotTo(HaveOccurred())
+		r, err := rs.Lookup("mmap")
+		Expect(err).NotTo(HaveOccurred())
+		a, err := harness.Against(cfg, w, []readers.Registration{r}, gate)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(a.In(config.Where{FS: "overlay", Mode: "step"}).Combos[0].Expected).To(BeIdenticalTo(gate), "a check's gate is not re-paired")
+	})
+
 	It("narrows to --writers and --readers, and names the unknown ones", func() {
 		p, err := harness.Resolve(parse("writers: [cp]\n"), ws, rs, []string{"inplace"}, []string{"mmap"})
 		Expect(err).NotTo(HaveOccurred())

@@ -37,6 +37,10 @@ type Run struct {
 	// KeepData keeps the target and the versions in each run directory
 	// (they are removed by default; logs, rings and stderr stay).
 	KeepData bool
+	// FS names the file system the targets are on, for expectations
+	// scoped to one (the --fs name; "": the kernel's name of the one
+	// holding Out).
+	FS string
 
 	k, n  int   // combinations begun, and in all
 	layer layer // where targets are laid out (Mounted overlay); nil: in place
