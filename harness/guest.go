@@ -85,6 +85,14 @@ func (g Guest) machine() string {
 	return fmt.Sprintf("%s %s -cpu %s -smp 2 -m %d (TCG)", a.Qemu, strings.Join(a.Machine, " "), a.CPU, guestMemMiB)
 }
 
+// parallel says whether the guest runs its file systems at the same time:
+// in step mode, where no verdict depends on timing, so that the runs use
+// both vCPUs; races run one after the other.
+func (g Guest) parallel(r *Run) bool {
+	_, race := r.Mode.(Race)
+	return !race && len(g.runs()) > 1
+}
+
 // guestMemMiB is the guest's memory.
 const guestMemMiB = 1536
 
@@ -162,11 +170,16 @@ func (g Guest) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 	for _, run := range g.runs() {
 		fss = append(fss, run.fs)
 	}
+	parallel := g.parallel(r)
+	join := ", then on "
+	if parallel {
+		join = " and, at the same time, on "
+	}
 	r.Events.Note(fmt.Sprintf("%s: booting %s, %s; running %d combinations on %s (at most %s)",
-		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, ", then on "), timeout.Round(time.Second)))
+		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, join), timeout.Round(time.Second)))
 	bootStart := time.Now()
 	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
-		Plan: vm.Plan{Steps: g.steps(r, args, timeout)}, Modules: guestModules[g.FS],
+		Plan: vm.Plan{Steps: g.steps(r, args, timeout), Parallel: parallel}, Modules: guestModules[g.FS],
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: guestMemMiB, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { r.Events.Note(a.Name + " | " + line) }}}
 	out, err := guest.Boot(ctx)

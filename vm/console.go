@@ -101,6 +101,47 @@ func (r *Reporter) Blob(step string, data []byte) error {
 	return r.emit(Event{Ev: "blobend", Step: step})
 }
 
+// Lines returns a writer that passes whole lines through to the console,
+// each prefixed, written under the same lock as the protocol's lines; Close
+// writes a last unterminated line.
+func (r *Reporter) Lines(prefix string) io.WriteCloser { return &prefixed{r: r, prefix: prefix} }
+
+type prefixed struct {
+	r      *Reporter
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if err := p.line(p.buf[:i+1]); err != nil {
+			return len(b), err
+		}
+		p.buf = p.buf[i+1:]
+	}
+}
+
+func (p *prefixed) line(l []byte) error {
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	_, err := fmt.Fprintf(p.r.w, "%s%s", p.prefix, l)
+	return err
+}
+
+func (p *prefixed) Close() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	err := p.line(append(p.buf, '\n'))
+	p.buf = nil
+	return err
+}
+
 // Fail reports that the guest could not do its work (the host exits 3
 // with this reason and the console tail).
 func (r *Reporter) Fail(reason string) error { return r.emit(Event{Ev: "fail", Reason: reason}) }

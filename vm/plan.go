@@ -51,6 +51,10 @@ type Plan struct {
 	// half of the memory).
 	TmpfsMiB int    `json:"tmpfs_mib,omitempty"`
 	Steps    []Step `json:"steps"`
+	// Parallel runs the steps at the same time (each line of their output
+	// prefixed with "[name] "), for steps whose results timing does not
+	// decide (step mode), so that they use every vCPU.
+	Parallel bool `json:"parallel,omitempty"`
 }
 
 // Step is one program the guest runs.

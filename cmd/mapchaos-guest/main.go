@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,12 +69,42 @@ func run(rep *vm.Reporter) error {
 		root = vm.GuestRoot
 		_ = rep.Info("userland", "debian")
 	}
+	if plan.Parallel {
+		return runParallel(rep, plan.Steps, root)
+	}
 	for _, s := range plan.Steps {
-		if err := runStep(rep, s, root); err != nil {
+		if err := runStep(rep, s, root, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runParallel runs every step at the same time, each line of its output
+// prefixed with its name; what the steps left running is killed once all
+// have ended.
+func runParallel(rep *vm.Reporter, steps []vm.Step, root string) error {
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := rep.Lines("[" + s.Name + "] ")
+			errs[i] = runStep(rep, s, root, out)
+			_ = out.Close()
+		}()
+	}
+	wg.Wait()
+	endStep()
+	return errors.Join(errs...)
+}
+
+// endStep kills the orphans steps left behind (readers of a killed
+// harness), so that they do not run on into the next step, and reaps them.
+func endStep() {
+	_ = unix.Kill(-1, unix.SIGKILL)
+	reapAll(2 * time.Second)
 }
 
 // mountBase mounts what every program expects: /proc, /sys, /dev (with
@@ -185,10 +217,11 @@ func unmountDisk() {
 }
 
 // runStep runs one step with its timeout, chrooted into root when it is
-// not "", then sends back what it collected. Only a failure of the guest
-// itself is an error; a step that fails or times out is reported and the
-// next one runs.
-func runStep(rep *vm.Reporter, s vm.Step, root string) error {
+// not "", its output to out (nil: the console, and the step runs alone:
+// what it left running is killed when it ends), then sends back what it
+// collected. Only a failure of the guest itself is an error; a step that
+// fails or times out is reported and the next one runs.
+func runStep(rep *vm.Reporter, s vm.Step, root string, out io.Writer) error {
 	if len(s.Argv) == 0 {
 		return fmt.Errorf("step %q has no program", s.Name)
 	}
@@ -209,6 +242,9 @@ func runStep(rep *vm.Reporter, s vm.Step, root string) error {
 	cmd.Dir = s.Dir
 	cmd.Env = s.Env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if out != nil {
+		cmd.Stdout, cmd.Stderr = out, out
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Chroot: root}
 	// On timeout, kill every process but init: the step's children run in
 	// their own process groups.
@@ -228,10 +264,9 @@ func runStep(rep *vm.Reporter, s vm.Step, root string) error {
 	case err != nil:
 		code, reason = -1, err.Error()
 	}
-	// Orphans a step left behind (readers of a killed harness) must not
-	// run on into the next step.
-	_ = unix.Kill(-1, unix.SIGKILL)
-	reapAll(2 * time.Second)
+	if out == nil {
+		endStep()
+	}
 	_ = rep.End(s.Name, code, time.Since(start), reason)
 	if len(s.Collect) == 0 {
 		return nil
