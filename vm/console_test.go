@@ -52,6 +52,36 @@ var _ = Describe("the console protocol", func() {
 		Expect(s.Blob).To(Equal(big))
 	})
 
+	It("brings two steps' blobs back whole while both steps print at the same time (Lines)", func() {
+		var b bytes.Buffer
+		r := vm.NewReporter(&b)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			out := r.Lines("[tmpfs] ")
+			for range 200 {
+				_, _ = out.Write([]byte("tmpfs progr"))
+				_, _ = out.Write([]byte("ess\n"))
+			}
+			_, _ = out.Write([]byte("no newline"))
+			Expect(out.Close()).To(Succeed())
+		}()
+		Expect(r.Blob("ext4", big)).To(Succeed())
+		<-done
+		var passed []string
+		t, err := vm.ParseConsole(strings.NewReader(serial(b.String())), func(l string) {
+			if l != "" {
+				passed = append(passed, l)
+			}
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.Errors).To(BeEmpty())
+		Expect(t.Step("ext4").Blob).To(Equal(big))
+		Expect(passed).To(HaveLen(201))
+		Expect(passed[:200]).To(HaveEach("[tmpfs] tmpfs progress"))
+		Expect(passed[200]).To(Equal("[tmpfs] no newline"))
+	})
+
 	It("finds a marker after output that lacked its newline", func() {
 		console := "partial output" + strings.TrimPrefix(guestSays(func(r *vm.Reporter) { _ = r.Begin("tmpfs") }), "\n")
 		var passed []string
