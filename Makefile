@@ -30,9 +30,11 @@ build:
 demo: build
 	$(BIN) matrix --config ginkgo.yml --out $(OUT)/matrix
 
-## demo-arm64: the matrix of ginkgo.yml in a real arm64 kernel (qemu-system-aarch64), on ext4 and tmpfs
+## demo-arm64: the matrix of ginkgo.yml in a real arm64 kernel (qemu-system-aarch64), on ext4 and
+## tmpfs at once, stepped (ARM64_MODE=race races it, one file system after the other)
+ARM64_MODE ?= step
 demo-arm64: build
-	$(BIN) matrix --arch arm64 --config ginkgo.yml --out $(OUT)/arm64
+	$(BIN) matrix --arch arm64 --mode $(ARM64_MODE) --config ginkgo.yml --out $(OUT)/arm64
 
 ## deps: the Debian packages the suites use (the list is in scripts/deps): installs
 ## the missing ones as root with apt-get, or stops and prints the command
@@ -79,7 +81,9 @@ lint:
 ## throughput, stepped vs plain updates, explain on 50 MB of log, power-loss
 ## states and time per update per model, the wall time of the default matrix
 ## (raced, and in power-loss mode), then the harness's own peak memory and
-## wall time at 16 MiB, 256 MiB and 1 GiB (SIZES="16MiB 256MiB" is quicker).
+## wall time at 16 MiB, 256 MiB and 1 GiB (SIZES="16MiB 256MiB" is quicker), then
+## the stepped matrix in the arm64 and amd64 guests: boot, per file system, and
+## the ratio to this machine (ARCHES=arm64 for one)
 bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
@@ -95,6 +99,7 @@ bench: build
 	  end=$$(date +%s.%N); \
 	  awk -v s=$$start -v e=$$end -v x=$$status 'BEGIN{printf "default matrix wall time: %.1f s (exit %d)\n", e-s, x}' | tee -a $(OUT)/bench.txt
 	scripts/bench-memory $(BIN) | tee -a $(OUT)/bench.txt
+	scripts/bench-guest $(BIN) | tee -a $(OUT)/bench.txt
 
 ## stress: the interrupt specs (Label stress: random moments in race and step
 ## mode, SIGINT, SIGTERM, Ctrl-C to the process group, SIGKILL; and half way
