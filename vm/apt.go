@@ -33,6 +33,9 @@ type apt struct {
 	dir  string
 	arch Arch
 	log  io.Writer
+	// parts, when set, replaces the host's sources.list.d: links to the
+	// host's files plus a suite added for one fetch (addSuite).
+	parts string
 }
 
 // newApt makes the private directories and checks that apt-get is there.
@@ -53,7 +56,7 @@ func newApt(dir string, arch Arch, log io.Writer) (apt, error) {
 }
 
 func (a apt) options() []string {
-	return []string{
+	o := []string{
 		"-oAPT::Architecture=" + a.arch.Name, "-oAPT::Architectures=" + a.arch.Name,
 		"-oDir::State::Lists=" + filepath.Join(a.dir, "lists"),
 		"-oDir::State::status=" + filepath.Join(a.dir, "status"),
@@ -65,6 +68,10 @@ func (a apt) options() []string {
 		"-oAcquire::IndexTargets::deb::CNF::DefaultEnabled=false",
 		"-oDebug::NoLocking=true", "-qq",
 	}
+	if a.parts != "" {
+		o = append(o, "-oDir::Etc::SourceParts="+a.parts)
+	}
+	return o
 }
 
 // run runs an apt command (args[0] is apt-get or apt-cache) in cwd and
@@ -105,6 +112,11 @@ func (f Apt) Fetch(ctx context.Context, arch Arch, dir string) (string, string, 
 	}
 	if err := a.update(ctx); err != nil {
 		return "", "", err
+	}
+	if a.arch.KernelSuite != "" {
+		if a, err = a.addSuite(ctx, a.arch.KernelSuite); err != nil {
+			return "", "", err
+		}
 	}
 	deps, err := a.run(ctx, dir, "apt-cache", "depends", meta)
 	if err != nil {

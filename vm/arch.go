@@ -1,9 +1,12 @@
 package vm
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -33,6 +36,14 @@ type Arch struct {
 	// virtio disks (their dependencies come from .modinfo).
 	KernelMeta  string
 	DiskModules []string
+	// PageSize is the kernel's page size in bytes (0: 4096). The kernel
+	// package must be built for it (its config is checked when cached).
+	PageSize int
+	// KernelSuite, when set, is the suite the kernel package comes from,
+	// as a suffix of the host's Debian release ("backports":
+	// bookworm-backports): apt adds it, on the host's own mirror, to its
+	// private sources for the kernel fetch only.
+	KernelSuite string
 }
 
 // Arm64 is the arm64 guest: qemu-system-aarch64 -M virt, cortex-a72 (max
@@ -43,6 +54,20 @@ var Arm64 = Arch{
 	Machine: []string{"-M", "virt"}, CPU: "cortex-a72", Console: "ttyAMA0", Append: "kpti=0",
 	BlockDevice: "virtio-blk-device",
 	KernelMeta:  "linux-image-cloud-arm64", DiskModules: []string{"virtio_mmio", "virtio_blk"},
+}
+
+// Arm64Pages16K is the arm64 guest with 16 KiB pages: Debian's
+// linux-image-arm64-16k (the generic flavour, 6.12 in bookworm-backports:
+// ext4 and virtio_mmio are modules there, so the guest loads them), on
+// -cpu max, because qemu's Cortex-A57 and A72 lack the 16K translation
+// granule.
+var Arm64Pages16K = Arch{
+	Name: "arm64", Qemu: "qemu-system-aarch64", QemuPackage: "qemu-system-arm", QemuEnv: "MAPCHAOS_QEMU",
+	Machine: []string{"-M", "virt"}, CPU: "max", Console: "ttyAMA0", Append: "kpti=0",
+	BlockDevice: "virtio-blk-device",
+	KernelMeta:  "linux-image-arm64-16k", KernelSuite: "backports",
+	DiskModules: []string{"virtio_mmio", "virtio_blk", "crc32c_generic", "ext4"},
+	PageSize:    16 << 10,
 }
 
 // Amd64 is the amd64 guest: qemu-system-x86_64 with TCG (never KVM: it
@@ -63,6 +88,74 @@ func ArchNamed(name string) (Arch, error) {
 		return a, nil
 	}
 	return Arch{}, fmt.Errorf("guest architecture %q: want arm64 or amd64", name)
+}
+
+// PageSizes are the page sizes each architecture's guest offers, in
+// bytes, each with its Arch.
+var PageSizes = map[string]map[int]Arch{
+	Arm64.Name: {4 << 10: Arm64, 16 << 10: Arm64Pages16K},
+	Amd64.Name: {4 << 10: Amd64},
+}
+
+// WithPageSize returns the variant of a whose kernel has pages of size
+// bytes (4096: a itself), or an error naming the sizes there are.
+func (a Arch) WithPageSize(size int) (Arch, error) {
+	a = a.orArm64()
+	if v, ok := PageSizes[a.Name][size]; ok {
+		return v, nil
+	}
+	var have []string
+	for s := range PageSizes[a.Name] {
+		have = append(have, PageSizeName(s))
+	}
+	slices.Sort(have)
+	msg := fmt.Sprintf("the %s guest has no kernel with %s pages: it offers %s", a.Name, PageSizeName(size), strings.Join(have, " and "))
+	if a.Name == Arm64.Name && size == 64<<10 {
+		msg += " (Debian packages no 64 KiB-page arm64 kernel; one would have to be built with CONFIG_ARM64_64K_PAGES)"
+	}
+	return Arch{}, errors.New(msg)
+}
+
+// Pages is the kernel's page size in bytes.
+func (a Arch) Pages() int {
+	if a.PageSize == 0 {
+		return 4 << 10
+	}
+	return a.PageSize
+}
+
+// Key names the architecture and page size: "arm64", "arm64-16k"; it
+// names the kernel's cache entry.
+func (a Arch) Key() string {
+	a = a.orArm64()
+	if a.Pages() == 4<<10 {
+		return a.Name
+	}
+	return a.Name + "-" + PageSizeName(a.Pages())
+}
+
+// PageSizeName writes a page size as the --page-size flag does: "4k",
+// "16k", "64k" (bytes when not a whole number of KiB).
+func PageSizeName(size int) string {
+	if size > 0 && size%1024 == 0 {
+		return strconv.Itoa(size/1024) + "k"
+	}
+	return strconv.Itoa(size)
+}
+
+// ParsePageSize reads a --page-size value: "4k", "16k", "64k", or bytes
+// ("16384"). Whether a guest offers it is WithPageSize's question.
+func ParsePageSize(s string) (int, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	if t, ok := strings.CutSuffix(v, "k"); ok {
+		v, mult = t, 1024
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || n*mult&(n*mult-1) != 0 || n*mult < 4096 {
+		return 0, fmt.Errorf("page size %q: want 4k or 16k (a power of two of at least 4096 bytes)", s)
+	}
+	return n * mult, nil
 }
 
 // orArm64 is a, or Arm64 for the zero Arch (callers written before amd64).

@@ -126,6 +126,9 @@ func (g Guest) Boot(ctx context.Context) (Outcome, error) {
 	m.Kernel, m.Initrd, m.RootDisk = g.Kernel.Image(), initrd, g.Root
 	if m.Arch.Name == "" {
 		a, err := ArchNamed(g.Kernel.arch())
+		if err == nil {
+			a, err = a.WithPageSize(g.Kernel.Pages())
+		}
 		if err != nil {
 			return Outcome{}, err
 		}

@@ -46,6 +46,9 @@ type Kernel struct {
 	// Arch is the Debian architecture ("" in entries made before amd64:
 	// arm64).
 	Arch string `json:"arch,omitempty"`
+	// PageSize is the kernel's page size in bytes (0 in entries made
+	// before 16 KiB pages: 4096).
+	PageSize int `json:"page_size,omitempty"`
 	// Package and Version name the Debian package it came from.
 	Package string `json:"package"`
 	Version string `json:"version"`
@@ -130,12 +133,13 @@ func DefaultCacheDir() string {
 }
 
 // currentFile names the cache entry in use for arch: kernel.json for
-// arm64 (as before amd64), kernel-<arch>.json for the others.
+// arm64 with 4 KiB pages (as before amd64), kernel-<Arch.Key>.json for the
+// others (kernel-amd64.json, kernel-arm64-16k.json).
 func currentFile(a Arch) string {
-	if a = a.orArm64(); a.Name == Arm64.Name {
-		return "kernel.json"
+	if k := a.orArm64().Key(); k != Arm64.Name {
+		return "kernel-" + k + ".json"
 	}
-	return "kernel-" + a.Name + ".json"
+	return "kernel.json"
 }
 
 // CachedKernel returns the kernel of arch cached in cacheDir, if a complete
@@ -155,10 +159,18 @@ func CachedKernel(cacheDir string, arch Arch) (Kernel, bool) {
 		return Kernel{}, false
 	}
 	k.Dir = dir
-	if !k.complete() || k.arch() != arch.Name {
+	if !k.complete() || k.arch() != arch.Name || k.Pages() != arch.Pages() {
 		return Kernel{}, false
 	}
 	return k, true
+}
+
+// Pages is the kernel's page size in bytes.
+func (k Kernel) Pages() int {
+	if k.PageSize == 0 {
+		return 4 << 10
+	}
+	return k.PageSize
 }
 
 // arch is the kernel's architecture name.
@@ -281,7 +293,7 @@ func unpackKernel(ctx context.Context, arch Arch, deb, userland, tmp string) (Ke
 	if err != nil {
 		return Kernel{}, err
 	}
-	k := Kernel{Format: entryFormat, Arch: arch.Name, Package: pkg, Version: version, Fetched: time.Now().UTC().Format(time.RFC3339)}
+	k := Kernel{Format: entryFormat, Arch: arch.Name, PageSize: arch.PageSize, Package: pkg, Version: version, Fetched: time.Now().UTC().Format(time.RFC3339)}
 	data, err := os.ReadFile(deb)
 	if err != nil {
 		return k, fmt.Errorf("kernel package: %w", err)
@@ -305,7 +317,13 @@ func unpackKernel(ctx context.Context, arch Arch, deb, userland, tmp string) (Ke
 		return k, fmt.Errorf("kernel cache: %w", err)
 	}
 	if cfg := filepath.Join(x, "boot", "config-"+k.Release); fileExists(cfg) {
+		if err := checkPageSize(cfg, arch, filepath.Base(deb)); err != nil {
+			return k, err
+		}
 		_ = os.Rename(cfg, filepath.Join(entry, "config"))
+	}
+	if err := decompressModules(ctx, filepath.Join(x, "lib", "modules", k.Release)); err != nil {
+		return k, err
 	}
 	mods, err := indexModules(filepath.Join(x, "lib", "modules", k.Release))
 	if err != nil {
@@ -362,3 +380,22 @@ func indexModules(dir string) (map[string]string, error) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// checkPageSize refuses an arm64 kernel whose config (boot/config-REL)
+// does not give the page size arch asks for (Arch.PageSize set).
+func checkPageSize(cfg string, arch Arch, deb string) error {
+	if arch.Name != Arm64.Name || arch.PageSize == 0 {
+		return nil
+	}
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		return fmt.Errorf("kernel package %s: %w", deb, err)
+	}
+	want := fmt.Sprintf("CONFIG_ARM64_%dK_PAGES=y", arch.Pages()/1024)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("kernel package %s is not built for %s pages (its config lacks %s)", deb, PageSizeName(arch.Pages()), want)
+}

@@ -3,6 +3,7 @@ package vm_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,7 @@ func bootUserland(ctx SpecContext, arch vm.Arch) map[string]string {
 		k, v, _ := strings.Cut(line, "=")
 		got[k] = v
 	}
+	got["page_size"] = out.Transcript.Info["page_size"]
 	Expect(proctest.Mentioning(work)).To(BeEmpty())
 	return got
 }
@@ -92,8 +94,10 @@ var _ = Describe("the guest's Debian userland", Serial, Label("qemu"), func() {
 			Expect(got).To(HaveKeyWithValue("uname", machine))
 			Expect(got).To(HaveKeyWithValue("whoami", "root"))
 			Expect(got).To(HaveKeyWithValue("root", "read-only"))
+			Expect(got).To(HaveKeyWithValue("page_size", strconv.Itoa(arch.Pages())))
 		},
 		Entry("arm64 (qemu-system-aarch64)", vm.Arm64, "aarch64", SpecTimeout(10*time.Minute)),
+		Entry("arm64 with 16 KiB pages (linux-image-arm64-16k, -cpu max)", vm.Arm64Pages16K, "aarch64", SpecTimeout(10*time.Minute)),
 		Entry("amd64 (qemu-system-x86_64, TCG)", vm.Amd64, "x86_64", SpecTimeout(10*time.Minute)),
 	)
 })
