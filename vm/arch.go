@@ -3,6 +3,7 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -60,10 +61,14 @@ var Arm64 = Arch{
 // linux-image-arm64-16k (the generic flavour, 6.12 in bookworm-backports:
 // ext4 and virtio_mmio are modules there, so the guest loads them), on
 // -cpu max, because qemu's Cortex-A57 and A72 lack the 16K translation
-// granule.
+// granule (on them this kernel stops before its first word, silently).
+// pauth-impdef=on keeps pointer authentication, as on Apple silicon, with
+// qemu's cheap algorithm instead of QARMA: measured here, boot to the init
+// 4.2 s against 8.8 s with plain max (cortex-a76 4.7 s, which also has
+// the granule, but no pointer authentication).
 var Arm64Pages16K = Arch{
 	Name: "arm64", Qemu: "qemu-system-aarch64", QemuPackage: "qemu-system-arm", QemuEnv: "MAPCHAOS_QEMU",
-	Machine: []string{"-M", "virt"}, CPU: "max", Console: "ttyAMA0", Append: "kpti=0",
+	Machine: []string{"-M", "virt"}, CPU: "max,pauth-impdef=on", Console: "ttyAMA0", Append: "kpti=0",
 	BlockDevice: "virtio-blk-device",
 	KernelMeta:  "linux-image-arm64-16k", KernelSuite: "backports",
 	DiskModules: []string{"virtio_mmio", "virtio_blk", "crc32c_generic", "ext4"},
@@ -105,10 +110,9 @@ func (a Arch) WithPageSize(size int) (Arch, error) {
 		return v, nil
 	}
 	var have []string
-	for s := range PageSizes[a.Name] {
+	for _, s := range slices.Sorted(maps.Keys(PageSizes[a.Name])) {
 		have = append(have, PageSizeName(s))
 	}
-	slices.Sort(have)
 	msg := fmt.Sprintf("the %s guest has no kernel with %s pages: it offers %s", a.Name, PageSizeName(size), strings.Join(have, " and "))
 	if a.Name == Arm64.Name && size == 64<<10 {
 		msg += " (Debian packages no 64 KiB-page arm64 kernel; one would have to be built with CONFIG_ARM64_64K_PAGES)"
@@ -156,6 +160,15 @@ func ParsePageSize(s string) (int, error) {
 		return 0, fmt.Errorf("page size %q: want 4k or 16k (a power of two of at least 4096 bytes)", s)
 	}
 	return n * mult, nil
+}
+
+// Describe says how the machine is emulated, for reports and progress
+// lines: "qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on -smp 2 -m
+// 1536 (TCG), 16 KiB pages".
+func (a Arch) Describe(cpus, memMiB int) string {
+	a = a.orArm64()
+	return fmt.Sprintf("%s %s -cpu %s -smp %d -m %d (TCG), %s pages", a.Qemu, strings.Join(a.Machine, " "), a.CPU, cpus, memMiB,
+		strings.Replace(PageSizeName(a.Pages()), "k", " KiB", 1))
 }
 
 // orArm64 is a, or Arm64 for the zero Arch (callers written before amd64).

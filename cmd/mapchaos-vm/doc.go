@@ -2,7 +2,11 @@
 // Linux kernel under qemu-system-aarch64, so that `make test-arm64` means
 // the suites passed on arm64:
 //
-//	mapchaos-vm suites [--packages ./engine,./suites/matrix,...] [--fs ext4,tmpfs] [--out DIR]
+//	mapchaos-vm suites [--packages ./engine,./suites/matrix,...] [--fs ext4,tmpfs] [--out DIR] [--page-size 4k|16k]
+//
+// --page-size 16k boots Debian's 16 KiB-page kernel (linux-image-arm64-16k,
+// from the host mirror's backports suite) on -cpu max instead of the 4 KiB
+// cloud kernel.
 //
 // It compiles each package's tests for linux/arm64 with CGO_ENABLED=0
 // (go test -c), builds mapchaos and the guest init the same way, lays them

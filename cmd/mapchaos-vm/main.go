@@ -23,7 +23,7 @@ const usage = `mapchaos-vm: run the Ginkgo suites inside a real arm64 Linux kern
 
 Usage:
   mapchaos-vm suites [--packages ./engine,./suites/matrix,...] [--fs ext4,tmpfs] [--out DIR]
-                     [--timeout 75m] [--ginkgo-flags '-ginkgo.label-filter=...']
+                     [--timeout 75m] [--ginkgo-flags '-ginkgo.label-filter=...'] [--page-size 4k|16k]
 
 Each package's tests are compiled for linux/arm64 (go test -c, CGO_ENABLED=0) and run in the
 guest as the init program's payload, with the prebuilt mapchaos as $MAPCHAOS_BIN and the
@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.fs, "fs", "ext4", "comma-separated file systems the suites' temporary and output directories live on: ext4, tmpfs")
 	fs.StringVar(&o.out, "out", "mapchaos-out/arm64-suites", "where the junit.xml (and the matrix report) of each suite go")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole guest run (default 10m plus 30m per suite run)")
+	fs.StringVar(&o.pageSize, "page-size", "4k", "the guest kernel's page size: 4k (Debian's cloud kernel) or 16k (linux-image-arm64-16k, -cpu max)")
 	fs.StringVar(&o.ginkgoFlags, "ginkgo-flags", "", "extra flags for every test binary, e.g. -ginkgo.label-filter=unit")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage

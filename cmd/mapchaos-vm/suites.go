@@ -27,18 +27,18 @@ import (
 // faults), step mode (ptrace and seccomp on an arm64 kernel), the CLI and
 // the root package (with the prebuilt $MAPCHAOS_BIN), the real tools
 // (suites/tools: GNU cp, dash, rsync), the examples' shell updaters, and
-// the unit suites; foreign-reader specs run python3 with maxminddb. Left
+// the unit suites, the page-boundary suite (suites/pages); foreign-reader specs run python3 with maxminddb. Left
 // out: vm (it boots qemu itself).
 const defaultPackages = "./engine,./harness,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers," +
-	"./cmd/mapchaos,.,./suites/tools,./examples"
+	"./cmd/mapchaos,.,./suites/tools,./examples,./suites/pages"
 
 // guestLabelFilter leaves out, in the guest, the specs that boot qemu
 // themselves (label qemu): emulating a machine inside the emulated one.
 const guestLabelFilter = "!qemu"
 
 type suiteOptions struct {
-	packages, fs, out, ginkgoFlags string
-	timeout                        time.Duration
+	packages, fs, out, ginkgoFlags, pageSize string
+	timeout                                  time.Duration
 }
 
 // suiteRun is one package's suite on one file system.
@@ -57,6 +57,10 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	arch, err := pagedArm64(o.pageSize)
+	if err != nil {
+		return 0, err
+	}
 	timeout := o.timeout
 	if timeout == 0 {
 		timeout = 10*time.Minute + time.Duration(len(runs))*30*time.Minute
@@ -68,7 +72,7 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 
 	cwd, _ := os.Getwd()
 	kcache := vm.DefaultCacheDir()
-	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: vm.Arm64, Root: true}, vm.Apt{})
+	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: arch, Root: true}, vm.Apt{})
 	if err != nil {
 		return 0, err
 	}
@@ -91,13 +95,13 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 	}
 	buildTime := time.Since(buildStart)
 
-	fmt.Fprintf(stdout, "arm64: booting %s under qemu-system-aarch64 (cortex-a72, 2 CPUs, 1536 MiB); %d suite runs (at most %s)\n",
-		host.Kernel.Release, len(runs), timeout.Round(time.Second))
+	fmt.Fprintf(stdout, "arm64: booting %s under %s; %d suite runs (at most %s)\n",
+		host.Kernel.Release, arch.Describe(2, 1536), len(runs), timeout.Round(time.Second))
 	bootStart := time.Now()
 	g := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"),
 		DiskFreeMiB: 1024, Work: work,
 		Plan: vm.Plan{Steps: suiteSteps(runs, kinds, o.ginkgoFlags)},
-		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: 1536, CPUs: 2, Timeout: timeout,
+		Machine: vm.Machine{Arch: arch, Qemu: host.Qemu, MemMiB: 1536, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { fmt.Fprintf(stdout, "arm64 | %s\n", line) }}}
 	res, err := g.Boot(ctx)
 	if err != nil {
@@ -128,6 +132,18 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 			total.Filtered, guestLabelFilter)
 	}
 	return code, nil
+}
+
+// pagedArm64 is the arm64 guest of --page-size (4k or 16k).
+func pagedArm64(flag string) (vm.Arch, error) {
+	size, err := vm.ParsePageSize(flag)
+	if err == nil {
+		var a vm.Arch
+		if a, err = vm.Arm64.WithPageSize(size); err == nil {
+			return a, nil
+		}
+	}
+	return vm.Arch{}, usageError{fmt.Errorf("--page-size: %w", err)}
 }
 
 // parseRuns checks --packages and --fs and lists the suite runs.
