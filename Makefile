@@ -19,7 +19,7 @@ define run-suites
 	  exit $$status
 endef
 
-.PHONY: all build deps demo demo-arm64 test test-arm64 test-arm64-all test-fs unit lint bench stress clean
+.PHONY: all build deps demo demo-arm64 test test-arm64 test-arm64-16k test-arm64-all test-fs unit lint bench stress clean
 
 all: lint test
 
@@ -31,10 +31,13 @@ demo: build
 	$(BIN) matrix --config ginkgo.yml --out $(OUT)/matrix
 
 ## demo-arm64: the matrix of ginkgo.yml in a real arm64 kernel (qemu-system-aarch64), on ext4 and
-## tmpfs at once, stepped (ARM64_MODE=race races it, one file system after the other)
+## tmpfs at once, stepped (ARM64_MODE=race races it, one file system after the other;
+## PAGE_SIZE=16k runs it in the 16 KiB-page kernel, linux-image-arm64-16k on -cpu max,
+## its report in $(OUT)/arm64-16k)
 ARM64_MODE ?= step
+PAGE_SIZE ?= 4k
 demo-arm64: build
-	$(BIN) matrix --arch arm64 --mode $(ARM64_MODE) --config ginkgo.yml --out $(OUT)/arm64
+	$(BIN) matrix --arch arm64 --mode $(ARM64_MODE) --page-size $(PAGE_SIZE) --config ginkgo.yml --out $(OUT)/arm64$(if $(filter 4k,$(PAGE_SIZE)),,-$(PAGE_SIZE))
 
 ## deps: the Debian packages the suites use (the list is in scripts/deps): installs
 ## the missing ones as root with apt-get, or stops and prints the command
@@ -45,11 +48,15 @@ deps:
 # step mode and the unit suites (with the guest's Debian userland, the
 # Python foreign-reader specs run there too). The CLI, root, tools and
 # examples suites add about 25 minutes under emulation: test-arm64-all.
-ARM64_PACKAGES ?= ./engine,./harness,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers
+ARM64_PACKAGES ?= ./engine,./harness,./suites/matrix,./step,./config,./crashes,./fixtures,./matchers,./readers,./reports,./verdicts,./writers,./suites/pages
 
 ## test-arm64: the Ginkgo suites, compiled for linux/arm64, run in a real arm64 kernel
 test-arm64: deps
 	$(GO) run ./cmd/mapchaos-vm suites --packages $(ARM64_PACKAGES) --out $(OUT)/arm64-suites
+
+## test-arm64-16k: the page-boundary suite (suites/pages) in the 16 KiB-page arm64 kernel, on ext4 and tmpfs
+test-arm64-16k: deps
+	$(GO) run ./cmd/mapchaos-vm suites --page-size 16k --packages ./suites/pages --fs ext4,tmpfs --out $(OUT)/arm64-16k-suites
 
 ## test-arm64-all: every suite in the arm64 guest, the CLI, root, tools and examples included
 test-arm64-all: deps

@@ -22,6 +22,7 @@ import (
 	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/results"
 	"github.com/mapchaos/mapchaos/verdicts"
+	"github.com/mapchaos/mapchaos/vm"
 	"github.com/mapchaos/mapchaos/writers"
 )
 
@@ -71,7 +72,7 @@ var checkGate = config.Expectation{Writer: "exec", Reader: "*",
 type checkFlags struct {
 	writerCmd, readers, readerCmd, out, mode, targetKind, size, shape, cache string
 	model                                                                    string
-	old, new, fs, arch                                                       string
+	old, new, fs, arch, pageSize                                             string
 	stage                                                                    stringList // --stage, repeatable
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
@@ -79,6 +80,7 @@ type checkFlags struct {
 	argv       []string        // --writer-cmd, split
 	readerArgv []string        // --reader-cmd, split
 	fixture    fixtures.Spec   // --size, --shape
+	guest      vm.Arch         // --arch arm64 with --page-size
 	set        map[string]bool // flags given on the command line
 }
 
@@ -106,6 +108,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.StringVar(&f.fs, "fs", "", fsUsage)
 	fs.StringVar(&f.arch, "arch", "native", "native, arm64 or amd64: run the updater and the readers inside a real Linux kernel of that architecture with a Debian userland (qemu-system-aarch64, qemu-system-x86_64)")
+	fs.StringVar(&f.pageSize, "page-size", "4k", pageSizeUsage)
 	fs.Var(&f.stage, "stage", "with --arch arm64 or amd64: copy this file or folder of this machine into the guest's working directory, where the updater and the reader run (repeatable)")
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err

@@ -22,8 +22,9 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-// validateArch checks --arch and --stage: --stage needs a guest, and each
-// path must exist on this machine.
+// validateArch checks --arch, --page-size and --stage: --stage and
+// --page-size need a guest, and each staged path must exist on this
+// machine.
 func (f *checkFlags) validateArch() error {
 	switch f.arch {
 	case "native":
@@ -39,7 +40,9 @@ func (f *checkFlags) validateArch() error {
 	default:
 		return fmt.Errorf("--arch %q: want native, arm64 or amd64 (a guest kernel under full-system emulation)", f.arch)
 	}
-	return nil
+	var err error
+	f.guest, err = guestArch(f.arch, f.pageSize, f.set["page-size"])
+	return err
 }
 
 // guestExec is the updater as it is validated here: in a guest its

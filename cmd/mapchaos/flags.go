@@ -104,6 +104,8 @@ func (f *matrixFlags) given(fs *flag.FlagSet) error {
 		switch fl.Name {
 		case "config":
 			f.configSet = true
+		case "page-size":
+			f.pageSizeSet = true
 		case "updates":
 			errs = append(errs, checkUpdates(f.updates))
 		case "seed":

@@ -23,10 +23,11 @@ import (
 type matrixFlags struct {
 	config, writers, readers, out, mode, arch, cache string
 	model                                            string
-	old, new, fs                                     string
+	old, new, fs, pageSize                           string
 	seed, updates                                    int64
-	configSet, probeEveryWrite                       bool
+	configSet, probeEveryWrite, pageSizeSet          bool
 	writerNames, readerNames                         []string
+	guest                                            vm.Arch // --arch arm64 with --page-size
 }
 
 func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
@@ -41,6 +42,7 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.StringVar(&f.mode, "mode", "race", "race (by timing), step (the writer under ptrace, probed after every system call) or power-loss (the states a power cut may leave, opened by restarted readers)")
 	fs.StringVar(&f.model, "model", "posix", "--mode power-loss: the persistence model, posix or ext4-ordered")
 	fs.StringVar(&f.arch, "arch", "native", "native, arm64 or amd64 (a real kernel of that architecture under full-system emulation, with a Debian userland)")
+	fs.StringVar(&f.pageSize, "page-size", "4k", pageSizeUsage)
 	fs.StringVar(&f.cache, "cache", "", "fixture cache directory (default $MAPCHAOS_CACHE or the user cache dir)")
 	fs.BoolVar(&f.probeEveryWrite, "probe-every-write", false, "--mode step: probe after every data write, not only at exponentially spaced ones (slower)")
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
@@ -64,6 +66,10 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 		return f, usagef("--model: %v", err)
 	}
 	if err := validArch(f.arch); err != nil {
+		return f, err
+	}
+	var err error
+	if f.guest, err = guestArch(f.arch, f.pageSize, f.pageSizeSet); err != nil {
 		return f, err
 	}
 	if (f.old == "") != (f.new == "") {
