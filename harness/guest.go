@@ -59,7 +59,20 @@ func (g Guest) Name() string {
 }
 
 // flag is the flag that asked for this environment, for messages.
-func (g Guest) flag() string { return "--arch " + g.arch().Name }
+func (g Guest) flag() string {
+	if p := g.pageSize(); p != "" {
+		return "--arch " + g.arch().Name + " --page-size " + p
+	}
+	return "--arch " + g.arch().Name
+}
+
+// pageSize is the guest's --page-size, "" for 4 KiB pages.
+func (g Guest) pageSize() string {
+	if p := g.arch().Pages(); p != 4096 {
+		return vm.PageSizeName(p)
+	}
+	return ""
+}
 
 // guestRun is one run of the plan in the guest: on file system fs, its
 // reports written to dir (in the guest).
@@ -79,11 +92,9 @@ var guestModules = map[string][]string{
 	"xfs": {"loop", "xfs"}, "btrfs": {"loop", "btrfs"}, "ext4": {"loop"}, "overlay": {"overlay"},
 }
 
-// machine describes the emulated machine in reports.
-func (g Guest) machine() string {
-	a := g.arch()
-	return fmt.Sprintf("%s %s -cpu %s -smp 2 -m %d (TCG)", a.Qemu, strings.Join(a.Machine, " "), a.CPU, guestMemMiB)
-}
+// machine describes the emulated machine, with its page size, in reports
+// and progress lines.
+func (g Guest) machine() string { return g.arch().Describe(2, guestMemMiB) }
 
 // parallel says whether the guest runs its file systems at the same time:
 // in step mode, where no verdict depends on timing, so that the runs use
@@ -273,9 +284,12 @@ func (g Guest) result(t vm.Transcript, fs, dir string, r *Run) (reports.Report, 
 	if err != nil {
 		return rep, fmt.Errorf("%s: the %s run's report: %w", flag, fs, err)
 	}
+	if rep.Run.PageSize != g.arch().Pages() {
+		return rep, fmt.Errorf("%s: the %s run's kernel had %d-byte pages, not the %d asked for", flag, fs, rep.Run.PageSize, g.arch().Pages())
+	}
 	g.mark(&rep, t, r.Plan.Config.Path)
 	repro := r.Repro
-	repro.Arch = g.arch().Name
+	repro.Arch, repro.PageSize = g.arch().Name, g.pageSize()
 	for i := range rep.Results {
 		if e := &rep.Results[i]; e.Evidence != nil {
 			e.Evidence.Repro = repro.For(e.Writer, e.Reader)

@@ -29,7 +29,10 @@ type Repro struct {
 	Mode, Model string
 	// Arch is "native" (left out), or the guest's: "arm64", "amd64".
 	Arch string
-	Seed int64
+	// PageSize is the guest kernel's --page-size ("16k"; "" and "4k" are
+	// left out).
+	PageSize string
+	Seed     int64
 	// Updates is the number of updates when the run set it.
 	Updates int
 	// TargetKind is check's --target-kind ("file" is left out).
@@ -128,5 +131,9 @@ func (r Repro) arch() []string {
 	if r.Arch == "" || r.Arch == "native" {
 		return out
 	}
-	return append(out, "--arch", r.Arch)
+	out = append(out, "--arch", r.Arch)
+	if r.PageSize != "" && r.PageSize != "4k" {
+		out = append(out, "--page-size", r.PageSize)
+	}
+	return out
 }

@@ -282,7 +282,7 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 	if f.mode == "power-loss" {
 		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
 	}
-	env := envFor(f.arch, f.fs, f.stage)
+	env := envFor(f.guest, f.fs, f.stage)
 	if f.arch != "native" {
 		repro.Stage = f.stage
 	}

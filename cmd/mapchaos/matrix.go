@@ -189,7 +189,7 @@ func (f matrixFlags) runMode() harness.Mode {
 
 // env is the Environment the flags ask for.
 func (f matrixFlags) env() harness.Environment {
-	return envFor(f.arch, f.fs, nil)
+	return envFor(f.guest, f.fs, nil)
 }
 
 // validArch checks --arch.
@@ -203,11 +203,12 @@ func validArch(arch string) error {
 	return nil
 }
 
-// envFor is the Environment of --arch, --fs and --stage: a guest for
-// --arch, else --fs's mounted file system, else Local.
-func envFor(arch, fs string, stage []string) harness.Environment {
-	if a, err := vm.ArchNamed(arch); err == nil {
-		return harness.Guest{Arch: a, FS: fs, Stage: stage}
+// envFor is the Environment of --arch (with --page-size: guest, from
+// guestArch), --fs and --stage: a guest for --arch, else --fs's mounted
+// file system, else Local.
+func envFor(guest vm.Arch, fs string, stage []string) harness.Environment {
+	if guest.Name != "" {
+		return harness.Guest{Arch: guest, FS: fs, Stage: stage}
 	}
 	return fsEnv(fs)
 }
