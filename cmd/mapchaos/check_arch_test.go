@@ -26,6 +26,8 @@ var _ = Describe("mapchaos check --arch arm64 --stage", func() {
 		Entry("--stage without a guest", "--stage copies files into the guest of --arch arm64", "--stage", "."),
 		Entry("a --stage path that does not exist", `--stage nope: no such file or directory`, "--arch", "arm64", "--stage", "nope"),
 		Entry("an unknown --arch", `--arch "sparc": want native, arm64 or amd64`, "--arch", "sparc"),
+		Entry("--page-size without a guest", `--page-size 16k needs --arch arm64`, "--page-size", "16k"),
+		Entry("a page size the guest lacks", `--page-size: the arm64 guest has no kernel with 8k pages: it offers 4k and 16k`, "--arch", "arm64", "--page-size", "8k"),
 	)
 
 	It("runs a staged updater script and a staged Python reader inside the arm64 guest, on ext4 and tmpfs", Label("arm64", "qemu"), func(_ SpecContext) {

@@ -96,6 +96,18 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
 		}, `--arch "riscv64": want native, arm64 or amd64`),
+		Entry("--page-size without a guest", func(dir string) []string {
+			return []string{"matrix", "--page-size", "16k", "--out", "out"}
+		}, `--page-size 16k needs --arch arm64`),
+		Entry("a page size the arm64 guest lacks", func(dir string) []string {
+			return []string{"matrix", "--arch", "arm64", "--page-size", "64k", "--out", "out"}
+		}, `--page-size: the arm64 guest has no kernel with 64k pages: it offers 4k and 16k (Debian packages no 64 KiB-page arm64 kernel`),
+		Entry("16 KiB pages on the amd64 guest", func(dir string) []string {
+			return []string{"matrix", "--arch", "amd64", "--page-size", "16k", "--out", "out"}
+		}, `--page-size: the amd64 guest has no kernel with 16k pages: it offers 4k`),
+		Entry("a page size that is no size", func(dir string) []string {
+			return []string{"matrix", "--arch", "arm64", "--page-size", "big", "--out", "out"}
+		}, `--page-size: page size "big": want 4k or 16k`),
 		Entry("--old without --new", func(dir string) []string {
 			return []string{"matrix", "--old", "a.mmdb", "--out", "out"}
 		}, "--old and --new go together"),
