@@ -9,9 +9,13 @@
 //
 // The pieces, each usable alone:
 //
-//   - Arch (Arm64, Amd64, ArchNamed): an architecture's Debian and Go name,
-//     its emulator, machine arguments, console, virtio disk device, kernel
-//     metapackage and disk modules.
+//   - Arch (Arm64, Arm64Pages16K, Amd64, ArchNamed, WithPageSize): an
+//     architecture's Debian and Go name, its emulator, machine arguments,
+//     console, virtio disk device, kernel metapackage, disk modules and
+//     page size. Arm64Pages16K is Debian's linux-image-arm64-16k (6.12,
+//     from the suite RELEASE-backports of the host's own mirror, which Apt
+//     adds to its private sources for that fetch only) on -cpu max, which
+//     has the 16K translation granule qemu's Cortex-A72 lacks.
 //   - Kernel and EnsureKernel: Debian's cloud kernel of an Arch (ext4 built
 //     in, virtio as modules), fetched once with apt-get for that
 //     architecture without adding it to dpkg (Apt: private package lists,
@@ -21,7 +25,10 @@
 //     needs and those a run names in Guest.Modules, nfsd or xfs say, in
 //     the load order their .modinfo gives: Kernel.ModuleOrder, LoadOrder),
 //     and a static busybox (busybox-static) for guests
-//     without a Debian root. A warm cache needs no network at all.
+//     without a Debian root. A warm cache needs no network at all. Modules
+//     shipped as .ko.xz (6.12's) are decompressed with xz when cached, so
+//     the guest init loads plain .ko files; each page size of an
+//     architecture has its own entry (kernel-arm64-16k.json).
 //   - Rootfs and EnsureRootfs: the guest's Debian root, made of
 //     RootPackages (libc6, coreutils, dash, bash, util-linux, mount,
 //     e2fsprogs, rsync, python3 with python3-maxminddb, kmod, iproute2,
@@ -60,8 +67,9 @@
 //
 // Caveats, stated plainly: the emulated CPU (TCG) runs tens of times
 // slower than the host, so anything decided by timing may differ from
-// hardware; the arm64 kernel has 4 KiB pages (Debian packages no 16 or 64
-// KiB page arm64 kernel in this release); the arm64 kernel runs with
+// hardware; the arm64 kernel has 4 KiB pages, or 16 KiB with
+// Arm64Pages16K (Debian packages no 64 KiB-page arm64 kernel: one would be
+// a custom build with CONFIG_ARM64_64K_PAGES); the arm64 kernel runs with
 // kpti=0 (see Machine.Args); the Debian root is unpacked without its
 // maintainer scripts, so services are not configured (a step starts what
 // it needs itself).
