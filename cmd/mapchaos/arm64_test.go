@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -112,6 +113,27 @@ var _ = Describe("mapchaos matrix --arch arm64", Ordered, Serial, Label("arm64",
 		Expect(os.ReadFile(filepath.Join(dir, "merged", reports.MergedMarkdownFile))).To(ContainSubstring("0 of 2 combinations differ"))
 	}, SpecTimeout(15*time.Minute))
 
+	It("steps cp x mmap in the 16 KiB-page kernel: the fault starts at a 16 KiB boundary, and the report and the repro say the page size", func(_ SpecContext) {
+		dir := GinkgoT().TempDir()
+		writeConfig(dir, small)
+		s := mapchaos(dir, "matrix", "--arch", "arm64", "--page-size", "16k", "--mode", "step", "--writers", "cp", "--out", "out16k")
+		Eventually(s, 10*time.Minute).Should(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say(`-cpu max,pauth-impdef=on -smp 2 -m 1536 \(TCG\), 16 KiB pages`))
+		m := regexp.MustCompile(`copy_file_range\("B.mmdb" -> "db.mmdb", (\d+) bytes\) = \d+ -> running: SIGBUS from offset (\d+) `).FindStringSubmatch(string(s.Out.Contents()))
+		Expect(m).NotTo(BeNil(), "no SIGBUS after cp's copy")
+		size, off := atoi(m[1]), atoi(m[2])
+		Expect(off).To(Equal((size+16383)/16384*16384), "the fault starts at the 16 KiB page boundary past B's end")
+		Expect(off).NotTo(Equal((size+4095)/4096*4096), "this B's 4 KiB boundary is another one")
+		for _, fs := range []string{"ext4", "tmpfs"} {
+			rep, err := reports.Read(filepath.Join(dir, "out16k", fs, "report.json"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.Run.PageSize).To(Equal(16384))
+			Expect(rep.Run.Kernel).To(HaveSuffix("-arm64-16k"))
+			Expect(rep.Results[0].Verdict.String()).To(Equal("crash"))
+			Expect(rep.Results[0].Evidence.Repro).To(HaveSuffix("--arch arm64 --page-size 16k"))
+		}
+	}, SpecTimeout(15*time.Minute))
+
 	It("downloads the kernel once; a second run reaches no registry and does not need to", func(_ SpecContext) {
 		cache := GinkgoT().TempDir()
 		GinkgoT().Setenv("MAPCHAOS_VM_CACHE", cache)
@@ -184,3 +206,10 @@ var _ = Describe("mapchaos matrix --arch arm64", Ordered, Serial, Label("arm64",
 		}, 4*time.Minute, "killed qemu after 40s", "the guest did not finish in time (during step \"ext4\")", "--- last console lines ---", "racing 1 combinations"),
 	)
 })
+
+// atoi reads a decimal the spec's regexp matched.
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return n
+}
