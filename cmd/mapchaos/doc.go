@@ -3,7 +3,7 @@
 //
 //	mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
 //	                 [--old FILE --new FILE] [--mode race|step] [--arch native|arm64|amd64]
-//	                 [--fs ext4|xfs|btrfs|tmpfs|overlay]
+//	                 [--page-size 4k|16k] [--fs ext4|xfs|btrfs|tmpfs|overlay]
 //	mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
 //	                 [--fs ext4|xfs|btrfs|tmpfs|overlay]
 //	mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]

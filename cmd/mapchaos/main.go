@@ -34,7 +34,8 @@ const usage = `mapchaos: race updaters of a memory-mapped file against its reade
 
 Usage:
   mapchaos matrix  [--config ginkgo.yml] [--writers a,b] [--readers x,y] [--seed N] [--out DIR]
-                   [--mode race|step] [--arch native|arm64|amd64] [--fs ext4|xfs|btrfs|tmpfs|overlay]
+                   [--mode race|step] [--arch native|arm64|amd64] [--page-size 4k|16k]
+                   [--fs ext4|xfs|btrfs|tmpfs|overlay]
   mapchaos check   --writer-cmd 'PROG ARG {new} {target}' [--readers x,y] [--reader-cmd 'PROG {target}']
                    [--mode race|step] [--fs ext4|xfs|btrfs|tmpfs|overlay] [--out DIR]
   mapchaos explain [--reproduce] [--json] [--config ginkgo.yml] [FILE|-]
