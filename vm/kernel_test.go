@@ -141,7 +141,7 @@ var _ = Describe("the kernel cache", func() {
 		needs.Program("dpkg", "dpkg-deb")
 	})
 
-	It("fetches once, keeps the Image and the disk modules in load order, and never fetches again", func(ctx SpecContext) {
+	It("fetches once, keeps the Image, every module and the disk's load order, and never fetches again", func(ctx SpecContext) {
 		f := newFetcher(debianVirtio)
 		cache := GinkgoT().TempDir()
 		k, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
@@ -155,7 +155,12 @@ var _ = Describe("the kernel cache", func() {
 		Expect(os.ReadFile(k.Image())).To(Equal([]byte("ARM64 Image")))
 		Expect(os.ReadFile(k.Busybox())).To(Equal([]byte("static arm64 busybox")))
 		Expect(k.Userland).To(Equal("busybox-static 1:1.35.0-4"))
-		Expect(filepath.Join(k.ModuleDir(), "virtio_net.ko")).NotTo(BeAnExistingFile(), "only what the disk needs is kept")
+		Expect(filepath.Join(k.ModuleDir(), "virtio_net.ko")).To(BeAnExistingFile(), "every module is kept, for runs that name more")
+		order, err := k.ModuleOrder([]string{"virtio-net"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(order).To(Equal([]string{"virtio_ring.ko", "virtio.ko", "virtio_mmio.ko", "virtio_blk.ko", "virtio_net.ko"}))
+		_, err = k.ModuleOrder([]string{"nfsd"})
+		Expect(err).To(MatchError(ContainSubstring("module nfsd is not in the kernel package")))
 
 		for range 3 {
 			again, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
@@ -183,7 +188,7 @@ var _ = Describe("the kernel cache", func() {
 		Expect(f.calls.Load()).To(Equal(int32(2)))
 	})
 
-	It("fetches again over an entry of an older format (one without busybox)", func(ctx SpecContext) {
+	It("fetches again over an entry of an older format (one that kept only the disk's modules)", func(ctx SpecContext) {
 		f := newFetcher(debianVirtio)
 		cache := GinkgoT().TempDir()
 		k, _, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
@@ -191,7 +196,7 @@ var _ = Describe("the kernel cache", func() {
 		entry := filepath.Join(k.Dir, "entry.json")
 		b, err := os.ReadFile(entry)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(os.WriteFile(entry, []byte(strings.Replace(string(b), `"format": 2`, `"format": 1`, 1)), 0o644)).To(Succeed())
+		Expect(os.WriteFile(entry, []byte(strings.Replace(string(b), `"format": 3`, `"format": 2`, 1)), 0o644)).To(Succeed())
 		_, fetched, err := vm.EnsureKernel(ctx, cache, vm.Arm64, f)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fetched).To(BeTrue())
