@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/mapchaos/mapchaos/fixtures"
@@ -62,6 +63,7 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 	if err != nil {
 		return nil, err
 	}
+	u.templates = r.layer == nil
 	var ups []step.Update
 	for seq := 1; seq <= max(s.Updates, 1); seq++ {
 		cfg, err := u.config(seq)
@@ -128,6 +130,10 @@ type stepping struct {
 	w    writers.Strategy
 	data string
 	vers [2]string
+	// templates: keep a copy of each update's initial state for the kill
+	// runs (see prepare). Not on an overlay, whose A must be in the lower
+	// layer at every run, nor where Prepare runs once (power-loss mode).
+	templates bool
 }
 
 func (u stepping) target() string { return filepath.Join(u.data, "db.mmdb") }
@@ -166,7 +172,13 @@ func (u stepping) config(seq int) (step.Config, error) {
 
 // prepare lays out the target before update seq: A installed, then the
 // earlier updates applied by the same writer, untraced; for the user's
-// updater, a fresh {new} for this one.
+// updater, a fresh {new} for this one. With u.templates, the first call
+// (the stepped run) keeps a copy of that layout in templates/<seq>
+// (writers.CopyTree: no hard link, so a writer that changes the target in
+// place leaves the copy as it was), and every later call (the kill runs)
+// restores the data directory from it: the same names, bytes, modes,
+// modification times and links, without copying A, fsyncing it and
+// replaying the earlier updates again.
 func (u stepping) prepare(ctx context.Context, seq int) error {
 	if err := u.r.release(u.data); err != nil {
 		return err
@@ -174,6 +186,27 @@ func (u stepping) prepare(ctx context.Context, seq int) error {
 	if err := os.RemoveAll(u.data); err != nil {
 		return err
 	}
+	tmpl := filepath.Join(filepath.Dir(u.data), "templates", strconv.Itoa(seq))
+	if u.templates {
+		if _, err := os.Lstat(tmpl); err == nil {
+			return writers.CopyTree(u.data, tmpl)
+		}
+	}
+	if err := u.layOutAnew(ctx, seq); err != nil || !u.templates {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(tmpl), 0o755); err != nil {
+		return fmt.Errorf("step mode's copy of the initial state: %w", err)
+	}
+	if err := writers.CopyTree(tmpl, u.data); err != nil {
+		os.RemoveAll(tmpl)
+		return fmt.Errorf("step mode's copy of the initial state: %w", err)
+	}
+	return nil
+}
+
+// layOutAnew lays out the data directory before update seq from A.
+func (u stepping) layOutAnew(ctx context.Context, seq int) error {
 	if err := os.MkdirAll(u.data, 0o755); err != nil {
 		return err
 	}
