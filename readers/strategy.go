@@ -146,10 +146,13 @@ func (Bytes) Open(path string) (DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maxminddb.FromBytes(%s, %d bytes): %w", path, len(b), err)
 	}
-	return bytesDB{r}, nil
+	return bytesDB{r, b}, nil
 }
 
-type bytesDB struct{ r *maxminddb.Reader }
+type bytesDB struct {
+	r   *maxminddb.Reader
+	buf []byte
+}
 
 func (d bytesDB) Lookup(ip netip.Addr, rec any) (bool, error) {
 	return lookup(d.r, ip, rec)
@@ -162,6 +165,29 @@ func lookup(r *maxminddb.Reader, ip netip.Addr, rec any) (bool, error) {
 		return false, &lookupError{ip: ip, err: err}
 	}
 	return ok, nil
+}
+
+// CodeV1 names the lookup code of Mmap and Bytes DBs (LookupCode):
+// maxminddb-golang v1's Reader.LookupNetwork.
+const CodeV1 = "maxminddb-golang v1 Reader.LookupNetwork"
+
+// LookupCode says what a lookup in db runs, for a caller that makes one
+// lookup of each IP for several DBs that read the same bytes (step mode's
+// starting readers): code names the library code ("" when db is not known
+// to be such a DB); buf is the buffer it decodes when it holds the file in
+// memory (Bytes), nil when it reads a mapping of the file that the library
+// made when it was opened (Mmap). Two DBs of the same code over the same
+// bytes answer every lookup alike, error texts included, except where a
+// lookup panics: a memory fault, or another panic that a PanicOnFault DB
+// recovers itself (and after a fault it refuses lookups: ErrNeedsReopen).
+func LookupCode(db DB) (code string, buf []byte) {
+	switch d := db.(type) {
+	case *mmapDB:
+		return CodeV1, nil
+	case bytesDB:
+		return CodeV1, d.buf
+	}
+	return "", nil
 }
 
 // lookupError is a failed lookup: "lookup IP: the library's error". Its

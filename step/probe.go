@@ -201,8 +201,11 @@ type prober struct {
 	runShare []int
 	buf      []byte
 	fileCRCs []uint32 // page CRCs of the target at the last starting probe
-	fileDev  uint64
-	fileIno  uint64
+	// fileSize is how many bytes of the target that probe summed,
+	// fileStatSize its size then (-1 when it summed none).
+	fileSize, fileStatSize int64
+	fileDev                uint64
+	fileIno                uint64
 
 	runCache   map[uint64][]Outcome // running outcomes by running view
 	startCache map[uint64][]Outcome // starting outcomes by starting view
@@ -354,9 +357,7 @@ func (p *prober) observe() observation {
 	start, haveStart := p.startCache[o.starting.key]
 	if !haveStart {
 		start = make([]Outcome, len(p.regs))
-		for i, r := range p.regs {
-			jobs = append(jobs, func() { start[i] = p.startOne(r) })
-		}
+		jobs = append(jobs, p.startingJobs(start)...)
 		p.startCache[o.starting.key] = start
 	}
 	parallel(jobs)
@@ -389,6 +390,7 @@ func parallel(jobs []func()) {
 func (p *prober) startingView() StartingView {
 	p.fileCRCs = p.fileCRCs[:0]
 	p.fileDev, p.fileIno = 0, 0
+	p.fileSize, p.fileStatSize = -1, -1
 	via := ""
 	if dest, err := os.Readlink(p.target); err == nil {
 		via = fmt.Sprintf(" (link to %q)", dest)
@@ -422,6 +424,7 @@ func (p *prober) startingView() StartingView {
 	h := crc32.New(castagnoli)
 	var size int64 // what could be read
 	p.fileCRCs, size = pageSums(f, st.Size, p.page, p.buf, p.fileCRCs)
+	p.fileSize, p.fileStatSize = size, st.Size
 	var eqOld, eqNew, both, neither int
 	for i, c := range p.fileCRCs {
 		n := int(min(int64(p.page), size-int64(i)*int64(p.page)))
@@ -667,6 +670,9 @@ type answers struct {
 	// kept: a failed lookup's error, a wrong answer's reason, has been
 	// kept whole; later ones are elided.
 	kept map[verdicts.Answer]bool
+	// odd: a lookup met a memory fault or another panic, where DBs that
+	// otherwise answer alike may differ (sharedLookups).
+	odd bool
 }
 
 func newAnswers(p *prober, db readers.DB) *answers {
@@ -682,6 +688,10 @@ var errElided = errors.New("another one (elided)")
 func (a *answers) at(k int) readers.Judged {
 	for len(a.js) <= k {
 		j := a.p.lookupOne(a.db, a.p.ips[len(a.js)])
+		var pe *panicError
+		if j.Answer == verdicts.Faulted || errors.As(j.Err, &pe) {
+			a.odd = true
+		}
 		switch j.Answer {
 		case verdicts.Failed:
 			var died *readers.DiedError
@@ -834,30 +844,115 @@ func (o *Outcome) verdict(r readers.Registration) verdicts.Verdict {
 	return v
 }
 
-// startOne opens the target with r's own strategy, as a reader starting
-// now would, and looks up.
-func (p *prober) startOne(r readers.Registration) Outcome {
+// openStarting opens the target with r's own strategy, as a reader
+// starting now would. When the open fails (or kills or hangs a foreign
+// reader), db is nil and o is r's outcome.
+func (p *prober) openStarting(r readers.Registration) (db readers.DB, o Outcome) {
 	db, err := safeOpen(r.Strategy, p.target)
 	var fe *readers.FaultError
 	var died *readers.DiedError
 	switch {
 	case errors.As(err, &died) && (died.Signal != 0 || died.Stuck):
 		// Killed by a signal, or hung, opening the target as it is now.
-		var o Outcome
 		o.died(died, "open")
-		o.Verdict = o.verdict(r)
-		return o
 	case errors.As(err, &fe):
-		o := Outcome{Tally: verdicts.Tally{Faults: 1}, Addr: fmt.Sprintf("%#x", fe.Addr), faultDetail: clip("open: "+err.Error(), maxDetail)}
-		o.Verdict = o.verdict(r)
-		return o
+		o = Outcome{Tally: verdicts.Tally{Faults: 1}, Addr: fmt.Sprintf("%#x", fe.Addr), faultDetail: clip("open: "+err.Error(), maxDetail)}
 	case err != nil:
-		o := Outcome{Tally: verdicts.Tally{OpenErrors: 1}, errorDetail: clip("open: "+err.Error(), maxDetail)}
-		o.Verdict = o.verdict(r)
-		return o
+		o = Outcome{Tally: verdicts.Tally{OpenErrors: 1}, errorDetail: clip("open: "+err.Error(), maxDetail)}
+	default:
+		return db, o
 	}
-	defer db.Close()
-	return p.lookups(newAnswers(p, db), r)
+	o.Verdict = o.verdict(r)
+	return nil, o
+}
+
+// startingJobs opens the target with each reader's own strategy, as a
+// reader starting now would, and returns the jobs that look up in what
+// each opened and judge the answers into out. Readers whose DBs run the
+// same library code over the target's bytes as they are now
+// (readers.LookupCode; a buffer is checked page by page against the sums
+// of the starting view) share one lookup of each IP, as running readers
+// of one strategy do: on a torn file a lookup can spend milliseconds in
+// the library formatting the garbage it decoded into its error.
+func (p *prober) startingJobs(out []Outcome) []func() {
+	dbs := make([]readers.DB, len(p.regs))
+	groups := map[string][]int{}
+	var codes []string
+	var jobs []func()
+	for i, r := range p.regs {
+		db, o := p.openStarting(r)
+		if db == nil {
+			out[i] = o
+			continue
+		}
+		dbs[i] = db
+		code, buf := readers.LookupCode(db)
+		if code == "" || !p.viewWhole() || buf != nil && !p.holdsTarget(buf) {
+			jobs = append(jobs, func() {
+				defer db.Close()
+				out[i] = p.lookups(newAnswers(p, db), r)
+			})
+			continue
+		}
+		if groups[code] == nil {
+			codes = append(codes, code)
+		}
+		groups[code] = append(groups[code], i)
+	}
+	for _, code := range codes {
+		jobs = append(jobs, func() { p.sharedLookups(groups[code], dbs, out) })
+	}
+	return jobs
+}
+
+// sharedLookups judges the lookups of the starting readers members, whose
+// DBs run the same code over the same bytes, from one lookup of each IP in
+// the DB of the first of them that does not recover panics itself. Where
+// those lookups met a memory fault or a panic, the DBs may answer
+// differently from there on (a PanicOnFault DB refuses lookups after a
+// fault; a bytes DB cannot fault): every other reader then looks up in its
+// own DB.
+func (p *prober) sharedLookups(members []int, dbs []readers.DB, out []Outcome) {
+	defer func() {
+		for _, i := range members {
+			dbs[i].Close()
+		}
+	}()
+	lead := members[0]
+	for _, i := range members {
+		if !p.regs[i].PanicOnFault {
+			lead = i
+			break
+		}
+	}
+	shared := newAnswers(p, dbs[lead])
+	out[lead] = p.lookups(shared, p.regs[lead])
+	for _, i := range members {
+		if i == lead {
+			continue
+		}
+		if out[i] = p.lookups(shared, p.regs[i]); shared.odd {
+			out[i] = p.lookups(newAnswers(p, dbs[i]), p.regs[i])
+		}
+	}
+}
+
+// viewWhole reports whether the last starting view summed the whole
+// target (it did not shrink while it was read).
+func (p *prober) viewWhole() bool { return p.fileSize > 0 && p.fileSize == p.fileStatSize }
+
+// holdsTarget reports whether buf holds the bytes the last starting view
+// summed, page by page.
+func (p *prober) holdsTarget(buf []byte) bool {
+	if int64(len(buf)) != p.fileSize {
+		return false
+	}
+	for i := range p.fileCRCs {
+		if crc32.Checksum(buf[i*p.page:min((i+1)*p.page, len(buf))], castagnoli) != p.fileCRCs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // safeOpen opens path with s, turning a memory fault into a *FaultError.
@@ -886,8 +981,13 @@ func faultError(v any) error {
 	if a, ok := v.(interface{ Addr() uintptr }); ok {
 		return &readers.FaultError{Addr: a.Addr(), Value: fmt.Sprint(v)}
 	}
-	return fmt.Errorf("panic: %v", v)
+	return &panicError{v}
 }
+
+// panicError is a panic other than a memory fault, recovered in the probe.
+type panicError struct{ v any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.v) }
 
 // errText is err's innermost message with its errno name when known.
 func errText(err error) string {

@@ -75,11 +75,7 @@ func (r *Restarter) Look() (StartingView, []ReaderOutcome) {
 	start, ok := p.startCache[v.key]
 	if !ok {
 		start = make([]Outcome, len(p.regs))
-		var jobs []func()
-		for i, rg := range p.regs {
-			jobs = append(jobs, func() { start[i] = p.startOne(rg) })
-		}
-		parallel(jobs)
+		parallel(p.startingJobs(start))
 		p.startCache[v.key] = start
 	}
 	out := make([]ReaderOutcome, len(p.regs))
