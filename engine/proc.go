@@ -29,6 +29,8 @@ type proc struct {
 	ready    chan struct{}
 	done     chan struct{} // closed once the process has been reaped
 	openedAt int64         // when "open" was sent (starting readers), 0 before
+	opening  int64         // when the open or reload it is inside began (its last tick), 0 when none
+	stuckWhy string        // why the monitor judged it stuck
 	readyAt  int64         // when "ready" arrived
 
 	// A reader child: its command and stdin.
@@ -114,6 +116,7 @@ func (p *proc) watch(stdout io.Reader) {
 			if e.Stats != nil {
 				p.counted(*e.Stats)
 			}
+			p.opening = e.Opening
 			p.finished = p.finished || e.Ev == "done"
 		default:
 			p.events = append(p.events, e)
@@ -174,6 +177,16 @@ func (p *proc) alive() bool {
 	}
 }
 
+// notReadyError: a reader did not say ready in time.
+type notReadyError struct {
+	id      string
+	timeout time.Duration
+}
+
+func (e *notReadyError) Error() string {
+	return fmt.Sprintf("reader %s did not say ready within %s", e.id, e.timeout)
+}
+
 // waitReady waits for "ready", the reader's death, or the timeout.
 func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
@@ -189,7 +202,7 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		return fmt.Errorf("reader %s exited before it was ready (%s); stderr: %s", p.id, p.state, tail(p.stderr, 800))
 	case <-t.C:
-		return fmt.Errorf("reader %s did not say ready within %s", p.id, timeout)
+		return &notReadyError{id: p.id, timeout: timeout}
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -55,7 +55,9 @@ type Config struct {
 	Repro string
 	// Env is the environment of the reader children (default os.Environ()).
 	Env []string
-	// ReadyTimeout bounds the wait for a reader's "ready". Default 10s.
+	// ReadyTimeout bounds the wait for a reader's "ready". Default 10s
+	// plus the time to read the larger version at SlowRead (a running
+	// reader may read the whole file before it is ready).
 	ReadyTimeout time.Duration
 	// KeepData keeps the target and the versions in Dir after the run
 	// (they are removed by default; logs, rings and stderr stay).
@@ -64,6 +66,8 @@ type Config struct {
 	// environment that puts the target elsewhere (an overlay's lower
 	// layer) gives its own.
 	Install func(target, src string, props writers.Properties) error
+
+	readyDefault bool // ReadyTimeout is the default
 }
 
 func (c Config) withDefaults() Config {
@@ -95,9 +99,27 @@ func (c Config) withDefaults() Config {
 		c.Env = os.Environ()
 	}
 	if c.ReadyTimeout == 0 {
-		c.ReadyTimeout = 10 * time.Second
+		c.ReadyTimeout, c.readyDefault = 10*time.Second+c.openAllowance(), true
 	}
 	return c
+}
+
+// SlowRead is the rate (bytes/s) at which the engine allows a reader to
+// read the target whole (os.ReadFile, or the pages a mapping reader
+// touches) before it judges it: a cold read on a loaded machine.
+const SlowRead = 16 << 20
+
+// openAllowance is the time to read the larger version at SlowRead: how
+// much longer than StuckAfter a reader inside an open or reload may go
+// without progress, and (by default) longer than 10s to say ready.
+func (c Config) openAllowance() time.Duration {
+	return time.Duration(max(c.Pair.SizeA, c.Pair.SizeB) * int64(time.Second) / SlowRead)
+}
+
+// allowanceText says what openAllowance is made of.
+func (c Config) allowanceText() string {
+	return fmt.Sprintf("%s to read %.0f MiB at %d MiB/s", c.openAllowance().Round(time.Millisecond),
+		float64(max(c.Pair.SizeA, c.Pair.SizeB))/(1<<20), SlowRead>>20)
 }
 
 func (c Config) validate() error {
@@ -259,6 +281,10 @@ func (r *run) awaitReady(ctx context.Context, p *proc) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
+	var nr *notReadyError
+	if errors.As(err, &nr) && r.cfg.readyDefault {
+		return harnessErr("%v (10s plus %s)", err, r.cfg.allowanceText())
+	}
 	return harnessErr("%v", err)
 }
 
@@ -323,12 +349,7 @@ func (r *run) monitor(ctx context.Context) {
 				continue
 			}
 			p.mu.Lock()
-			since := max(p.movedAt, p.openedAt)
-			active := !p.finished && !p.stuck && (p.role == results.Running || p.openedAt != 0)
-			isStuck := active && p.alive() && time.Duration(now-since) > r.cfg.StuckAfter
-			if isStuck {
-				p.stuck = true
-			}
+			isStuck := r.stuck(p, now)
 			p.mu.Unlock()
 			if isStuck {
 				// A Go reader answers SIGQUIT with a dump of its goroutines:
@@ -344,6 +365,30 @@ func (r *run) monitor(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// stuck judges whether reader p has made no progress for too long at now,
+// and records why; p.mu is held. Inside an open or reload (which moves no
+// counter while it reads a large file whole) it may take StuckAfter plus
+// the time to read the larger version at SlowRead.
+func (r *run) stuck(p *proc, now int64) bool {
+	if p.finished || p.stuck || !p.alive() || p.role != results.Running && p.openedAt == 0 {
+		return false
+	}
+	since, limit := max(p.movedAt, p.openedAt), r.cfg.StuckAfter
+	if p.opening != 0 {
+		since, limit = max(since, p.opening), limit+r.cfg.openAllowance()
+	}
+	if time.Duration(now-since) <= limit {
+		return false
+	}
+	p.stuck = true
+	p.stuckWhy = fmt.Sprintf("no progress for %s", r.cfg.StuckAfter)
+	if p.opening != 0 {
+		p.stuckWhy = fmt.Sprintf("inside one open of the target for %s (allowed: stuck_after %s plus %s)",
+			time.Duration(now-p.opening).Round(time.Millisecond), r.cfg.StuckAfter, r.cfg.allowanceText())
+	}
+	return true
 }
 
 func (r *run) writeLog() {
@@ -446,7 +491,7 @@ func (r *run) endOf(p *proc, ws syscall.WaitStatus, finished bool) (verdicts.End
 	bad := strings.Join(p.badLines, "; ")
 	switch {
 	case p.stuck:
-		return verdicts.Hung, fmt.Sprintf("no progress for %s: sent SIGQUIT, then SIGKILL", r.cfg.StuckAfter)
+		return verdicts.Hung, p.stuckWhy + ": sent SIGQUIT, then SIGKILL"
 	case p.garbled:
 		return verdicts.Died, "broke the line protocol after starting properly: " + strings.TrimPrefix(bad, "broke the line protocol ")
 	case p.killed:

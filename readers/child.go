@@ -24,7 +24,9 @@ import (
 // Event is one JSON line a reader child writes on its stdout.
 //
 //	{"ev":"ready"}                       running: the target is open; starting: waiting for "open"
-//	{"ev":"tick", "stats":{...}}         every TickEvery, the counts so far
+//	{"ev":"tick", "stats":{...}}         every TickEvery, the counts so far;
+//	                                      "opening": since when (ns) it is inside an open
+//	                                      or reload of the target, when it is
 //	{"ev":"wrong","ip":..,"detail":..}   a wrong answer (the first few)
 //	{"ev":"error","op":..,"detail":..}   a failed open, reload or lookup (the first few)
 //	{"ev":"fault","addr":..,"detail":..} a recovered memory fault (the first few)
@@ -40,6 +42,10 @@ type Event struct {
 	Addr   string          `json:"addr,omitempty"`
 	Detail string          `json:"detail,omitempty"`
 	Stats  *verdicts.Tally `json:"stats,omitempty"`
+	// Opening, in a tick, is when (CLOCK_MONOTONIC ns) the open or reload
+	// the reader is inside began, 0 when it is not in one: reading a large
+	// file whole moves no counter for a while.
+	Opening int64 `json:"opening,omitempty"`
 }
 
 // TickEvery is how often a child reports its counters.
@@ -179,6 +185,8 @@ type child struct {
 	sent map[string]int
 
 	lookups, right, errs, wrong, faults, openErrs, opens atomic.Int64
+	// opening is when the open or reload in progress began, 0 when none.
+	opening atomic.Int64
 
 	openOnce, stopOnce sync.Once
 	opened, stopped    chan struct{}
@@ -269,14 +277,16 @@ func (c *child) ticker() {
 		case <-c.stopped:
 			return
 		case <-t.C:
-			c.emit(Event{Ev: "tick", Stats: c.stats()})
+			c.emit(Event{Ev: "tick", Stats: c.stats(), Opening: c.opening.Load()})
 		}
 	}
 }
 
 // open opens the target, counting and reporting a failure.
 func (c *child) open(op string) (DB, error) {
+	c.opening.Store(clock.Now())
 	db, err := c.reg.Strategy.Open(c.args.Target)
+	c.opening.Store(0)
 	var fe *FaultError
 	switch {
 	case errors.As(err, &fe):

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -230,6 +231,32 @@ var _ = Describe("RunChild", func() {
 		Expect(<-c.code).To(Equal(0))
 		Expect(done.Stats.OpenErrors).To(BeNumerically(">", 0))
 		Expect(done.Stats.Lookups).To(BeZero())
+	})
+
+	It("says in its ticks since when it is inside an open that moves no counter", func() {
+		a := args(true)
+		a.Strategy, a.Reload = "bytes", 0 // one open: a reload would read the FIFO again
+		a.Target = filepath.Join(GinkgoT().TempDir(), "fifo.mmdb")
+		Expect(syscall.Mkfifo(a.Target, 0o644)).To(Succeed())
+		c := startChild(a)
+		c.next("ready")
+		io.WriteString(c.in, "open\n")
+		// Reading a FIFO with no writer blocks, as a slow read of a large
+		// file does.
+		first := c.next("tick")
+		Expect(first.Opening).To(BeNumerically(">", 0))
+		Expect(c.next("tick").Opening).To(Equal(first.Opening))
+		db, err := os.ReadFile(pair.A)
+		Expect(err).NotTo(HaveOccurred())
+		w, err := os.OpenFile(a.Target, os.O_WRONLY, 0)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = w.Write(db)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.Close()).To(Succeed())
+		Eventually(func() int64 { return c.next("tick").Opening }).Should(BeZero())
+		c.in.Close()
+		Expect(c.next("done").Stats.Opens).To(Equal(int64(1)))
+		Expect(<-c.code).To(Equal(0))
 	})
 
 	DescribeTable("exits 3 with a message on bad arguments",
