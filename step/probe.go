@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -41,16 +42,58 @@ func loadVersion(label, path string, page int) (*version, error) {
 		return nil, fmt.Errorf("version %s: %w", label, err)
 	}
 	v := &version{label: label, f: f}
-	st, err := f.Stat()
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("version %s: %w", label, err)
 	}
-	if v.pages, v.size = pageSums(f, st.Size(), page, make([]byte, 1<<20), nil); v.size != st.Size() {
-		f.Close()
-		return nil, fmt.Errorf("version %s: %s: read %d of %d bytes: the file changed while it was read", label, path, v.size, st.Size())
+	key := versionKey{st.Dev, st.Ino, st.Size, st.Mtim, st.Ctim, page}
+	if pages, ok := versionSums.get(key); ok {
+		v.pages, v.size = pages, st.Size
+		return v, nil
 	}
+	if v.pages, v.size = pageSums(f, st.Size, page, make([]byte, 1<<20), nil); v.size != st.Size {
+		f.Close()
+		return nil, fmt.Errorf("version %s: %s: read %d of %d bytes: the file changed while it was read", label, path, v.size, st.Size)
+	}
+	versionSums.put(key, v.pages)
 	return v, nil
+}
+
+// versionKey is a version file as it was summed: a file written since
+// has another ctime (or size, or mtime).
+type versionKey struct {
+	dev, ino   uint64
+	size       int64
+	mtim, ctim unix.Timespec
+	page       int
+}
+
+// sumCache keeps the page sums of the versions a process has loaded: a
+// run steps each version pair again for every update and every writer.
+type sumCache struct {
+	mu sync.Mutex
+	m  map[versionKey][]uint32
+}
+
+var versionSums = &sumCache{m: map[versionKey][]uint32{}}
+
+func (c *sumCache) get(k versionKey) ([]uint32, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[k]
+	return p, ok
+}
+
+// put keeps the sums of a few versions (a run has two, each hard-linked
+// from the fixture cache): past four it starts over.
+func (c *sumCache) put(k versionKey, pages []uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= 4 {
+		clear(c.m)
+	}
+	c.m[k] = pages
 }
 
 // pageCRC returns the CRC of the n bytes of page i, or false when the
@@ -870,10 +913,10 @@ func (p *prober) openStarting(r readers.Registration) (db readers.DB, o Outcome)
 // reader starting now would, and returns the jobs that look up in what
 // each opened and judge the answers into out. Readers whose DBs run the
 // same library code over the target's bytes as they are now
-// (readers.LookupCode; a buffer is checked page by page against the sums
-// of the starting view) share one lookup of each IP, as running readers
-// of one strategy do: on a torn file a lookup can spend milliseconds in
-// the library formatting the garbage it decoded into its error.
+// (readers.LookupCode) share one lookup of each IP, as running readers of
+// one strategy do (sharedLookups): on a torn file a lookup can spend
+// milliseconds in the library formatting the garbage it decoded into its
+// error.
 func (p *prober) startingJobs(out []Outcome) []func() {
 	dbs := make([]readers.DB, len(p.regs))
 	groups := map[string][]int{}
@@ -886,18 +929,17 @@ func (p *prober) startingJobs(out []Outcome) []func() {
 			continue
 		}
 		dbs[i] = db
-		code, buf := readers.LookupCode(db)
-		if code == "" || !p.viewWhole() || buf != nil && !p.holdsTarget(buf) {
-			jobs = append(jobs, func() {
-				defer db.Close()
-				out[i] = p.lookups(newAnswers(p, db), r)
-			})
+		if code, _ := readers.LookupCode(db); code != "" && p.viewWhole() {
+			if groups[code] == nil {
+				codes = append(codes, code)
+			}
+			groups[code] = append(groups[code], i)
 			continue
 		}
-		if groups[code] == nil {
-			codes = append(codes, code)
-		}
-		groups[code] = append(groups[code], i)
+		jobs = append(jobs, func() {
+			defer db.Close()
+			out[i] = p.lookups(newAnswers(p, db), r)
+		})
 	}
 	for _, code := range codes {
 		jobs = append(jobs, func() { p.sharedLookups(groups[code], dbs, out) })
@@ -906,35 +948,62 @@ func (p *prober) startingJobs(out []Outcome) []func() {
 }
 
 // sharedLookups judges the lookups of the starting readers members, whose
-// DBs run the same code over the same bytes, from one lookup of each IP in
-// the DB of the first of them that does not recover panics itself. Where
-// those lookups met a memory fault or a panic, the DBs may answer
-// differently from there on (a PanicOnFault DB refuses lookups after a
-// fault; a bytes DB cannot fault): every other reader then looks up in its
-// own DB.
+// DBs run the same code, from one lookup of each IP in the DB of the first
+// of them that does not recover panics itself. A DB that maps the target
+// reads its bytes as they are now; one that holds a buffer (Bytes) shares
+// only once the buffer is found to hold them page by page, and only when
+// the lookups cost more than that check (on a whole version they cost
+// less; it looks up on its own then). Where those lookups met a memory
+// fault or a panic, the DBs may answer differently from there on (a
+// PanicOnFault DB refuses lookups after a fault; a bytes DB cannot fault):
+// every other reader then looks up in its own DB.
 func (p *prober) sharedLookups(members []int, dbs []readers.DB, out []Outcome) {
 	defer func() {
 		for _, i := range members {
 			dbs[i].Close()
 		}
 	}()
-	lead := members[0]
-	for _, i := range members {
-		if !p.regs[i].PanicOnFault {
-			lead = i
-			break
-		}
-	}
+	lead := leadOf(members, dbs, p.regs)
+	_, leadBuf := readers.LookupCode(dbs[lead])
 	shared := newAnswers(p, dbs[lead])
+	began := time.Now()
 	out[lead] = p.lookups(shared, p.regs[lead])
+	// Summing a buffer runs at several GB/s: about 1 ms per 8 MiB.
+	costly := time.Since(began) > time.Duration(p.fileSize>>23+1)*time.Millisecond
+	leadHolds := leadBuf == nil || costly && p.holdsTarget(leadBuf)
 	for _, i := range members {
 		if i == lead {
 			continue
 		}
-		if out[i] = p.lookups(shared, p.regs[i]); shared.odd {
+		_, buf := readers.LookupCode(dbs[i])
+		// A lead that recovers its panics itself words them otherwise.
+		share := leadHolds && (buf == nil || costly && p.holdsTarget(buf)) &&
+			(!p.regs[lead].PanicOnFault || p.regs[i].PanicOnFault)
+		if share {
+			out[i] = p.lookups(shared, p.regs[i])
+		}
+		if !share || shared.odd {
 			out[i] = p.lookups(newAnswers(p, dbs[i]), p.regs[i])
 		}
 	}
+}
+
+// leadOf chooses the DB whose lookups a group shares: one that maps the
+// target and does not recover panics itself, else one that maps it, else
+// the first.
+func leadOf(members []int, dbs []readers.DB, regs []readers.Registration) int {
+	lead := -1
+	for _, i := range members {
+		if _, buf := readers.LookupCode(dbs[i]); buf == nil {
+			if !regs[i].PanicOnFault {
+				return i
+			}
+			if lead < 0 {
+				lead = i
+			}
+		}
+	}
+	return max(lead, members[0])
 }
 
 // viewWhole reports whether the last starting view summed the whole
