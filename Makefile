@@ -85,7 +85,8 @@ lint:
 	$(GO) mod tidy -diff
 
 ## bench: lookups/s per reader strategy (outside and inside a race), writer
-## throughput, stepped vs plain updates, explain on 50 MB of log, power-loss
+## throughput, stepped vs plain updates, one step-mode probe at 16 MiB and the
+## stepped default matrix (wall and CPU), explain on 50 MB of log, power-loss
 ## states and time per update per model, the wall time of the default matrix
 ## (raced, and in power-loss mode), then the harness's own peak memory and
 ## wall time at 16 MiB, 256 MiB and 1 GiB (SIZES="16MiB 256MiB" is quicker), then
@@ -95,6 +96,8 @@ bench: build
 	@mkdir -p $(OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./readers ./writers ./engine | tee $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Update/16MiB' -benchtime 5x ./step | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'Probe/16MiB' -benchtime 3x ./step | tee -a $(OUT)/bench.txt
+	$(GO) test -run '^$$' -bench 'StepMatrix' -benchtime 3x ./harness | tee -a $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'Explain50MB' -benchtime 3x ./explain | tee -a $(OUT)/bench.txt
 	$(GO) test -run '^$$' -bench 'PowerLoss/16MiB' -benchtime 1x ./harness | tee -a $(OUT)/bench.txt
 	@start=$$(date +%s.%N); \

@@ -11,8 +11,12 @@
 // each from its wait status AND its stderr (a Go program that faults exits 2
 // after printing "fatal error: fault"; a foreign one dies by the signal), its
 // counters and its events, by the one rule of verdicts.Judge. A reader that
-// stops making progress is stuck: it gets SIGQUIT (a Go reader dumps its
-// goroutines) and then SIGKILL. A foreign reader is driven by
+// stops making progress for StuckAfter is stuck: it gets SIGQUIT (a Go
+// reader dumps its goroutines) and then SIGKILL. A reader child says in its
+// ticks when it is inside an open or reload, which moves no counter while
+// it reads a large file whole: there it may take StuckAfter plus the time
+// to read the larger version at SlowRead, and the default ReadyTimeout is
+// 10s plus that time. A foreign reader is driven by
 // readers.ForeignProcess, the driver step mode uses too.
 //
 // Every child runs in its own process group with a parent-death signal and

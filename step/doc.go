@@ -23,12 +23,19 @@
 //     every answer is judged by readers.Judge;
 //   - a starting reader, opening the target now: ENOENT, an empty, partial
 //     or torn file, or a whole version; then each reader strategy opens the
-//     target with its own Open and looks up.
+//     target with its own Open and looks up. Readers whose DBs run the same
+//     library code over the target's bytes (readers.LookupCode: mmap,
+//     mmap-recover and, once its buffer is checked page by page, bytes)
+//     share one lookup of each IP, as running readers of one strategy do:
+//     on a torn file one lookup can spend milliseconds inside the library
+//     formatting the garbage it decoded into its error. Where a shared
+//     lookup faults or panics, each looks up on its own.
 //
 // The updater then goes on. The Sequence lists the distinct states, each
 // with the system call that produced it, and marks the first unsafe one.
 // Then, for every step k, the update runs again from the same initial state
-// (Config.Prepare) and is killed with SIGKILL right after step k: a Kill
+// (Config.Prepare; harness lays it out once per update and restores a copy
+// of it for each run) and is killed with SIGKILL right after step k: a Kill
 // says what a starting reader finds (the whole old or new file, or a
 // missing, empty, partial or torn one) and what was left behind. Result
 // turns the sequences into the verdicts of race mode by the same judge and
