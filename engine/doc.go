@@ -15,8 +15,9 @@
 // reader dumps its goroutines) and then SIGKILL. A reader child says in its
 // ticks when it is inside an open or reload, which moves no counter while
 // it reads a large file whole: there it may take StuckAfter plus the time
-// to read the larger version at SlowRead, and the default ReadyTimeout is
-// 10s plus that time. A foreign reader is driven by
+// to read the larger version at SlowRead, and as long again from the start
+// of that open to stop when asked; the default ReadyTimeout is 10s plus
+// that time. A foreign reader is driven by
 // readers.ForeignProcess, the driver step mode uses too.
 //
 // Every child runs in its own process group with a parent-death signal and

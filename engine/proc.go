@@ -31,6 +31,7 @@ type proc struct {
 	openedAt int64         // when "open" was sent (starting readers), 0 before
 	opening  int64         // when the open or reload it is inside began (its last tick), 0 when none
 	stuckWhy string        // why the monitor judged it stuck
+	stopWhy  string        // how long it was given to stop, and why, when it did not
 	readyAt  int64         // when "ready" arrived
 
 	// A reader child: its command and stdin.
@@ -210,13 +211,14 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration) error {
 
 // stop asks the reader to finish, then kills it if it has not exited
 // within grace. It always returns with the reader reaped.
-func (p *proc) stop(grace time.Duration) {
+func (p *proc) stop(grace, openAllowance time.Duration, allowanceText string) {
 	if p.fp != nil {
 		p.quitOnce.Do(func() { close(p.quit) })
 	} else {
 		p.send("stop")
 		_ = p.stdin.Close()
 	}
+	why := fmt.Sprintf("within %s of being asked", grace)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -224,8 +226,23 @@ func (p *proc) stop(grace time.Duration) {
 		return
 	case <-t.C:
 	}
+	// A reader inside an open stops once the open returns: reading a
+	// large file whole may take the open allowance.
 	p.mu.Lock()
-	p.killed = true
+	opening := p.opening
+	p.mu.Unlock()
+	if end := opening + int64(grace+openAllowance); opening != 0 && end > clock.Now() {
+		why += fmt.Sprintf(", nor within %s of the start of the open it was in (%s plus %s)",
+			(grace + openAllowance).Round(time.Millisecond), grace, allowanceText)
+		t.Reset(time.Duration(end - clock.Now()))
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+	}
+	p.mu.Lock()
+	p.killed, p.stopWhy = true, why
 	p.mu.Unlock()
 	if p.fp == nil { // a reader child answers SIGQUIT with where it is: evidence
 		p.signal(syscall.SIGQUIT)

@@ -49,7 +49,7 @@ func (r *run) race(ctx context.Context) (results.Result, error) {
 		}
 		// A starting reader lives through the update after its own.
 		if seq >= 2 {
-			stopAll(starters[seq-2])
+			r.stopAll(starters[seq-2])
 		}
 		if err := sleep(ctx, cfg.Gap/2+time.Duration(u.rng.Int64N(int64(cfg.Gap)+1))); err != nil {
 			return res, err
@@ -61,7 +61,7 @@ func (r *run) race(ctx context.Context) (results.Result, error) {
 	}
 	stopMonitor()
 	<-monDone
-	stopAll(r.all())
+	r.stopAll(r.all())
 	return r.classifyAll(res)
 }
 

@@ -311,12 +311,15 @@ func (r *run) killAll() {
 	}
 }
 
-// stopAll stops the given readers concurrently and waits for them.
-func stopAll(ps []*proc) {
+// stopAll stops the given readers concurrently and waits for them: each
+// gets 3s, and a reader inside an open (its last tick says so) 3s plus
+// the open allowance from the start of that open, since it stops only
+// once the open returns.
+func (r *run) stopAll(ps []*proc) {
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.stop(3 * time.Second) }()
+		go func() { defer wg.Done(); p.stop(3*time.Second, r.cfg.openAllowance(), r.cfg.allowanceText()) }()
 	}
 	wg.Wait()
 }
@@ -495,7 +498,7 @@ func (r *run) endOf(p *proc, ws syscall.WaitStatus, finished bool) (verdicts.End
 	case p.garbled:
 		return verdicts.Died, "broke the line protocol after starting properly: " + strings.TrimPrefix(bad, "broke the line protocol ")
 	case p.killed:
-		return verdicts.Hung, "did not stop within 3s of being asked: sent SIGQUIT, then SIGKILL"
+		return verdicts.Hung, "did not stop " + p.stopWhy + ": sent SIGQUIT, then SIGKILL"
 	case ws.Signaled():
 		return verdicts.Died, "killed by " + crashes.Name(ws.Signal())
 	case ws.ExitStatus() != 0:

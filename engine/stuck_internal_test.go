@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/mapchaos/mapchaos/fixtures"
+	"github.com/mapchaos/mapchaos/internal/clock"
 	"github.com/mapchaos/mapchaos/results"
 )
 
@@ -40,5 +43,36 @@ var _ = Describe("judging a reader stuck", func() {
 		own := Config{ReadyTimeout: 3 * time.Second}.withDefaults()
 		Expect(own.ReadyTimeout).To(Equal(3 * time.Second))
 		Expect(own.readyDefault).To(BeFalse())
+	})
+})
+
+var _ = Describe("stopping a reader inside an open", func() {
+	// A child that ignores "stop" on its stdin, as a reader blocked in a
+	// long open does; SIGQUIT ends it.
+	start := func() *proc {
+		dir := GinkgoT().TempDir()
+		p, err := startChild("starting-u01-1", results.Starting, []string{"sleep", "60"},
+			filepath.Join(dir, "stderr"), filepath.Join(dir, "ring"), os.Environ())
+		Expect(err).NotTo(HaveOccurred())
+		return p
+	}
+
+	It("waits for the open allowance from the start of that open before it kills", func() {
+		p := start()
+		p.mu.Lock()
+		p.opening = clock.Now()
+		p.mu.Unlock()
+		began := time.Now()
+		p.stop(100*time.Millisecond, time.Second, "1s to read 16 MiB at 16 MiB/s")
+		Expect(time.Since(began)).To(BeNumerically(">=", time.Second))
+		Expect(p.killed).To(BeTrue())
+		Expect(p.stopWhy).To(Equal("within 100ms of being asked, nor within 1.1s of the start of the open it was in (100ms plus 1s to read 16 MiB at 16 MiB/s)"))
+	})
+
+	It("gives a reader outside an open the grace alone", func() {
+		p := start()
+		p.stop(100*time.Millisecond, time.Hour, "")
+		Expect(p.killed).To(BeTrue())
+		Expect(p.stopWhy).To(Equal("within 100ms of being asked"))
 	})
 })
