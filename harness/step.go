@@ -178,7 +178,10 @@ func (u stepping) config(seq int) (step.Config, error) {
 // place leaves the copy as it was), and every later call (the kill runs)
 // restores the data directory from it: the same names, bytes, modes,
 // modification times and links, without copying A, fsyncing it and
-// replaying the earlier updates again.
+// replaying the earlier updates again. A built-in writer that keeps every
+// file it finds (writers.Properties.KeepsFiles, a promise its spec checks)
+// gets hard links to the copy's files instead of copies; the stepped run
+// always has a layout of its own.
 func (u stepping) prepare(ctx context.Context, seq int) error {
 	if err := u.r.release(u.data); err != nil {
 		return err
@@ -188,7 +191,9 @@ func (u stepping) prepare(ctx context.Context, seq int) error {
 	}
 	tmpl := filepath.Join(filepath.Dir(u.data), "templates", strconv.Itoa(seq))
 	if u.templates {
-		if _, err := os.Lstat(tmpl); err == nil {
+		if _, err := os.Lstat(tmpl); err == nil && u.w.KeepsFiles {
+			return writers.LinkTree(u.data, tmpl)
+		} else if err == nil {
 			return writers.CopyTree(u.data, tmpl)
 		}
 	}

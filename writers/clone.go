@@ -19,7 +19,24 @@ import (
 // hard-linked to src: a writer that changes a copy in place leaves src as
 // it was. Nothing is fsynced (a killed writer does not lose the page
 // cache). Any other kind of entry (a FIFO, a socket) is an error.
-func CopyTree(dst, src string) error {
+func CopyTree(dst, src string) error { return tree(dst, src, Clone) }
+
+// LinkTree makes dst, which must not exist, hold what the directory src
+// holds as CopyTree does, but each regular file a hard link to src's: no
+// data is copied. Only for a writer that keeps every file it finds
+// (Properties.KeepsFiles): any other would change src through the link.
+func LinkTree(dst, src string) error {
+	return tree(dst, src, func(to, from string) error {
+		if err := os.Link(from, to); err != nil {
+			return fmt.Errorf("link %s: %w", from, err)
+		}
+		return nil
+	})
+}
+
+// tree makes dst a directory holding what src holds: file makes each
+// regular file, symlinks and directories are made again.
+func tree(dst, src string, file func(to, from string) error) error {
 	st, err := os.Lstat(src)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
@@ -38,9 +55,9 @@ func CopyTree(dst, src string) error {
 		from, to := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
 		switch e.Type() {
 		case 0:
-			err = Clone(to, from)
+			err = file(to, from)
 		case fs.ModeDir:
-			err = CopyTree(to, from)
+			err = tree(to, from, file)
 		case fs.ModeSymlink:
 			var link string
 			if link, err = os.Readlink(from); err == nil {

@@ -58,3 +58,23 @@ var _ = Describe("CopyTree", func() {
 		Expect(writers.CopyTree(src, src)).To(MatchError(os.ErrExist))
 	})
 })
+
+var _ = Describe("LinkTree", func() {
+	It("links files, and makes symlinks and directories again", func() {
+		root := GinkgoT().TempDir()
+		src, dst := filepath.Join(root, "src"), filepath.Join(root, "dst")
+		Expect(os.Mkdir(src, 0o755)).To(Succeed())
+		writeFile(src, "db.mmdb.v0", []byte("A"))
+		Expect(os.Symlink("db.mmdb.v0", filepath.Join(src, "db.mmdb"))).To(Succeed())
+		writeFile(mkdir(src, "sub"), "new.mmdb", []byte("B"))
+		Expect(writers.LinkTree(dst, src)).To(Succeed())
+		var a, b syscall.Stat_t
+		Expect(syscall.Stat(filepath.Join(src, "sub", "new.mmdb"), &a)).To(Succeed())
+		Expect(syscall.Stat(filepath.Join(dst, "sub", "new.mmdb"), &b)).To(Succeed())
+		Expect(b.Ino).To(Equal(a.Ino))
+		Expect(os.Readlink(filepath.Join(dst, "db.mmdb"))).To(Equal("db.mmdb.v0"))
+		fi, err := os.Lstat(filepath.Join(dst, "db.mmdb"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(fi.Mode().Type()).To(Equal(os.ModeSymlink))
+	})
+})

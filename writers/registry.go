@@ -73,25 +73,25 @@ func Builtin() *Registry {
 	r.Register(Strategy{
 		Name:       "rename",
 		Summary:    "write a temp file in the same directory, fsync, rename it over the target, fsync the directory (geoipupdate)",
-		Properties: Properties{Atomic: true},
+		Properties: Properties{Atomic: true, KeepsFiles: true},
 		Writer:     Rename{},
 	})
 	r.Register(Strategy{
 		Name:       "rename-nofsync",
 		Summary:    "write a temp file, rename it over the target, no fsync at all (curl -o tmp && mv tmp target)",
-		Properties: Properties{Atomic: true},
+		Properties: Properties{Atomic: true, KeepsFiles: true},
 		Writer:     RenameNoFsync{},
 	})
 	r.Register(Strategy{
 		Name:       "symlink-swap",
 		Summary:    "target is a symlink; write the new file under a new name, make a temp symlink, rename it over the target link (ln -sfn)",
-		Properties: Properties{Atomic: true, SymlinkTarget: true},
+		Properties: Properties{Atomic: true, SymlinkTarget: true, KeepsFiles: true},
 		Writer:     SymlinkSwap{},
 	})
 	r.Register(Strategy{
 		Name:       "symlink-recreate",
 		Summary:    "target is a symlink; remove it, then create it again (rm -f t && ln -s)",
-		Properties: Properties{SymlinkTarget: true},
+		Properties: Properties{SymlinkTarget: true, KeepsFiles: true},
 		Writer:     SymlinkRecreate{},
 	})
 	r.Register(Strategy{
@@ -100,9 +100,10 @@ func Builtin() *Registry {
 		Writer:  Inplace{},
 	})
 	r.Register(Strategy{
-		Name:    "remove-create",
-		Summary: "unlink the target, then create and write a new file (install(1), cp --remove-destination)",
-		Writer:  RemoveCreate{},
+		Name:       "remove-create",
+		Summary:    "unlink the target, then create and write a new file (install(1), cp --remove-destination)",
+		Properties: Properties{KeepsFiles: true},
+		Writer:     RemoveCreate{},
 	})
 	return r
 }

@@ -48,6 +48,12 @@ type Properties struct {
 	// SymlinkTarget: the target must be a symlink to a file in the same
 	// directory (see Install).
 	SymlinkTarget bool
+	// KeepsFiles: the writer never opens for writing, truncates or
+	// changes the mode of a file that exists before the update; it writes
+	// new files and renames, links or unlinks the old ones. Whatever held
+	// a byte of an old file holds it after the update. Step mode gives
+	// each kill run of such a writer hard links to one prepared layout.
+	KeepsFiles bool
 }
 
 // Strategy is a registered writer with its name and what it promises.
