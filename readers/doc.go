@@ -22,7 +22,11 @@
 // the child has died, because a process killed by a fault cannot say what
 // it was doing. A SIGQUIT (what the harness sends a stuck reader) makes
 // every thread dump its goroutine before the child aborts, so the dump shows
-// where the stuck goroutine was (see dumpEveryThreadOnQuit).
+// where the stuck goroutine was (see dumpEveryThreadOnQuit). Its ticks say
+// when it is inside an open or reload (Event.Opening), which moves no
+// counter while it reads a large file whole. LookupCode says which DBs run
+// the same library code over the file's bytes, so that step mode can make
+// one lookup of each IP for all of them.
 //
 // A foreign reader is a process in any language speaking the line protocol
 // of docs/contracts.md (Foreign, ForeignStrategy). ForeignProcess is its one

@@ -33,8 +33,12 @@
 //
 // Only rename and symlink-swap are atomic: a reader never sees a missing,
 // partial or torn target, and one that mapped the old file keeps it whole.
-// The symlink strategies need a target laid out by Install: a relative
-// symlink to a data file <base>.v<N> in the same directory. Where
+// All but cp and inplace keep every file they find (Properties.KeepsFiles):
+// they write new files and rename, link or unlink old ones, so step mode
+// may give their kill runs hard links to one prepared layout (LinkTree);
+// others get copies (CopyTree). The symlink strategies need a target laid
+// out by Install: a relative symlink to a data file <base>.v<N> in the same
+// directory. Where
 // copy_file_range is not supported between the two files (EXDEV, ENOSYS,
 // EOPNOTSUPP, EINVAL), the copy goes on with pread and pwrite by 256 KiB.
 //
