@@ -215,7 +215,11 @@ func (u stepping) layOutAnew(ctx context.Context, seq int) error {
 	if err := os.MkdirAll(u.data, 0o755); err != nil {
 		return err
 	}
-	if err := u.r.install(u.target(), u.vers[0], u.w.Properties); err != nil {
+	install := u.r.install
+	if u.templates { // step mode on this machine: A need not be durable
+		install = writers.InstallUnsynced
+	}
+	if err := install(u.target(), u.vers[0], u.w.Properties); err != nil {
 		return err
 	}
 	for i := 1; i < seq; i++ {

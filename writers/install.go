@@ -14,17 +14,26 @@ import (
 // props.SymlinkTarget, a data file <base>.v0 in the target's directory and
 // a relative symlink target -> <base>.v0. The data is fsynced. Install
 // fails if target (or the data file) exists already.
-func Install(target, src string, props Properties) error {
+func Install(target, src string, props Properties) error { return install(target, src, props, true) }
+
+// InstallUnsynced is Install without the fsync, for a layout whose
+// durability does not matter: step mode's, where a killed writer does not
+// lose the page cache and no power is cut.
+func InstallUnsynced(target, src string, props Properties) error {
+	return install(target, src, props, false)
+}
+
+func install(target, src string, props Properties, sync bool) error {
 	if _, err := os.Lstat(target); err == nil {
 		return fmt.Errorf("install %s: target %w", target, fs.ErrExist)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("install %s: %w", target, err)
 	}
 	if !props.SymlinkTarget {
-		return copyNew(target, src)
+		return copyNew(target, src, sync)
 	}
 	data := filepath.Join(filepath.Dir(target), dataName(filepath.Base(target), 0))
-	if err := copyNew(data, src); err != nil {
+	if err := copyNew(data, src, sync); err != nil {
 		return err
 	}
 	if err := os.Symlink(filepath.Base(data), target); err != nil {
@@ -34,8 +43,9 @@ func Install(target, src string, props Properties) error {
 	return nil
 }
 
-// copyNew creates dst, which must not exist, as a copy of src.
-func copyNew(dst, src string) (err error) {
+// copyNew creates dst, which must not exist, as a copy of src, fsynced
+// with sync.
+func copyNew(dst, src string, sync bool) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", dst, err)
@@ -54,7 +64,7 @@ func copyNew(dst, src string) (err error) {
 			err = fmt.Errorf("install %s: %w", dst, err)
 		}
 	}()
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, in); err != nil || !sync {
 		return err
 	}
 	return out.Sync()
