@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type Guest struct {
 	// guest as --fs makes it on the host (mounts.Kinds, and kinds only a
 	// guest kernel has); "": its own ext4 disk, then a tmpfs.
 	FS string
+	// Modules are kernel modules the guest loads besides those of FS
+	// (--kernel-check: dm_log_writes).
+	Modules []string
 }
 
 // Arm64 is the arm64 guest.
@@ -190,7 +194,7 @@ func (g Guest) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, join), timeout.Round(time.Second)))
 	bootStart := time.Now()
 	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
-		Plan: vm.Plan{Steps: g.steps(r, args, timeout), Parallel: parallel}, Modules: guestModules[g.FS],
+		Plan: vm.Plan{Steps: g.steps(r, args, timeout), Parallel: parallel}, Modules: append(slices.Clone(guestModules[g.FS]), g.Modules...),
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: guestMemMiB, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { r.Events.Note(a.Name + " | " + line) }}}
 	out, err := guest.Boot(ctx)
@@ -252,6 +256,7 @@ func (g Guest) steps(r *Run, stageArgs []string, timeout time.Duration) []vm.Ste
 		if pl, ok := r.Mode.(PowerLoss); ok && pl.Model != "" {
 			argv = append(argv, "--model", pl.Model)
 		}
+		argv = append(argv, kernelArgs(r)...)
 		steps = append(steps, vm.Step{Name: run.fs, Argv: argv, Dir: run.dir, Collect: []string{run.dir},
 			Env:     []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath},
 			Timeout: vm.Duration(timeout)})
@@ -425,6 +430,7 @@ func (g Guest) checkSteps(r *Run, stageArgs []string, timeout time.Duration) []v
 	if p.TargetKind != "" {
 		args = append(args, "--target-kind", p.TargetKind)
 	}
+	args = append(args, kernelArgs(r)...)
 	if p.Timeout != 0 {
 		args = append(args, "--writer-timeout", p.Timeout.String())
 	}
@@ -500,4 +506,13 @@ func (g Guest) fsArgs() []string {
 		return nil
 	}
 	return []string{"--fs", g.FS}
+}
+
+// kernelArgs are the flags that make the guest's run check the kernel
+// itself (--kernel-check there runs on its own kernel: --arch native).
+func kernelArgs(r *Run) []string {
+	if pl, ok := r.Mode.(PowerLoss); ok && pl.Kernel {
+		return []string{"--kernel-check", "--arch", "native"}
+	}
+	return nil
 }

@@ -38,6 +38,13 @@ type PowerLoss struct {
 	Timeout time.Duration
 	// Trace traces one update (default step.Run).
 	Trace func(context.Context, step.Config) (*step.Sequence, error)
+	// Kernel also runs each update on ext4 over dm-log-writes (the
+	// update's directory lives there) and checks every state a replay of
+	// the kernel's log leaves against the ext4-ordered model (Model must
+	// be ext4-ordered), opening each with the restarted readers. Needs
+	// root, dmsetup and the dm_log_writes module: the CLI runs it in the
+	// amd64 guest.
+	Kernel bool
 }
 
 // DefaultStates is the default bound of states per update.
@@ -48,12 +55,18 @@ func (PowerLoss) Name() string { return "power-loss" }
 
 // model resolves the model's name.
 func (p PowerLoss) model() (powerloss.Model, error) {
+	if p.Model == "" && p.Kernel {
+		return powerloss.Ext4Ordered{}, nil
+	}
 	if p.Model == "" {
 		return powerloss.Posix{}, nil
 	}
 	m, err := powerloss.ModelNamed(p.Model)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--model: %w", err))
+	}
+	if _, ok := m.(powerloss.Ext4Ordered); p.Kernel && !ok {
+		return nil, Badf("--kernel-check checks the ext4-ordered model, not %s: drop --model or say --model ext4-ordered", p.Model)
 	}
 	return m, nil
 }
@@ -78,6 +91,10 @@ func (p PowerLoss) Writer(ctx context.Context, r *Run, combos []Combo) ([]report
 		// ginkgo.yml's expectations are for live updates, not for this.
 		e.Expected = "whole A or B after any crash"
 		e.Met = e.WriterError == "" && e.Verdict == verdicts.Safe
+		if p.Kernel {
+			e.Expected += "; every state of the kernel's log in the ext4-ordered model"
+			e.Met = e.Met && e.PowerLoss.Missed == nil
+		}
 		out = append(out, e)
 		r.done(e)
 	}
@@ -105,16 +122,28 @@ func (p PowerLoss) updates(ctx context.Context, r *Run, m powerloss.Model, w wri
 }
 
 // one traces update seq, explores its crash states under m and opens each
-// with every reader.
-func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u stepping, seq int, regs []readers.Registration, orc fixtures.Oracle, root string) (powerloss.Update, error) {
+// with every reader; with Kernel, the update runs on ext4 over
+// dm-log-writes and the kernel's states are checked too.
+func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u stepping, seq int, regs []readers.Registration, orc fixtures.Oracle, root string) (up powerloss.Update, err error) {
 	began := time.Now()
+	var kr *kernelRun
+	if p.Kernel {
+		if kr, err = startKernel(ctx, filepath.Join(filepath.Dir(root), fmt.Sprintf("kernel-%d", seq)), u, seq); err != nil {
+			return up, err
+		}
+		defer func() { err = errors.Join(err, kr.close()) }()
+		u.data = filepath.Join(kr.mnt, "data")
+	}
 	cfg, err := u.config(seq)
 	if err != nil {
-		return powerloss.Update{}, err
+		return up, err
+	}
+	if kr != nil {
+		kr.wrap(&cfg)
 	}
 	rec, err := powerloss.NewRecorder(cfg.Target, cfg.Old, cfg.New)
 	if err != nil {
-		return powerloss.Update{}, err
+		return up, err
 	}
 	cfg.OnCall, cfg.NoKills, cfg.Timeout = rec.OnCall, true, p.Timeout
 	cfg.Seed = r.Plan.Config.Race.Seed
@@ -125,10 +154,10 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	seqn, err := trace(ctx, cfg)
 	if errors.Is(err, step.ErrNotPermitted) {
 		// No falling back to racing: a race says nothing about a power cut.
-		return powerloss.Update{}, fmt.Errorf("--mode power-loss traces the updater under ptrace, which this machine does not allow: %v", err)
+		return up, fmt.Errorf("--mode power-loss traces the updater under ptrace, which this machine does not allow: %v", err)
 	}
 	if err != nil {
-		return powerloss.Update{}, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
+		return up, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
 	}
 	for _, pt := range rec.Points {
 		if pt.Err != "" {
@@ -136,7 +165,14 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 		}
 	}
 	r.Events.Stepped(u.w.Name, u.label(seq), seqn)
-	t := powerloss.NewTrace(rec)
+	up, err = p.judge(ctx, r, m, u, seq, cfg, powerloss.NewTrace(rec), regs, orc, root, kr)
+	up.Seq, up.Duration = seqn, time.Since(began)
+	return up, err
+}
+
+// judge explores the crash states of trace t under m and opens each with
+// every reader; with kr, it replays the kernel's log too.
+func (p PowerLoss) judge(ctx context.Context, r *Run, m powerloss.Model, u stepping, seq int, cfg step.Config, t *powerloss.Trace, regs []readers.Registration, orc fixtures.Oracle, root string, kr *kernelRun) (powerloss.Update, error) {
 	budget := p.States
 	if budget <= 0 {
 		budget = DefaultStates
@@ -162,7 +198,14 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	if err := servesBefore(states, regs); err != nil {
 		return powerloss.Update{}, err
 	}
-	return powerloss.Update{Label: u.label(seq), Seq: seqn, Explored: ex, States: states, Duration: time.Since(began)}, nil
+	up := powerloss.Update{Label: u.label(seq), Explored: ex, States: states}
+	if kr != nil {
+		r.Events.Note(fmt.Sprintf("kernel check %s, update %s: replaying the dm-log-writes log", u.w.Name, u.label(seq)))
+		if up.Kernel, err = kr.check(ctx, t, ex, states, filepath.Base(cfg.Target), open, cfg.Seed+int64(seq), r.KeepData); err != nil {
+			return up, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
+		}
+	}
+	return up, nil
 }
 
 // servesBefore checks that every reader serves from the state before the

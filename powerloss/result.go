@@ -18,6 +18,8 @@ type Update struct {
 	States   []Judged
 	// Duration is the time the update took in all: trace, states, readers.
 	Duration time.Duration
+	// Kernel is the kernel check of the update (--kernel-check), or nil.
+	Kernel *KernelUpdate
 }
 
 // Result judges the combination writer x reader (the reader's index in
@@ -54,6 +56,12 @@ func Result(writer, reader string, i int, model string, ups []Update, repro stri
 					Detail:     fmt.Sprintf("a reader restarted after the power loss: %s; on disk: %s; lost: %s", o.Detail, j.OnDisk, j.Lost)}
 			}
 		}
+		if u.Kernel != nil {
+			pu.Kernel = kernelCheck(&res, u.Kernel, i)
+			if pu.Kernel.Missed > 0 && res.PowerLoss.Missed == nil {
+				res.PowerLoss.Missed = missedEvidence(u, pu.Kernel)
+			}
+		}
 		res.PowerLoss.Updates = append(res.PowerLoss.Updates, pu)
 	}
 	res.Verdict = res.Counts.Worst()
@@ -88,4 +96,41 @@ func account(res *results.Result, o step.Outcome) {
 	res.Roles[results.Starting] = rr
 	res.Lookups += o.Lookups
 	res.Answers.Add(o.Tally)
+}
+
+// kernelCheck is the report's account of a kernel check, with the
+// restarted reader i's outcome in each state added to res.
+func kernelCheck(res *results.Result, ku *KernelUpdate, i int) *results.KernelCheck {
+	kr := ku.Replay
+	kc := &results.KernelCheck{Device: ku.Device, Entries: kr.Entries, Barriers: kr.Barriers, Replays: kr.Replays,
+		ModelStates: ku.ModelStates, ModelProduced: ku.ModelProduced, NamesNotProduced: ku.NamesNotProduced,
+		DurationMS: kr.Duration.Milliseconds()}
+	for n, s := range kr.States {
+		j := ku.Judged[n]
+		o := j.Readers[i].Starting
+		account(res, o)
+		ks := results.KernelState{ID: n + 1, Entry: s.Entry, What: s.What, Mark: s.Mark, Replays: s.Replays,
+			InModel: s.InModel, After: s.After, Meta: s.Meta, Name: j.Name, OnDisk: j.OnDisk, Lost: j.Lost,
+			Leftovers: j.Leftovers, Verdict: o.Verdict, Detail: o.Detail,
+			Down: o.Verdict == verdicts.Degraded || o.Verdict == verdicts.Stuck}
+		if ks.Down {
+			res.PowerLoss.Down++
+		}
+		if !s.InModel {
+			kc.Missed++
+		}
+		kc.States = append(kc.States, ks)
+	}
+	return kc
+}
+
+// missedEvidence says which replay left the first state the model missed.
+func missedEvidence(u Update, kc *results.KernelCheck) *string {
+	for _, s := range kc.States {
+		if !s.InModel {
+			m := fmt.Sprintf("update %s: the replay of the kernel's log to entry %d (%s, after mark %q) left a state the model does not allow: %s", u.Label, s.Entry, s.What, s.Mark, s.OnDisk)
+			return &m
+		}
+	}
+	return nil
 }

@@ -15,6 +15,9 @@ type PowerLossTrace struct {
 	// service does not come back. Each makes the combination unsafe in
 	// this mode, though the reader's word for it stays "degraded".
 	Down int `json:"down"`
+	// Missed, with --kernel-check, names the first replay of the kernel's
+	// log that left a state the model does not allow (nil: none did).
+	Missed *string `json:"missed,omitempty"`
 }
 
 // PowerLossUpdate is one traced update and its crash states.
@@ -40,6 +43,8 @@ type PowerLossUpdate struct {
 	Exit     string       `json:"exit"`
 	Warnings []string     `json:"warnings,omitempty"`
 	States   []CrashState `json:"states"`
+	// Kernel is the kernel check of this update (--kernel-check), or nil.
+	Kernel *KernelCheck `json:"kernel,omitempty"`
 }
 
 // CrashState is one state a power loss may leave, as a restarted reader
@@ -70,4 +75,60 @@ type CrashState struct {
 	Verdict verdicts.Verdict `json:"verdict"`
 	Detail  string           `json:"detail,omitempty"`
 	Down    bool             `json:"down,omitempty"`
+}
+
+// KernelCheck is what the same update did on a real kernel (--kernel-check):
+// run on ext4 over dm-log-writes, its log replayed to the update's start,
+// to every flush and FUA entry, to its end and to entries drawn between
+// them, each replay mounted (the journal recovers as after a reboot) and
+// its target recorded, checked against the ext4-ordered model and opened
+// by the restarted reader.
+type KernelCheck struct {
+	// Device says what ran: "ext4 over dm-log-writes, Linux 6.1.0-...".
+	Device string `json:"device"`
+	// Entries counts the log's entries from the update's start to its end,
+	// Barriers the flush and FUA entries among them, Replays the replays
+	// mounted.
+	Entries  int `json:"entries"`
+	Barriers int `json:"barriers"`
+	Replays  int `json:"replays"`
+	// States are the distinct states the replays left (distinct for a
+	// reader, as the model's states are).
+	States []KernelState `json:"states"`
+	// Missed counts the states the model does not allow: each is a bug in
+	// the model, and makes the combination's expectation unmet.
+	Missed int `json:"missed"`
+	// ModelStates is how many of the model's states were explored for this
+	// update, ModelProduced how many of them some replay left;
+	// NamesNotProduced the names (torn, zero-filled ...) of model states no
+	// replay left.
+	ModelStates      int      `json:"model_states"`
+	ModelProduced    int      `json:"model_produced"`
+	NamesNotProduced []string `json:"names_not_produced,omitempty"`
+	DurationMS       int64    `json:"duration_ms"`
+}
+
+// KernelState is one state a replay of the kernel's log left.
+type KernelState struct {
+	ID int `json:"id"`
+	// Entry is the first log entry a replay to which left this state, What
+	// the entry ("flush", "fua+metadata write", "write", "mark NAME"),
+	// Mark the last mark at or before it, Replays how many replays left it.
+	Entry   int    `json:"entry"`
+	What    string `json:"what"`
+	Mark    string `json:"mark,omitempty"`
+	Replays int    `json:"replays"`
+	// InModel: the model allows it, as a crash after call After with the
+	// names as after call Meta. A state not in the model is a bug in the model.
+	InModel bool `json:"in_model"`
+	After   int  `json:"after,omitempty"`
+	Meta    int  `json:"meta,omitempty"`
+	// Name, OnDisk, Lost, Leftovers, Verdict, Detail, Down: as in CrashState.
+	Name      string           `json:"name"`
+	OnDisk    string           `json:"on_disk"`
+	Lost      string           `json:"lost,omitempty"`
+	Leftovers []string         `json:"leftovers,omitempty"`
+	Verdict   verdicts.Verdict `json:"verdict"`
+	Detail    string           `json:"detail,omitempty"`
+	Down      bool             `json:"down,omitempty"`
 }

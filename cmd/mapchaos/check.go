@@ -76,6 +76,7 @@ type checkFlags struct {
 	stage                                                                    stringList // --stage, repeatable
 	updates, seed                                                            int64
 	timeout                                                                  time.Duration
+	kernelCheck                                                              bool
 
 	argv       []string        // --writer-cmd, split
 	readerArgv []string        // --reader-cmd, split
@@ -110,6 +111,7 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.StringVar(&f.arch, "arch", "native", "native, arm64 or amd64: run the updater and the readers inside a real Linux kernel of that architecture with a Debian userland (qemu-system-aarch64, qemu-system-x86_64)")
 	fs.StringVar(&f.pageSize, "page-size", "4k", pageSizeUsage)
 	fs.Var(&f.stage, "stage", "with --arch arm64 or amd64: copy this file or folder of this machine into the guest's working directory, where the updater and the reader run (repeatable)")
+	fs.BoolVar(&f.kernelCheck, "kernel-check", false, kernelCheckUsage)
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err
 	}
@@ -119,6 +121,15 @@ func (a *app) parseCheckFlags(args []string) (checkFlags, error) {
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if err := f.validate(); err != nil {
 		return f, usageError{err}
+	}
+	if f.kernelCheck {
+		if err := resolveKernelCheck(f.mode, &f.model, &f.arch, f.fs, f.set); err != nil {
+			return f, err
+		}
+		var err error
+		if f.guest, err = guestArch(f.arch, f.pageSize, f.set["page-size"]); err != nil {
+			return f, err
+		}
 	}
 	return f, validFS(f.fs, f.arch)
 }
@@ -280,9 +291,12 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
 	if f.mode == "power-loss" {
-		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout}
+		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout, Kernel: f.kernelCheck}
 	}
 	env := envFor(f.guest, f.fs, f.stage)
+	if f.kernelCheck {
+		env = kernelEnv(f.guest, f.fs, f.stage)
+	}
 	if f.arch != "native" {
 		repro.Stage = f.stage
 	}

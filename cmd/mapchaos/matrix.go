@@ -21,13 +21,13 @@ import (
 )
 
 type matrixFlags struct {
-	config, writers, readers, out, mode, arch, cache string
-	model                                            string
-	old, new, fs, pageSize                           string
-	seed, updates                                    int64
-	configSet, probeEveryWrite, pageSizeSet          bool
-	writerNames, readerNames                         []string
-	guest                                            vm.Arch // --arch arm64 with --page-size
+	config, writers, readers, out, mode, arch, cache     string
+	model                                                string
+	old, new, fs, pageSize                               string
+	seed, updates                                        int64
+	configSet, probeEveryWrite, pageSizeSet, kernelCheck bool
+	writerNames, readerNames                             []string
+	guest                                                vm.Arch // --arch arm64 with --page-size
 }
 
 func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
@@ -48,6 +48,7 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	fs.StringVar(&f.old, "old", "", "race your own pair: the database before the update (with --new)")
 	fs.StringVar(&f.new, "new", "", "race your own pair: the database after the update (with --old)")
 	fs.StringVar(&f.fs, "fs", "", fsUsage)
+	fs.BoolVar(&f.kernelCheck, "kernel-check", false, kernelCheckUsage)
 	if err := parseFlags(fs, args, a.stdout, a.stderr); err != nil {
 		return f, err
 	}
@@ -56,6 +57,13 @@ func (a *app) parseMatrixFlags(args []string) (matrixFlags, error) {
 	}
 	if err := f.given(fs); err != nil {
 		return f, usageError{err}
+	}
+	if f.kernelCheck {
+		set := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		if err := resolveKernelCheck(f.mode, &f.model, &f.arch, f.fs, set); err != nil {
+			return f, err
+		}
 	}
 	switch f.mode {
 	case "race", "step", "power-loss":
@@ -171,7 +179,7 @@ func execute(ctx context.Context, r *harness.Run, p *printer) ([]harness.Placed,
 // runMode is the Mode the flags ask for.
 func (f matrixFlags) runMode() harness.Mode {
 	if f.mode == "power-loss" {
-		p := harness.PowerLoss{Model: f.model, Updates: 2}
+		p := harness.PowerLoss{Model: f.model, Updates: 2, Kernel: f.kernelCheck}
 		if f.updates == 1 {
 			p.Updates = 1
 		}
@@ -189,6 +197,9 @@ func (f matrixFlags) runMode() harness.Mode {
 
 // env is the Environment the flags ask for.
 func (f matrixFlags) env() harness.Environment {
+	if f.kernelCheck {
+		return kernelEnv(f.guest, f.fs, nil)
+	}
 	return envFor(f.guest, f.fs, nil)
 }
 

@@ -1,0 +1,133 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mapchaos/mapchaos/logwrites"
+	"github.com/mapchaos/mapchaos/powerloss"
+	"github.com/mapchaos/mapchaos/step"
+)
+
+// KernelMark is the mark written into the dm-log-writes log once the
+// target is laid out and synced, right before the traced update.
+const KernelMark = "mapchaos-update"
+
+// DefaultKernelExtra is how many log entries between barriers are
+// replayed, drawn from the seed, besides every barrier.
+const DefaultKernelExtra = 16
+
+// kernelRun is one update's ext4 over dm-log-writes: the update's
+// directory lives on it, so the traced update is the logged one.
+type kernelRun struct {
+	dev  *logwrites.Device
+	dir  string // the images and the replays
+	mnt  string // where the logged ext4 is mounted
+	size int64
+}
+
+// startKernel makes ext4 over dm-log-writes in dir and mounts it; the
+// caller points the update's data directory into Mount.
+func startKernel(ctx context.Context, dir string, u stepping, seq int) (*kernelRun, error) {
+	if err := logwrites.Available(); err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	size := int64(64 << 20)
+	for _, v := range u.vers {
+		if st, err := os.Stat(v); err == nil {
+			size = max(size, (4*st.Size()+(1<<20)-1)&^(1<<20-1))
+		}
+	}
+	k := &kernelRun{dir: dir, mnt: filepath.Join(dir, "mnt"), size: size}
+	if err := os.MkdirAll(k.mnt, 0o755); err != nil {
+		return nil, err
+	}
+	// The recording names directories by their real paths: so must the mount.
+	if abs, err := filepath.Abs(k.mnt); err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			k.mnt = real
+		}
+	}
+	dev, err := logwrites.Create(ctx, dir, fmt.Sprintf("mapchaos-lw-%d-%d", os.Getpid(), seq), size)
+	if err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	k.dev = dev
+	if err := dev.MkfsExt4(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("--kernel-check: %w", err), dev.Close())
+	}
+	if err := dev.Mount(ctx, k.mnt); err != nil {
+		return nil, errors.Join(fmt.Errorf("--kernel-check: %w", err), dev.Close())
+	}
+	return k, nil
+}
+
+// wrap makes cfg's Prepare sync the file system and mark the log once the
+// target is laid out: the update's start.
+func (k *kernelRun) wrap(cfg *step.Config) {
+	prepare := cfg.Prepare
+	cfg.Prepare = func(ctx context.Context) error {
+		if err := prepare(ctx); err != nil {
+			return err
+		}
+		fd, err := unix.Open(k.mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return fmt.Errorf("--kernel-check: syncfs %s: %w", k.mnt, err)
+		}
+		err = unix.Syncfs(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("--kernel-check: syncfs %s: %w", k.mnt, err)
+		}
+		return k.dev.Mark(ctx, KernelMark)
+	}
+}
+
+// close takes the device down (the log is complete then); it may be
+// called again.
+func (k *kernelRun) close() error { return k.dev.Close() }
+
+// check replays the log of the update trace t recorded, judges each
+// distinct state with every reader (open) and compares the kernel's
+// states with the model's explored ones (ex, judged).
+func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, ex powerloss.Explored, judged []powerloss.Judged, base string, open powerloss.Opener, seed int64, keep bool) (*powerloss.KernelUpdate, error) {
+	if err := k.close(); err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	log, err := logwrites.Open(k.dev.LogImage)
+	if err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	defer log.Close()
+	kl := powerloss.KernelLog{Log: log, Size: k.size, Mark: KernelMark, Mount: k.mnt}
+	kr, err := powerloss.ReplayKernel(ctx, t, kl, powerloss.Ext4Ordered{}, filepath.Join(k.dir, "replay"), DefaultKernelExtra, seed)
+	if err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	kj, err := powerloss.Judge(ctx, t, kr.KernelRecipes(), filepath.Join(k.dir, "states"), base, open, 1, keep)
+	if err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	ku := &powerloss.KernelUpdate{Device: "ext4 over dm-log-writes, Linux " + kernelRelease(), Replay: kr, Judged: kj, ModelStates: len(ex.States)}
+	ku.ModelProduced, ku.NamesNotProduced = powerloss.Coverage(t, ex, judged, kr)
+	for _, img := range []string{k.dev.DataImage, k.dev.LogImage} {
+		if !keep {
+			os.Remove(img)
+		}
+	}
+	return ku, nil
+}
+
+// kernelRelease is uname -r.
+func kernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "?"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}

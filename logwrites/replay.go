@@ -1,0 +1,94 @@
+package logwrites
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Replayer rebuilds the data device as it was after any entry of a log,
+// in order: a cursor image holds the device after the entries applied so
+// far (a data device that started empty, as under mkfs), and each state
+// asked for is a copy of it, so that mounting it (ext4 replays its journal,
+// as after a reboot) changes neither the cursor nor the log.
+type Replayer struct {
+	log    *Log
+	dir    string
+	size   int64
+	cursor *os.File
+	at     int
+}
+
+// NewReplayer replays log onto an empty device of size bytes, with its
+// images in dir (which it owns).
+func NewReplayer(log *Log, dir string, size int64) (*Replayer, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "cursor.img"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("replay cursor: %w", err)
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("replay cursor: %w", err)
+	}
+	return &Replayer{log: log, dir: dir, size: size, cursor: f}, nil
+}
+
+// Close removes the replayer's images.
+func (r *Replayer) Close() error {
+	r.cursor.Close()
+	return os.RemoveAll(r.dir)
+}
+
+// Image writes to a fresh file the device as it was after entry i (0:
+// before the first entry), and returns its path. Entries are applied in
+// order: i may not be below an earlier call's.
+func (r *Replayer) Image(ctx context.Context, i int) (string, error) {
+	if i < r.at {
+		return "", fmt.Errorf("replay to entry %d: the replay is already at entry %d (ask in order)", i, r.at)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := r.log.Apply(r.cursor, r.at, i); err != nil {
+		return "", err
+	}
+	r.at = i
+	path := filepath.Join(r.dir, "replay.img")
+	if err := r.copy(ctx, path); err != nil {
+		return "", fmt.Errorf("replay to entry %d: %w", i, err)
+	}
+	return path, nil
+}
+
+// copy copies the cursor to path, leaving holes where the cursor has them.
+func (r *Replayer) copy(ctx context.Context, path string) error {
+	os.Remove(path)
+	out, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if err := out.Truncate(r.size); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	zero := make([]byte, len(buf))
+	for off := int64(0); off < r.size; off += int64(len(buf)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.cursor.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if string(buf[:n]) == string(zero[:n]) {
+			continue
+		}
+		if _, err := out.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+	}
+	return out.Close()
+}

@@ -1,0 +1,327 @@
+package powerloss
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mapchaos/mapchaos/logwrites"
+)
+
+// Checker is a model that can tell whether a state is one of its own.
+type Checker interface {
+	// Allows says whether state s is one the model allows after some
+	// point k of trace t, and which (the first k found; m is the point
+	// whose names and sizes s holds).
+	Allows(t *Trace, s Recipe) (k, m int, ok bool)
+}
+
+// Allows finds a crash point k and a metadata point m whose state, under
+// the model, is s: the names as after m, every file's in-place pages among
+// its versions since its last fsync, its new pages a prefix of those at m
+// (or each data or zeros after auto_da_alloc).
+func (e Ext4Ordered) Allows(t *Trace, s Recipe) (int, int, bool) {
+	for k := range t.Points {
+		for m := t.anySync(k); m <= k; m++ {
+			if e.fits(t, s, k, m) {
+				return k, m, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// fits reports whether s is a state of crash point k with metadata point m.
+func (e Ext4Ordered) fits(t *Trace, s Recipe, k, m int) bool {
+	want := t.Points[m].Entries
+	if len(want) != len(s.Names) {
+		return false
+	}
+	var efs map[uint64]ext4File
+	for n, w := range want {
+		g, ok := s.Names[n]
+		if !ok || g.Dir != w.Dir || g.Link != w.Link || (g.Ino != 0) != (w.Ino != 0) {
+			return false
+		}
+		if w.Ino == 0 {
+			continue
+		}
+		if efs == nil {
+			efs = e.files(t, k, m)
+		}
+		if !efs[w.Ino].fits(s.Files[g.Ino]) {
+			return false
+		}
+	}
+	return true
+}
+
+// fits reports whether f is one of the contents ef allows.
+func (ef ext4File) fits(f *File) bool {
+	in := len(ef.inplace)
+	if f == nil || len(f.Pages) < in {
+		return false
+	}
+	for i, ch := range ef.inplace {
+		if !slices.Contains(ch, f.Pages[i]) {
+			return false
+		}
+	}
+	v := ef.v
+	if ef.trigger {
+		if f.Size != v.Size || len(f.Pages) != len(v.Pages) {
+			return false
+		}
+		for i := in; i < len(v.Pages); i++ {
+			if f.Pages[i] != v.Pages[i] && f.Pages[i] != (Page{Src: FromZero}) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(f.Pages) > len(v.Pages) || !slices.Equal(f.Pages[in:], v.Pages[in:len(f.Pages)]) {
+		return false
+	}
+	if len(f.Pages) == len(v.Pages) {
+		return f.Size == v.Size
+	}
+	return f.Size == int64(len(f.Pages))*PageSize
+}
+
+// Snapshot records the watched directories as they are under root, a
+// replay of the file system mounted elsewhere: dir d of the recording is
+// read at root/<d relative to mount>. Names are relative to the target's
+// directory as in a Point; each file is classified page by page as the
+// recording classifies (old, new, zeros, other bytes), so it compares with
+// the model's states. Files are keyed by inode number with the top bit
+// set, apart from the recording's identities.
+func (r *Recorder) Snapshot(mount, root string) (Recipe, error) {
+	s := Recipe{Kind: "kernel", Names: map[string]Entry{}, Files: map[uint64]*File{}}
+	for _, d := range r.dirs {
+		rel, err := filepath.Rel(mount, d)
+		if err != nil || rel == ".." || filepath.IsAbs(rel) || len(rel) > 1 && rel[:2] == ".." {
+			return s, fmt.Errorf("kernel snapshot: %s lies outside the logged file system at %s", d, mount)
+		}
+		here := filepath.Join(root, rel)
+		ents, err := os.ReadDir(here)
+		if err != nil {
+			return s, fmt.Errorf("kernel snapshot: %w", err)
+		}
+		for _, de := range ents {
+			full := filepath.Join(here, de.Name())
+			name, _ := filepath.Rel(r.dirs[0], filepath.Join(d, de.Name()))
+			e, err := r.snapEntry(full, s.Files)
+			if err != nil {
+				return s, fmt.Errorf("kernel snapshot: %w", err)
+			}
+			s.Names[name] = e
+		}
+	}
+	return s, nil
+}
+
+// snapEntry records one name of a replay, and its file into files.
+func (r *Recorder) snapEntry(full string, files map[uint64]*File) (Entry, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(full, &st); err != nil {
+		return Entry{}, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		l, err := os.Readlink(full)
+		return Entry{Link: l}, err
+	case unix.S_IFDIR:
+		return Entry{Dir: true}, nil
+	case unix.S_IFREG:
+	default:
+		return Entry{}, fmt.Errorf("%s: not a regular file, directory or symlink", full)
+	}
+	id := st.Ino | 1<<63
+	if _, ok := files[id]; !ok {
+		f, err := r.read(full)
+		if err != nil {
+			return Entry{}, err
+		}
+		files[id] = f
+	}
+	return Entry{Ino: id}, nil
+}
+
+// KernelLog is one update run on ext4 over dm-log-writes: the log, the
+// size of its data device, the mark after which the update began (the
+// target laid out and synced before it), and where the file system was
+// mounted while the update ran.
+type KernelLog struct {
+	Log   *logwrites.Log
+	Size  int64
+	Mark  string
+	Mount string
+}
+
+// KernelState is one distinct state the replays of a kernel's log left.
+type KernelState struct {
+	Recipe
+	// Entry is the first log entry after which a replay found this state,
+	// What that entry ("flush", "fua+metadata write", "write", "mark ..."),
+	// Mark the last mark at or before it; Replays how many replays found it.
+	Entry   int
+	What    string
+	Mark    string
+	Replays int
+	// InModel: the model allows this state (after call #After, with the
+	// names as after #Meta); when not, K is the last point.
+	InModel     bool
+	After, Meta int
+}
+
+// KernelReplay is what replaying one update's log found.
+type KernelReplay struct {
+	// Entries counts the log's entries from the mark to its end, Barriers
+	// the flush and FUA entries among them, Replays the entries replayed
+	// (every barrier, the mark, the end, and points drawn between).
+	Entries, Barriers, Replays int
+	States                     []KernelState
+	Duration                   time.Duration
+}
+
+// ReplayKernel replays kl's log onto a copy of its data device up to the
+// mark, to every flush or FUA entry after it, to its end and to extra
+// entries between them drawn from seed; mounts each (ext4 replays its
+// journal as after a reboot) under scratch (which it owns), records the
+// target's directory and asks model whether it allows the state.
+func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, scratch string, extra int, seed int64) (KernelReplay, error) {
+	began := time.Now()
+	from, ok := kl.Log.MarkIndex(kl.Mark)
+	if !ok {
+		return KernelReplay{}, fmt.Errorf("kernel log: no mark %q (the update's start)", kl.Mark)
+	}
+	out := KernelReplay{Entries: len(kl.Log.Entries) - from}
+	points := replayPoints(kl.Log, from, extra, seed, &out.Barriers)
+	if err := os.MkdirAll(filepath.Join(scratch, "mnt"), 0o755); err != nil {
+		return out, err
+	}
+	rp, err := logwrites.NewReplayer(kl.Log, scratch, kl.Size)
+	if err != nil {
+		return out, err
+	}
+	defer rp.Close()
+	target := filepath.Base(t.rec.target)
+	seen := map[uint64]int{}
+	for _, i := range points {
+		s, err := replayOne(ctx, rp, t, kl, i, filepath.Join(scratch, "mnt"))
+		if err != nil {
+			return out, err
+		}
+		out.Replays++
+		h := t.key(s, target)
+		if j, ok := seen[h]; ok {
+			out.States[j].Replays++
+			continue
+		}
+		seen[h] = len(out.States)
+		ks := KernelState{Recipe: s, Entry: i, What: kl.Log.Entry(max(i, 1)).Kind(), Mark: kl.Log.MarkBefore(i), Replays: 1}
+		ks.K = len(t.Points) - 1
+		if k, m, ok := model.Allows(t, s); ok {
+			ks.K, ks.InModel, ks.After, ks.Meta = k, true, t.Points[k].N, t.Points[m].N
+		}
+		ks.Recipe.K = ks.K
+		out.States = append(out.States, ks)
+	}
+	out.Duration = time.Since(began)
+	return out, nil
+}
+
+// replayPoints are the entries to replay to: the mark, every barrier
+// after it, the end, and extra entries drawn from seed, in order.
+func replayPoints(l *logwrites.Log, from, extra int, seed int64, barriers *int) []int {
+	pts := []int{from, len(l.Entries)}
+	var others []int
+	for i := from + 1; i <= len(l.Entries); i++ {
+		if l.Entry(i).Barrier() {
+			pts = append(pts, i)
+			*barriers++
+		} else {
+			others = append(others, i)
+		}
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6c6f67))
+	for range min(extra, len(others)) {
+		j := rng.IntN(len(others))
+		pts = append(pts, others[j])
+		others = slices.Delete(others, j, j+1)
+	}
+	slices.Sort(pts)
+	return slices.Compact(pts)
+}
+
+// replayOne mounts the device as after entry i at mnt and records it.
+func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelLog, i int, mnt string) (Recipe, error) {
+	img, err := rp.Image(ctx, i)
+	if err != nil {
+		return Recipe{}, err
+	}
+	if err := logwrites.MountExt4(ctx, img, mnt, "loop"); err != nil {
+		return Recipe{}, fmt.Errorf("replay to entry %d (%s): %w", i, kl.Log.Entry(max(i, 1)).Kind(), err)
+	}
+	s, err := t.rec.Snapshot(kl.Mount, mnt)
+	if uerr := logwrites.Unmount(mnt); err == nil && uerr != nil {
+		err = uerr
+	}
+	return s, err
+}
+
+// KernelUpdate is the kernel check of one update: what the replays found,
+// each distinct state as the restarted readers found it (Judged in the
+// order of Replay.States), and how much of the model's explored set the
+// kernel produced.
+type KernelUpdate struct {
+	Device        string
+	Replay        KernelReplay
+	Judged        []Judged
+	ModelStates   int
+	ModelProduced int
+	// NamesNotProduced are the names of explored model states that no
+	// replay left.
+	NamesNotProduced []string
+}
+
+// Coverage compares the model's explored states (judged: their names)
+// with the kernel's: how many of them some replay left, and the names of
+// model states no replay left.
+func Coverage(t *Trace, ex Explored, judged []Judged, kr KernelReplay) (produced int, namesNot []string) {
+	target := filepath.Base(t.rec.target)
+	kernel, kernelNames := map[uint64]bool{}, map[string]bool{}
+	for _, s := range kr.States {
+		kernel[t.key(s.Recipe, target)] = true
+	}
+	for i, s := range ex.States {
+		if kernel[t.key(s, target)] {
+			produced++
+			if i < len(judged) {
+				kernelNames[judged[i].Name] = true
+			}
+		}
+	}
+	for i := range ex.States {
+		if i < len(judged) && !kernelNames[judged[i].Name] && !slices.Contains(namesNot, judged[i].Name) {
+			namesNot = append(namesNot, judged[i].Name)
+		}
+	}
+	slices.Sort(namesNot)
+	return produced, namesNot
+}
+
+// KernelRecipes are the states of kr, to Judge.
+func (kr KernelReplay) KernelRecipes() Explored {
+	ex := Explored{}
+	for _, s := range kr.States {
+		ex.States = append(ex.States, s.Recipe)
+	}
+	return ex
+}
