@@ -65,6 +65,13 @@ func Create(ctx context.Context, dir, name string, size int64) (*Device, error) 
 		return nil, fmt.Errorf("dmsetup create %s --table %q: %w: %s (is the dm_log_writes module loaded?)", name, table, err, strings.TrimSpace(string(out)))
 	}
 	d.Path = "/dev/mapper/" + name
+	// Without udev (a minimal guest) nothing makes the node: dmsetup can.
+	if _, err := os.Stat(d.Path); err != nil {
+		if out, err := exec.CommandContext(ctx, "dmsetup", "mknodes", name).CombinedOutput(); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("dmsetup mknodes %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+		}
+	}
 	return d, nil
 }
 

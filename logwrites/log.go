@@ -146,6 +146,9 @@ func read(f *os.File) (*Log, error) {
 		if e.Flags&FlagDiscard == 0 {
 			off += int64(e.Sectors) * ss
 		}
+		if off > st.Size() {
+			return nil, fmt.Errorf("entry %d of %d: its %d sectors of data run past the end of the log (%d bytes)", i, n, e.Sectors, st.Size())
+		}
 		l.Entries = append(l.Entries, e)
 	}
 	return l, nil
@@ -188,10 +191,12 @@ func (l *Log) Apply(dev *os.File, from, to int) error {
 	buf := make([]byte, 1<<20)
 	for _, e := range l.Entries[from:to] {
 		off, n := int64(e.Sector)*ss, int64(e.Sectors)*ss
-		if e.Flags&FlagDiscard != 0 {
+		if e.Flags&FlagDiscard != 0 && n > 0 {
 			if err := unix.Fallocate(int(dev.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n); err != nil {
 				return fmt.Errorf("replay entry %d (discard of %d bytes at %d): %w", e.Index, n, off, err)
 			}
+		}
+		if e.Flags&FlagDiscard != 0 {
 			continue
 		}
 		for done := int64(0); done < n; {

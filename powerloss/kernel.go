@@ -227,9 +227,11 @@ func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, sc
 		seen[h] = len(out.States)
 		ks := KernelState{Recipe: s, Entry: i, What: kl.Log.Entry(max(i, 1)).Kind(), Mark: kl.Log.MarkBefore(i), Replays: 1}
 		ks.K = len(t.Points) - 1
+		ref := ks.K
 		if k, m, ok := model.Allows(t, s); ok {
-			ks.K, ks.InModel, ks.After, ks.Meta = k, true, t.Points[k].N, t.Points[m].N
+			ks.K, ks.InModel, ks.After, ks.Meta, ref = k, true, t.Points[k].N, t.Points[m].N, m
 		}
+		ks.Recipe = t.adopt(s, ref)
 		ks.Recipe.K = ks.K
 		out.States = append(out.States, ks)
 	}
@@ -324,4 +326,29 @@ func (kr KernelReplay) KernelRecipes() Explored {
 		ex.States = append(ex.States, s.Recipe)
 	}
 	return ex
+}
+
+// adopt gives the files of snapshot s the identities the trace gave the
+// same names at point m (a replay's inode numbers are the file system's
+// own), so that what the state lost reads as it does for the model's.
+func (t *Trace) adopt(s Recipe, m int) Recipe {
+	out := Recipe{K: s.K, Kind: s.Kind, Names: map[string]Entry{}, Files: map[uint64]*File{}}
+	ids := map[uint64]uint64{}
+	for _, n := range sortedKeys(s.Names) {
+		e := s.Names[n]
+		if e.Ino != 0 {
+			id, ok := ids[e.Ino]
+			if !ok {
+				id = e.Ino
+				if w, ok := t.Points[m].Entries[n]; ok && w.Ino != 0 {
+					id = w.Ino
+				}
+				ids[e.Ino] = id
+				out.Files[id] = s.Files[e.Ino]
+			}
+			e.Ino = id
+		}
+		out.Names[n] = e
+	}
+	return out
 }
