@@ -19,7 +19,7 @@ define run-suites
 	  exit $$status
 endef
 
-.PHONY: all build deps demo demo-arm64 test test-arm64 test-arm64-16k test-arm64-all test-fs unit lint bench stress clean
+.PHONY: all build deps demo demo-arm64 test test-arm64 test-arm64-16k test-arm64-all test-fs test-powerloss-kernel unit lint bench stress clean
 
 all: lint test
 
@@ -67,6 +67,12 @@ test-arm64-all: deps
 test-fs: export MAPCHAOS_TEST_FS := ext4,xfs,btrfs,tmpfs,overlay
 test-fs: deps
 	$(call run-suites,--label-filter=fs ./mounts ./cmd/mapchaos)
+
+## test-powerloss-kernel: the kernel check of the power-loss models (make test runs
+## it too): rename and rename-nofsync on ext4 over dm-log-writes in the amd64 guest,
+## every replayed state of the kernel's log in the ext4-ordered model
+test-powerloss-kernel: deps
+	$(call run-suites,--label-filter=kernel-check ./cmd/mapchaos)
 
 ## test: the packages, lint, then every Ginkgo suite (unit specs, real races, the
 ## matrix), then the list of skipped specs and why

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -130,4 +132,30 @@ func kernelRelease() string {
 		return "?"
 	}
 	return unix.ByteSliceToString(u.Release[:])
+}
+
+// kernelNoteOf is the line the CLI prints for the kernel check of up: what
+// the replays found, and the first state the model missed.
+func kernelNoteOf(writer string, up powerloss.Update) string {
+	ku := up.Kernel
+	var names []string
+	missed := ""
+	for i, s := range ku.Replay.States {
+		if n := ku.Judged[i].Name; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		if !s.InModel && missed == "" {
+			missed = fmt.Sprintf("; NOT IN THE MODEL: the replay to log entry %d (%s, after mark %s) left %s", s.Entry, s.What, s.Mark, ku.Judged[i].OnDisk)
+		}
+	}
+	return fmt.Sprintf("kernel check %s %s: %d log entries (%d flush/FUA), %d replays in %.1fs: %d distinct states (%s); the kernel left %d of the %d explored model states, none of: %s%s",
+		writer, up.Label, ku.Replay.Entries, ku.Replay.Barriers, ku.Replay.Replays, ku.Replay.Duration.Seconds(), len(ku.Replay.States),
+		strings.Join(names, ", "), ku.ModelProduced, ku.ModelStates, orNone(ku.NamesNotProduced), missed)
+}
+
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "(none)"
+	}
+	return strings.Join(l, ", ")
 }

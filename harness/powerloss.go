@@ -204,6 +204,7 @@ func (p PowerLoss) judge(ctx context.Context, r *Run, m powerloss.Model, u stepp
 		if up.Kernel, err = kr.check(ctx, t, ex, states, filepath.Base(cfg.Target), open, cfg.Seed+int64(seq), r.KeepData); err != nil {
 			return up, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
 		}
+		r.Events.Note(kernelNoteOf(u.w.Name, up))
 	}
 	return up, nil
 }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mapchaos/mapchaos/results"
@@ -54,9 +55,66 @@ func crashStates(r Report) string {
 				}
 				b.WriteString("\n")
 			}
+			b.WriteString(kernelTable(es, ui))
 		}
 	}
 	return b.String()
+}
+
+// kernelTable renders the kernel check of update ui (--kernel-check): the
+// replays, then one row per distinct state the kernel left, "" without one.
+func kernelTable(es []Entry, ui int) string {
+	k := es[0].PowerLoss.Updates[ui].Kernel
+	if k == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n**Kernel check** (%s): %s\n\n", mdText(k.Device), mdText(KernelSummary(k)))
+	b.WriteString("| kernel state | replayed to log entry | in the model | on disk | lost | left behind |")
+	for _, e := range es {
+		fmt.Fprintf(&b, " %s |", mdText(e.Reader))
+	}
+	b.WriteString("\n|---|---|---|---|---|---|" + strings.Repeat("---|", len(es)) + "\n")
+	for si, s := range k.States {
+		in := "**no: a bug in the model**"
+		if s.InModel {
+			in = fmt.Sprintf("yes (after #%d, names as after #%d)", s.After, s.Meta)
+		}
+		fmt.Fprintf(&b, "| %d | %d %s (after mark %s; %d replays) | %s | **%s**: %s | %s | %s |", s.ID, s.Entry, mdText(s.What), mdText(s.Mark), s.Replays,
+			in, mdText(s.Name), mdText(s.OnDisk), mdText(s.Lost), mdText(strings.Join(s.Leftovers, ", ")))
+		for _, e := range es {
+			v := "-"
+			if kc := e.PowerLoss.Updates[ui].Kernel; kc != nil && si < len(kc.States) {
+				v = kc.States[si].Verdict.String()
+				if kc.States[si].Down {
+					v += " (**down**)"
+				}
+			}
+			fmt.Fprintf(&b, " %s |", v)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// KernelSummary says in one sentence what a kernel check found.
+func KernelSummary(k *results.KernelCheck) string {
+	var names []string
+	for _, s := range k.States {
+		if !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	missed := "every one allowed by the ext4-ordered model"
+	if k.Missed > 0 {
+		missed = fmt.Sprintf("%d NOT allowed by the ext4-ordered model (a bug in the model)", k.Missed)
+	}
+	s := fmt.Sprintf("%d log entries after the update's start (%d flush or FUA), %d replays mounted in %.1f s; %d distinct states (%s), %s; the kernel left %d of the model's %d explored states",
+		k.Entries, k.Barriers, k.Replays, float64(k.DurationMS)/1000, len(k.States), strings.Join(names, ", "), missed, k.ModelProduced, k.ModelStates)
+	if len(k.NamesNotProduced) > 0 {
+		s += "; model states no replay left: " + strings.Join(k.NamesNotProduced, ", ")
+	}
+	return s + "."
 }
 
 // exploredText says how many states were opened of how many the model allows.
@@ -104,6 +162,15 @@ func powerLossText(pl *results.PowerLossTrace) string {
 			}
 			b.WriteString("\n")
 		}
+		if k := u.Kernel; k != nil {
+			fmt.Fprintf(&b, "kernel check (%s): %s\n", k.Device, KernelSummary(k))
+			for _, s := range k.States {
+				fmt.Fprintf(&b, "  kernel state %d: log entry %d %s (after mark %s) -> %s [%s]; in the model: %t -> %s\n", s.ID, s.Entry, s.What, s.Mark, s.Name, s.OnDisk, s.InModel, s.Verdict)
+			}
+		}
+	}
+	if pl.Missed != nil {
+		fmt.Fprintf(&b, "MODEL MISSED: %s\n", *pl.Missed)
 	}
 	return b.String()
 }
