@@ -1,0 +1,59 @@
+package powerloss_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mapchaos/mapchaos/powerloss"
+)
+
+var _ = Describe("ext4-ordered's Allows, on a directory recorded as a replay of the kernel's is", func() {
+	// snapshot records dir as the kernel check records a mounted replay.
+	snapshot := func(r *recording, dir string) powerloss.Recipe {
+		s, err := r.rec.Snapshot(filepath.Dir(r.dir), dir)
+		Expect(err).NotTo(HaveOccurred())
+		return s
+	}
+	// replay makes a directory like the target's, holding name with data.
+	replay := func(files map[string][]byte) string {
+		root := GinkgoT().TempDir()
+		d := filepath.Join(root, "data")
+		Expect(os.MkdirAll(d, 0o755)).To(Succeed())
+		for n, b := range files {
+			Expect(os.WriteFile(filepath.Join(d, n), b, 0o644)).To(Succeed())
+		}
+		return root
+	}
+
+	It("allows every state the model itself explores, and names its crash point", func() {
+		r := newRecording()
+		r.renameNoFsync(false)
+		t := powerloss.NewTrace(r.rec)
+		ex, err := powerloss.Explore(context.Background(), t, powerloss.Ext4Ordered{}, 64, 7)
+		Expect(err).NotTo(HaveOccurred())
+		for _, s := range ex.States {
+			_, _, ok := powerloss.Ext4Ordered{}.Allows(t, s)
+			Expect(ok).To(BeTrue(), "state after point %d", s.K)
+		}
+	})
+
+	It("allows whole A, whole B and B zero-filled after an unsynced rename; refuses an empty target and bytes of neither", func() {
+		r := newRecording()
+		r.renameNoFsync(false)
+		t := powerloss.NewTrace(r.rec)
+		allows := func(files map[string][]byte) bool {
+			_, _, ok := powerloss.Ext4Ordered{}.Allows(t, snapshot(r, replay(files)))
+			return ok
+		}
+		Expect(allows(map[string][]byte{"db.mmdb": pattern('a', 3*4096+100)})).To(BeTrue(), "whole A")
+		Expect(allows(map[string][]byte{"db.mmdb": pattern('b', 2*4096+10)})).To(BeTrue(), "whole B")
+		Expect(allows(map[string][]byte{"db.mmdb": make([]byte, 2*4096+10)})).To(BeTrue(), "B's size, zeros: auto_da_alloc")
+		Expect(allows(map[string][]byte{"db.mmdb": nil})).To(BeFalse(), "empty: the model says auto_da_alloc never leaves it")
+		Expect(allows(map[string][]byte{"db.mmdb": pattern('z', 2*4096+10)})).To(BeFalse(), "bytes of neither version")
+		Expect(allows(map[string][]byte{})).To(BeFalse(), "no target: no point of the trace has none")
+	})
+})
