@@ -148,8 +148,8 @@ func kernelNoteOf(writer string, up powerloss.Update) string {
 			missed = fmt.Sprintf("; NOT IN THE MODEL: the replay to log entry %d (%s, after mark %s) left %s", s.Entry, s.What, s.Mark, ku.Judged[i].OnDisk)
 		}
 	}
-	return fmt.Sprintf("kernel check %s %s: %d log entries (%d flush/FUA), %d replays in %.1fs: %d distinct states (%s); the kernel left %d of the %d explored model states, none of: %s%s",
-		writer, up.Label, ku.Replay.Entries, ku.Replay.Barriers, ku.Replay.Replays, ku.Replay.Duration.Seconds(), len(ku.Replay.States),
+	return fmt.Sprintf("kernel check %s %s: %d log entries (%d flush/FUA), %d replays (%d mounted) in %.1fs: %d distinct states (%s); the kernel left %d of the %d explored model states, none of: %s%s",
+		writer, up.Label, ku.Replay.Entries, ku.Replay.Barriers, ku.Replay.Replays, ku.Replay.Mounted, ku.Replay.Duration.Seconds(), len(ku.Replay.States),
 		strings.Join(names, ", "), ku.ModelProduced, ku.ModelStates, orNone(ku.NamesNotProduced), missed)
 }
 

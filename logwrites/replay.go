@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // Replayer rebuilds the data device as it was after any entry of a log,
@@ -62,7 +64,9 @@ func (r *Replayer) Image(ctx context.Context, i int) (string, error) {
 	return path, nil
 }
 
-// copy copies the cursor to path, leaving holes where the cursor has them.
+// copy copies the cursor to path, leaving holes where the cursor has them
+// (its data extents are found with SEEK_DATA and SEEK_HOLE) and where a
+// MiB of it is zeros.
 func (r *Replayer) copy(ctx context.Context, path string) error {
 	os.Remove(path)
 	out, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
@@ -74,21 +78,50 @@ func (r *Replayer) copy(ctx context.Context, path string) error {
 		return err
 	}
 	buf := make([]byte, 1<<20)
-	zero := make([]byte, len(buf))
-	for off := int64(0); off < r.size; off += int64(len(buf)) {
+	fd := int(r.cursor.Fd())
+	for off := int64(0); off < r.size; {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err != nil {
+			break // ENXIO: no data past off
+		}
+		end, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			end = r.size
+		}
+		if err := r.copyRange(ctx, out, buf, data, end); err != nil {
+			return err
+		}
+		off = end
+	}
+	return out.Close()
+}
+
+// copyRange copies bytes [from, to) of the cursor to out, a MiB at a
+// time, leaving out the MiBs that are all zeros.
+func (r *Replayer) copyRange(ctx context.Context, out *os.File, buf []byte, from, to int64) error {
+	for off := from; off < to; off += int64(len(buf)) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := r.cursor.ReadAt(buf, off)
+		n, err := r.cursor.ReadAt(buf[:min(int64(len(buf)), to-off)], off)
 		if err != nil && err != io.EOF {
 			return err
 		}
-		if string(buf[:n]) == string(zero[:n]) {
+		if allZero(buf[:n]) {
 			continue
 		}
 		if _, err := out.WriteAt(buf[:n], off); err != nil {
 			return err
 		}
 	}
-	return out.Close()
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -184,10 +184,12 @@ type KernelState struct {
 type KernelReplay struct {
 	// Entries counts the log's entries from the mark to its end, Barriers
 	// the flush and FUA entries among them, Replays the entries replayed
-	// (every barrier, the mark, the end, and points drawn between).
-	Entries, Barriers, Replays int
-	States                     []KernelState
-	Duration                   time.Duration
+	// to (every barrier, the mark, the end, and points drawn between);
+	// Mounted those that were mounted: a replay with no write since the
+	// last one is the same device, so the same state.
+	Entries, Barriers, Replays, Mounted int
+	States                              []KernelState
+	Duration                            time.Duration
 }
 
 // ReplayKernel replays kl's log onto a copy of its data device up to the
@@ -213,11 +215,18 @@ func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, sc
 	defer rp.Close()
 	target := filepath.Base(t.rec.target)
 	seen := map[uint64]int{}
+	var last Recipe
+	prev := -1
 	for _, i := range points {
-		s, err := replayOne(ctx, rp, t, kl, i, filepath.Join(scratch, "mnt"))
-		if err != nil {
-			return out, err
+		s := last
+		if prev < 0 || writesBetween(kl.Log, prev, i) {
+			var err error
+			if s, err = replayOne(ctx, rp, t, kl, i, filepath.Join(scratch, "mnt")); err != nil {
+				return out, err
+			}
+			out.Mounted++
 		}
+		last, prev = s, i
 		out.Replays++
 		h := t.key(s, target)
 		if j, ok := seen[h]; ok {
@@ -237,6 +246,17 @@ func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, sc
 	}
 	out.Duration = time.Since(began)
 	return out, nil
+}
+
+// writesBetween reports whether an entry after from, up to to, changes
+// the device (a write or a discard).
+func writesBetween(l *logwrites.Log, from, to int) bool {
+	for i := from + 1; i <= to; i++ {
+		if e := l.Entry(i); e.Sectors > 0 && e.Flags&logwrites.FlagMark == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // replayPoints are the entries to replay to: the mark, every barrier

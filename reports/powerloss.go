@@ -109,8 +109,8 @@ func KernelSummary(k *results.KernelCheck) string {
 	if k.Missed > 0 {
 		missed = fmt.Sprintf("%d NOT allowed by the ext4-ordered model (a bug in the model)", k.Missed)
 	}
-	s := fmt.Sprintf("%d log entries after the update's start (%d flush or FUA), %d replays mounted in %.1f s; %d distinct states (%s), %s; the kernel left %d of the model's %d explored states",
-		k.Entries, k.Barriers, k.Replays, float64(k.DurationMS)/1000, len(k.States), strings.Join(names, ", "), missed, k.ModelProduced, k.ModelStates)
+	s := fmt.Sprintf("%d log entries after the update's start (%d flush or FUA), %d replays (%d mounted) in %.1f s; %d distinct states (%s), %s; the kernel left %d of the model's %d explored states",
+		k.Entries, k.Barriers, k.Replays, k.Mounted, float64(k.DurationMS)/1000, len(k.States), strings.Join(names, ", "), missed, k.ModelProduced, k.ModelStates)
 	if len(k.NamesNotProduced) > 0 {
 		s += "; model states no replay left: " + strings.Join(k.NamesNotProduced, ", ")
 	}

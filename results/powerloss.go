@@ -87,11 +87,13 @@ type KernelCheck struct {
 	// Device says what ran: "ext4 over dm-log-writes, Linux 6.1.0-...".
 	Device string `json:"device"`
 	// Entries counts the log's entries from the update's start to its end,
-	// Barriers the flush and FUA entries among them, Replays the replays
-	// mounted.
+	// Barriers the flush and FUA entries among them, Replays the entries
+	// replayed to, Mounted the replays mounted (one with no write since
+	// the last is the same device: not mounted again).
 	Entries  int `json:"entries"`
 	Barriers int `json:"barriers"`
 	Replays  int `json:"replays"`
+	Mounted  int `json:"mounted"`
 	// States are the distinct states the replays left (distinct for a
 	// reader, as the model's states are).
 	States []KernelState `json:"states"`

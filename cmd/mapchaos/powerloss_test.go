@@ -34,3 +34,19 @@ var _ = Describe("mapchaos check --mode power-loss, on real tools", Serial, Labe
 		Entry("rsync -I --fsync: safe", "rsync -I --fsync {new} {target}", "ext4-ordered", 0, "SAFE"),
 	)
 })
+
+var _ = Describe("mapchaos matrix --mode power-loss, against expectations scoped to it", Serial, Label("ptrace"), func() {
+	DescribeTable("meets a mode: power-loss expectation, and exits 1 when the power cut leaves what it does not allow",
+		func(verdict string, code int, say string) {
+			dir := GinkgoT().TempDir()
+			writeConfig(dir, "fixture: {size: 256KiB, shape: shrink}\nrace: {seed: 42}\n"+
+				"expect:\n  - {writer: rename-nofsync, reader: bytes, mode: power-loss, verdict: "+verdict+", why: the spec's}\n"+
+				"  - {writer: rename-nofsync, reader: bytes, verdict: safe, why: live updates}\n")
+			s := mapchaos(dir, "matrix", "--mode", "power-loss", "--writers", "rename-nofsync", "--readers", "bytes", "--updates", "1", "--out", "out")
+			Eventually(s).Should(gexec.Exit(code))
+			Expect(s.Out).To(gbytes.Say(say))
+		},
+		Entry("what a power cut leaves after an unsynced rename", "[degraded, corrupt]", 0, `every expectation held`),
+		Entry("whole versions only: not met", "safe", 1, `\(expected safe\) !`),
+	)
+})
