@@ -32,6 +32,12 @@ func Available() error {
 	if os.Geteuid() != 0 {
 		return errors.New("dm-log-writes needs root (device-mapper and loop devices)")
 	}
+	if misc, err := os.ReadFile("/proc/misc"); err != nil || !strings.Contains(string(misc), "device-mapper") {
+		return errors.New("this kernel has no device-mapper (no device-mapper in /proc/misc: load dm_mod, or run in the guest: --arch amd64)")
+	}
+	if _, err := os.Stat("/sys/module/dm_log_writes"); err != nil {
+		return errors.New("this kernel has no dm-log-writes target (no /sys/module/dm_log_writes: modprobe dm_log_writes, or run in the guest: --arch amd64)")
+	}
 	for _, p := range []string{"dmsetup", "losetup", "mkfs.ext4", "mount", "umount"} {
 		if _, err := exec.LookPath(p); err != nil {
 			return fmt.Errorf("dm-log-writes needs %s (dmsetup, util-linux, e2fsprogs): %w", p, err)

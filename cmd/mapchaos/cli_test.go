@@ -93,6 +93,15 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		Entry("unknown persistence model", func(dir string) []string {
 			return []string{"matrix", "--mode", "power-loss", "--model", "zfs", "--out", "out"}
 		}, `--model: unknown persistence model "zfs": want posix or ext4-ordered`),
+		Entry("--kernel-check outside power-loss mode", func(dir string) []string {
+			return []string{"matrix", "--kernel-check", "--out", "out"}
+		}, "--kernel-check checks the power-loss models: it needs --mode power-loss"),
+		Entry("--kernel-check with another model", func(dir string) []string {
+			return []string{"matrix", "--mode", "power-loss", "--kernel-check", "--model", "posix", "--out", "out"}
+		}, "--kernel-check checks the ext4-ordered model, not --model posix"),
+		Entry("--kernel-check on another file system", func(dir string) []string {
+			return []string{"matrix", "--mode", "power-loss", "--kernel-check", "--fs", "xfs", "--out", "out"}
+		}, "--kernel-check runs the updates on ext4 over dm-log-writes, not on --fs xfs"),
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
 		}, `--arch "riscv64": want native, arm64 or amd64`),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/mapchaos/mapchaos/harness"
+	"github.com/mapchaos/mapchaos/logwrites"
 	"github.com/mapchaos/mapchaos/vm"
 )
 
@@ -26,6 +27,11 @@ func resolveKernelCheck(mode string, model, arch *string, fs string, set map[str
 	}
 	if !set["arch"] {
 		*arch = "amd64"
+	}
+	if *arch == "native" {
+		if err := logwrites.Available(); err != nil {
+			return usagef("--kernel-check --arch native: %v", err)
+		}
 	}
 	return nil
 }
