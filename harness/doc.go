@@ -13,7 +13,11 @@
 //     engine); Step steps each writer under ptrace and probes every reader
 //     at every state (package step); PowerLoss traces each writer the same
 //     way and opens every state a power loss may leave under a persistence
-//     model with restarted readers (package powerloss). A mode that is not
+//     model with restarted readers (package powerloss); with Kernel set it
+//     also runs each update on ext4 over dm-log-writes (package logwrites)
+//     and checks every replayed state of the kernel's log against the
+//     ext4-ordered model (the CLI's --kernel-check, in the amd64 guest;
+//     ginkgo.yml's mode: power-loss expectations decide what is met). A mode that is not
 //     available here (step without ptrace) gives way to Race, which the
 //     report says (power-loss mode fails instead: a race says nothing
 //     about a power cut);
