@@ -121,6 +121,26 @@ var _ = Describe("a dm-log-writes log", func() {
 		Expect(err).To(MatchError(ContainSubstring("ask in order")))
 	})
 
+	It("replays a flush's state with only some of the writes after it", func() {
+		l, err := logwrites.Open(path)
+		Expect(err).NotTo(HaveOccurred())
+		defer l.Close()
+		Expect(os.MkdirAll(filepath.Join(dir, "replay"), 0o755)).To(Succeed())
+		rp, err := logwrites.NewReplayer(l, filepath.Join(dir, "replay"), 4096)
+		Expect(err).NotTo(HaveOccurred())
+		defer rp.Close()
+		img, err := rp.ImageKeeping(context.Background(), 4, []int{6})
+		Expect(err).NotTo(HaveOccurred())
+		got, _ := os.ReadFile(img)
+		Expect(got[:512]).To(Equal(fill('a', 512)), "the discard (entry 5) was lost")
+		Expect(got[512:1024]).To(Equal(fill('b', 512)))
+		Expect(got[1536:2048]).To(Equal(fill('c', 512)), "entry 6 was kept")
+		img, err = rp.Image(context.Background(), 5)
+		Expect(err).NotTo(HaveOccurred())
+		got, _ = os.ReadFile(img)
+		Expect(got[1536:2048]).To(Equal(make([]byte, 512)), "the cursor never saw entry 6")
+	})
+
 	It("refuses what is not a log, naming what is wrong", func() {
 		Expect(os.WriteFile(path, make([]byte, 4096), 0o644)).To(Succeed())
 		_, err := logwrites.Open(path)

@@ -64,6 +64,30 @@ func (r *Replayer) Image(ctx context.Context, i int) (string, error) {
 	return path, nil
 }
 
+// ImageKeeping is Image(base) with, on the copy only, the entries of keep
+// (each after base, in order) applied: the device after entry base and
+// some of the writes that followed it, others lost.
+func (r *Replayer) ImageKeeping(ctx context.Context, base int, keep []int) (string, error) {
+	path, err := r.Image(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	for _, i := range keep {
+		if i <= base {
+			return "", fmt.Errorf("replay keeping entry %d: not after entry %d", i, base)
+		}
+		if err := r.log.Apply(f, i-1, i); err != nil {
+			return "", err
+		}
+	}
+	return path, f.Close()
+}
+
 // copy copies the cursor to path, leaving holes where the cursor has them
 // (its data extents are found with SEEK_DATA and SEEK_HOLE) and where a
 // MiB of it is zeros.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -170,10 +171,13 @@ type KernelState struct {
 	// Entry is the first log entry after which a replay found this state,
 	// What that entry ("flush", "fua+metadata write", "write", "mark ..."),
 	// Mark the last mark at or before it; Replays how many replays found it.
+	// Lost lists the write entries before Entry the replay left out (they
+	// never left the disk's volatile cache), nil for a replay of every one.
 	Entry   int
 	What    string
 	Mark    string
 	Replays int
+	Lost    []int
 	// InModel: the model allows this state (after call #After, with the
 	// names as after #Meta); when not, K is the last point.
 	InModel     bool
@@ -217,16 +221,18 @@ func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, sc
 	seen := map[uint64]int{}
 	var last Recipe
 	prev := -1
-	for _, i := range points {
+	for _, pt := range points {
 		s := last
-		if prev < 0 || writesBetween(kl.Log, prev, i) {
+		if pt.keep != nil || prev < 0 || writesBetween(kl.Log, prev, pt.i) {
 			var err error
-			if s, err = replayOne(ctx, rp, t, kl, i, filepath.Join(scratch, "mnt")); err != nil {
+			if s, err = replayOne(ctx, rp, t, kl, pt, filepath.Join(scratch, "mnt")); err != nil {
 				return out, err
 			}
 			out.Mounted++
 		}
-		last, prev = s, i
+		if pt.keep == nil {
+			last, prev = s, pt.i
+		}
 		out.Replays++
 		h := t.key(s, target)
 		if j, ok := seen[h]; ok {
@@ -234,18 +240,36 @@ func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, sc
 			continue
 		}
 		seen[h] = len(out.States)
-		ks := KernelState{Recipe: s, Entry: i, What: kl.Log.Entry(max(i, 1)).Kind(), Mark: kl.Log.MarkBefore(i), Replays: 1}
-		ks.K = len(t.Points) - 1
-		ref := ks.K
-		if k, m, ok := model.Allows(t, s); ok {
-			ks.K, ks.InModel, ks.After, ks.Meta, ref = k, true, t.Points[k].N, t.Points[m].N, m
-		}
-		ks.Recipe = t.adopt(s, ref)
-		ks.Recipe.K = ks.K
-		out.States = append(out.States, ks)
+		out.States = append(out.States, kernelState(t, kl.Log, model, s, pt))
 	}
 	out.Duration = time.Since(began)
 	return out, nil
+}
+
+// kernelState is the first replay that left state s, matched against model.
+func kernelState(t *Trace, l *logwrites.Log, model Checker, s Recipe, pt replayPoint) KernelState {
+	ks := KernelState{Recipe: s, Entry: pt.i, What: l.Entry(max(pt.i, 1)).Kind(), Mark: l.MarkBefore(pt.i), Replays: 1}
+	if pt.keep != nil {
+		ks.Lost = pt.lost
+		ks.What = fmt.Sprintf("%s; of the %d writes since the flush at entry %d, %d lost (entries %s)", ks.What, len(pt.keep)+len(pt.lost), pt.base, len(pt.lost), ints(pt.lost))
+	}
+	ks.K = len(t.Points) - 1
+	ref := ks.K
+	if k, m, ok := model.Allows(t, s); ok {
+		ks.K, ks.InModel, ks.After, ks.Meta, ref = k, true, t.Points[k].N, t.Points[m].N, m
+	}
+	ks.Recipe = t.adopt(s, ref)
+	ks.Recipe.K = ks.K
+	return ks
+}
+
+// ints renders a list of entry numbers.
+func ints(l []int) string {
+	s := make([]string, len(l))
+	for i, n := range l {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 // writesBetween reports whether an entry after from, up to to, changes
@@ -259,9 +283,19 @@ func writesBetween(l *logwrites.Log, from, to int) bool {
 	return false
 }
 
-// replayPoints are the entries to replay to: the mark, every barrier
-// after it, the end, and extra entries drawn from seed, in order.
-func replayPoints(l *logwrites.Log, from, extra int, seed int64, barriers *int) []int {
+// replayPoint is one replay: the device after entry i (keep nil), or
+// after the flush at entry base with only the writes keep of those up to
+// entry i (the others, lost, never left the disk's volatile cache).
+type replayPoint struct {
+	i, base    int
+	keep, lost []int
+}
+
+// replayPoints are the replays: to the mark, every barrier after it, the
+// end, and extra entries drawn from seed; then extra/2 drawn entries with
+// a subset of the writes since the last flush before them lost (a FUA
+// write is never lost). In the order the cursor can serve them.
+func replayPoints(l *logwrites.Log, from, extra int, seed int64, barriers *int) []replayPoint {
 	pts := []int{from, len(l.Entries)}
 	var others []int
 	for i := from + 1; i <= len(l.Entries); i++ {
@@ -273,23 +307,61 @@ func replayPoints(l *logwrites.Log, from, extra int, seed int64, barriers *int) 
 		}
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6c6f67))
-	for range min(extra, len(others)) {
-		j := rng.IntN(len(others))
-		pts = append(pts, others[j])
-		others = slices.Delete(others, j, j+1)
+	pool := slices.Clone(others)
+	for range min(extra, len(pool)) {
+		j := rng.IntN(len(pool))
+		pts = append(pts, pool[j])
+		pool = slices.Delete(pool, j, j+1)
 	}
 	slices.Sort(pts)
-	return slices.Compact(pts)
+	var out []replayPoint
+	for _, i := range slices.Compact(pts) {
+		out = append(out, replayPoint{i: i, base: i})
+	}
+	for range min(extra/2, len(others)) {
+		if pt, ok := dropSome(l, from, others[rng.IntN(len(others))], rng); ok {
+			out = append(out, pt)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b replayPoint) int { return a.base - b.base })
+	return out
 }
 
-// replayOne mounts the device as after entry i at mnt and records it.
-func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelLog, i int, mnt string) (Recipe, error) {
-	img, err := rp.Image(ctx, i)
+// dropSome draws which writes after the last flush before entry i (or
+// from) reach the disk: each non-FUA write kept or lost, at least one lost.
+func dropSome(l *logwrites.Log, from, i int, rng *rand.Rand) (replayPoint, bool) {
+	base := from
+	for j := i; j > from; j-- {
+		if l.Entry(j).Flags&logwrites.FlagFlush != 0 {
+			base = j
+			break
+		}
+	}
+	pt := replayPoint{i: i, base: base, keep: []int{}}
+	for j := base + 1; j <= i; j++ {
+		e := l.Entry(j)
+		switch {
+		case e.Sectors == 0 || e.Flags&logwrites.FlagMark != 0:
+		case e.Flags&logwrites.FlagFUA != 0 || rng.IntN(2) == 0:
+			pt.keep = append(pt.keep, j)
+		default:
+			pt.lost = append(pt.lost, j)
+		}
+	}
+	return pt, len(pt.lost) > 0
+}
+
+// replayOne mounts the device as pt leaves it at mnt and records it.
+func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelLog, pt replayPoint, mnt string) (Recipe, error) {
+	img, err := rp.Image(ctx, pt.i)
+	if pt.keep != nil {
+		img, err = rp.ImageKeeping(ctx, pt.base, pt.keep)
+	}
 	if err != nil {
 		return Recipe{}, err
 	}
 	if err := logwrites.MountExt4(ctx, img, mnt, "loop"); err != nil {
-		return Recipe{}, fmt.Errorf("replay to entry %d (%s): %w", i, kl.Log.Entry(max(i, 1)).Kind(), err)
+		return Recipe{}, fmt.Errorf("replay to entry %d (%s): %w", pt.i, kl.Log.Entry(max(pt.i, 1)).Kind(), err)
 	}
 	s, err := t.rec.Snapshot(kl.Mount, mnt)
 	if uerr := logwrites.Unmount(mnt); err == nil && uerr != nil {

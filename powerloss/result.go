@@ -109,7 +109,7 @@ func kernelCheck(res *results.Result, ku *KernelUpdate, i int) *results.KernelCh
 		j := ku.Judged[n]
 		o := j.Readers[i].Starting
 		account(res, o)
-		ks := results.KernelState{ID: n + 1, Entry: s.Entry, What: s.What, Mark: s.Mark, Replays: s.Replays,
+		ks := results.KernelState{ID: n + 1, Entry: s.Entry, What: s.What, Mark: s.Mark, Replays: s.Replays, LostWrites: s.Lost,
 			InModel: s.InModel, After: s.After, Meta: s.Meta, Name: j.Name, OnDisk: j.OnDisk, Lost: j.Lost,
 			Leftovers: j.Leftovers, Verdict: o.Verdict, Detail: o.Detail,
 			Down: o.Verdict == verdicts.Degraded || o.Verdict == verdicts.Stuck}

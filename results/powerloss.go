@@ -120,6 +120,10 @@ type KernelState struct {
 	What    string `json:"what"`
 	Mark    string `json:"mark,omitempty"`
 	Replays int    `json:"replays"`
+	// LostWrites lists the write entries before Entry that the replay
+	// left out (a seeded subset of those since the last flush: they never
+	// left the disk's volatile cache); empty for a replay of every entry.
+	LostWrites []int `json:"lost_writes,omitempty"`
 	// InModel: the model allows it, as a crash after call After with the
 	// names as after call Meta. A state not in the model is a bug in the model.
 	InModel bool `json:"in_model"`
