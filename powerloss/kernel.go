@@ -353,9 +353,12 @@ func dropSome(l *logwrites.Log, from, i int, rng *rand.Rand) (replayPoint, bool)
 
 // replayOne mounts the device as pt leaves it at mnt and records it.
 func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelLog, pt replayPoint, mnt string) (Recipe, error) {
-	img, err := rp.Image(ctx, pt.i)
+	var img string
+	var err error
 	if pt.keep != nil {
 		img, err = rp.ImageKeeping(ctx, pt.base, pt.keep)
+	} else {
+		img, err = rp.Image(ctx, pt.i)
 	}
 	if err != nil {
 		return Recipe{}, err
