@@ -145,7 +145,7 @@ func kernelNoteOf(writer string, up powerloss.Update) string {
 			names = append(names, n)
 		}
 		if !s.InModel && missed == "" {
-			missed = fmt.Sprintf("; NOT IN THE MODEL: the replay to log entry %d (%s, after mark %s) left %s", s.Entry, s.What, s.Mark, ku.Judged[i].OnDisk)
+			missed = fmt.Sprintf("; NOT IN THE MODEL: the replay to log entry %d (%s, after mark %s) left %s (%s)", s.Entry, s.What, s.Mark, ku.Judged[i].OnDisk, s.Pages)
 		}
 	}
 	return fmt.Sprintf("kernel check %s %s: %d log entries (%d flush/FUA), %d replays (%d mounted) in %.1fs: %d distinct states (%s); the kernel left %d of the %d explored model states, none of: %s%s",

@@ -178,6 +178,9 @@ type KernelState struct {
 	Mark    string
 	Replays int
 	Lost    []int
+	// Pages says, for a state the model does not allow, where the
+	// target's pages come from ("pages 0-2456 of A; page 2457 of neither").
+	Pages string
 	// InModel: the model allows this state (after call #After, with the
 	// names as after #Meta); when not, K is the last point.
 	InModel     bool
@@ -260,7 +263,32 @@ func kernelState(t *Trace, l *logwrites.Log, model Checker, s Recipe, pt replayP
 	}
 	ks.Recipe = t.adopt(s, ref)
 	ks.Recipe.K = ks.K
+	if !ks.InModel {
+		ks.Pages = pageRuns(t.fileAt(s, filepath.Base(t.rec.target)))
+	}
 	return ks
+}
+
+// pageRuns says where the pages of f come from, run by run.
+func pageRuns(f *File) string {
+	if f == nil {
+		return "no target"
+	}
+	word := map[Source]string{FromZero: "zeros", FromOld: "the old version", FromNew: "the new version", FromBlob: "neither"}
+	var parts []string
+	for i := 0; i < len(f.Pages); {
+		j := i
+		for j+1 < len(f.Pages) && f.Pages[j+1].Src == f.Pages[i].Src {
+			j++
+		}
+		if i == j {
+			parts = append(parts, fmt.Sprintf("page %d: %s", i, word[f.Pages[i].Src]))
+		} else {
+			parts = append(parts, fmt.Sprintf("pages %d-%d: %s", i, j, word[f.Pages[i].Src]))
+		}
+		i = j + 1
+	}
+	return fmt.Sprintf("%d bytes; %s", f.Size, strings.Join(parts, "; "))
 }
 
 // ints renders a list of entry numbers.

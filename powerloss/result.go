@@ -110,7 +110,7 @@ func kernelCheck(res *results.Result, ku *KernelUpdate, i int) *results.KernelCh
 		o := j.Readers[i].Starting
 		account(res, o)
 		ks := results.KernelState{ID: n + 1, Entry: s.Entry, What: s.What, Mark: s.Mark, Replays: s.Replays, LostWrites: s.Lost,
-			InModel: s.InModel, After: s.After, Meta: s.Meta, Name: j.Name, OnDisk: j.OnDisk, Lost: j.Lost,
+			InModel: s.InModel, After: s.After, Meta: s.Meta, Pages: s.Pages, Name: j.Name, OnDisk: j.OnDisk, Lost: j.Lost,
 			Leftovers: j.Leftovers, Verdict: o.Verdict, Detail: o.Detail,
 			Down: o.Verdict == verdicts.Degraded || o.Verdict == verdicts.Stuck}
 		if ks.Down {
@@ -128,7 +128,7 @@ func kernelCheck(res *results.Result, ku *KernelUpdate, i int) *results.KernelCh
 func missedEvidence(u Update, kc *results.KernelCheck) *string {
 	for _, s := range kc.States {
 		if !s.InModel {
-			m := fmt.Sprintf("update %s: the replay of the kernel's log to entry %d (%s, after mark %q) left a state the model does not allow: %s", u.Label, s.Entry, s.What, s.Mark, s.OnDisk)
+			m := fmt.Sprintf("update %s: the replay of the kernel's log to entry %d (%s, after mark %q) left a state the model does not allow: %s (%s)", u.Label, s.Entry, s.What, s.Mark, s.OnDisk, s.Pages)
 			return &m
 		}
 	}

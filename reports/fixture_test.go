@@ -99,7 +99,7 @@ func fullReport() reports.Report {
 						Kernel: &results.KernelCheck{Device: "ext4 over dm-log-writes, Linux 6.1.0-57-cloud-amd64", Entries: 42, Barriers: 13,
 							Replays: 31, Mounted: 20, Missed: 1, ModelStates: 5, ModelProduced: 2, NamesNotProduced: []string{"torn"}, DurationMS: 47741,
 							States: []results.KernelState{{ID: 1, Entry: 155, What: "fua+metadata write", Mark: "mapchaos-update", Replays: 17, LostWrites: []int{153},
-								InModel: true, After: 42, Meta: 41, Name: "zero-filled", OnDisk: "zero-filled: 10066229 bytes, every one zero",
+								InModel: true, After: 42, Meta: 41, Pages: "10066229 bytes; pages 0-2457: zeros", Name: "zero-filled", OnDisk: "zero-filled: 10066229 bytes, every one zero",
 								Lost: `"db.mmdb": 2458 of 2458 pages read as zeros`, Leftovers: []string{"db.mmdb.tmp"},
 								Verdict: verdicts.Degraded, Detail: "open: invalid database", Down: true}}},
 					}}, Missed: ptr("update A->B: the replay of the kernel's log to entry 155 left a state the model does not allow")},

@@ -76,7 +76,7 @@ func kernelTable(es []Entry, ui int) string {
 	}
 	b.WriteString("\n|---|---|---|---|---|---|" + strings.Repeat("---|", len(es)) + "\n")
 	for si, s := range k.States {
-		in := "**no: a bug in the model**"
+		in := "**no: a bug in the model** (" + mdText(s.Pages) + ")"
 		if s.InModel {
 			in = fmt.Sprintf("yes (after #%d, names as after #%d)", s.After, s.Meta)
 		}
@@ -165,7 +165,7 @@ func powerLossText(pl *results.PowerLossTrace) string {
 		if k := u.Kernel; k != nil {
 			fmt.Fprintf(&b, "kernel check (%s): %s\n", k.Device, KernelSummary(k))
 			for _, s := range k.States {
-				fmt.Fprintf(&b, "  kernel state %d: log entry %d %s (after mark %s) -> %s [%s]; in the model: %t -> %s\n", s.ID, s.Entry, s.What, s.Mark, s.Name, s.OnDisk, s.InModel, s.Verdict)
+				fmt.Fprintf(&b, "  kernel state %d: log entry %d %s (after mark %s) -> %s [%s]; in the model: %t%s -> %s\n", s.ID, s.Entry, s.What, s.Mark, s.Name, s.OnDisk, s.InModel, orPages(s.Pages), s.Verdict)
 			}
 		}
 	}
@@ -225,4 +225,12 @@ func htmlEvidence(e Entry) evidence {
 	}
 	ev.Blocks = keep
 	return ev
+}
+
+// orPages is " (PAGES)" for a state not in the model, "" otherwise.
+func orPages(p string) string {
+	if p == "" {
+		return ""
+	}
+	return " (" + p + ")"
 }

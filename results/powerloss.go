@@ -129,6 +129,9 @@ type KernelState struct {
 	InModel bool `json:"in_model"`
 	After   int  `json:"after,omitempty"`
 	Meta    int  `json:"meta,omitempty"`
+	// Pages says, for a state not in the model, where the target's pages
+	// come from, run by run ("pages 0-2456: the old version; page 2457: neither").
+	Pages string `json:"pages,omitempty"`
 	// Name, OnDisk, Lost, Leftovers, Verdict, Detail, Down: as in CrashState.
 	Name      string           `json:"name"`
 	OnDisk    string           `json:"on_disk"`
