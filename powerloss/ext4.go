@@ -3,6 +3,7 @@ package powerloss
 import (
 	"math/big"
 	"math/rand/v2"
+	"slices"
 )
 
 // Ext4Ordered is what ext4's default mount (data=ordered, delayed
@@ -56,7 +57,34 @@ func (Ext4Ordered) files(t *Trace, k, m int) map[uint64]ext4File {
 		for i := range end {
 			ef.inplace = append(ef.inplace, pageChoices(vk, i))
 		}
+		for p, z := range t.truncTails(e.Ino, m, k) {
+			if p < len(ef.inplace) && !slices.Contains(ef.inplace[p], z) {
+				ef.inplace[p] = append(ef.inplace[p], z)
+			}
+		}
 		out[e.Ino] = ef
+	}
+	return out
+}
+
+// truncTails lists, for file ino, the last pages a truncation to a
+// smaller size after point m (and by k) left: ext4 zeroes the new last
+// block past the new end (ext4_block_truncate_page) and, data=ordered,
+// writes it before the transaction that shrinks the size commits, so with
+// the size as at m the page may hold the new end and zeros after it (found
+// by the kernel check: an inplace update to a smaller file).
+func (t *Trace) truncTails(ino uint64, m, k int) map[int]Page {
+	out := map[int]Page{}
+	for j := m + 1; j <= k; j++ {
+		f, ok := t.Points[j].Files[ino]
+		g, okg := t.Points[j-1].Files[ino]
+		if !ok || !okg || f.Size >= g.Size || f.Size%PageSize == 0 {
+			continue
+		}
+		p := int(f.Size / PageSize)
+		b := make([]byte, PageSize)
+		copy(b, t.rec.bytesOf(f.Pages[p], p))
+		out[p] = t.rec.classify(b, int64(p)*PageSize)
 	}
 	return out
 }
