@@ -21,13 +21,24 @@ func (Posix) Name() string { return "posix" }
 // posixPoint is what a crash after point k may choose from.
 type posixPoint struct {
 	k     int
-	vals  map[string][]value // per name, its possible entries (the durable one first)
-	vers  map[uint64][]*File // per inode, its versions since its last fsync (the durable one first)
-	sizes map[uint64][]int64 // per inode, the sizes it may have
+	vals  map[string][]value      // per name, its possible entries (the durable one first)
+	vers  map[uint64][]*File      // per inode, its versions since its last fsync (the durable one first)
+	sizes map[uint64][]int64      // per inode, the sizes it may have
+	tails map[uint64]map[int]Page // per inode, last pages a truncation zeroed past the new end
+}
+
+// choices lists what page i of inode ino may hold: any version's page,
+// zeros, or the page a truncation zeroed past its new end.
+func (pp posixPoint) choices(ino uint64, i int) []Page {
+	ch := pageChoices(pp.vers[ino], i)
+	if z, ok := pp.tails[ino][i]; ok && !slices.Contains(ch, z) {
+		ch = append(ch, z)
+	}
+	return ch
 }
 
 func (Posix) point(t *Trace, k int) posixPoint {
-	pp := posixPoint{k: k, vals: map[string][]value{}, vers: map[uint64][]*File{}, sizes: map[uint64][]int64{}}
+	pp := posixPoint{k: k, vals: map[string][]value{}, vers: map[uint64][]*File{}, sizes: map[uint64][]int64{}, tails: map[uint64]map[int]Page{}}
 	for _, n := range t.names(0, k) {
 		vs := t.values(n, t.dirSync(k, t.dirOf(n)), k)
 		if len(vs) == 1 && !vs[0].ok {
@@ -39,6 +50,7 @@ func (Posix) point(t *Trace, k int) posixPoint {
 		vs := t.versions(ino, t.fileSync(k, ino), k)
 		pp.vers[ino] = vs
 		pp.sizes[ino] = sizesOf(vs)
+		pp.tails[ino] = t.truncTails(ino, t.fileSync(k, ino), k)
 	}
 	return pp
 }
@@ -74,7 +86,7 @@ func (m Posix) Count(t *Trace, k int) *big.Int {
 	for ino, vs := range pp.vers {
 		times(n, len(pp.sizes[ino]))
 		for i := range maxPages(vs) {
-			times(n, len(pageChoices(vs, i)))
+			times(n, len(pp.choices(ino, i)))
 		}
 	}
 	return n
@@ -142,7 +154,7 @@ func (m Posix) Random(t *Trace, k int, rng *rand.Rand) Recipe {
 		}
 		f := &File{Size: size, Pages: make([]Page, pagesOf(size))}
 		for i := range f.Pages {
-			ch := pageChoices(vs, i)
+			ch := pp.choices(ino, i)
 			if len(ch) == 0 {
 				continue // zeros
 			}
