@@ -206,6 +206,41 @@ func htmlStates(pl *results.PowerLossTrace) []htmlState {
 			}
 			out = append(out, htmlState{Summary: sum, Verdict: s.Verdict.String(), Facts: facts})
 		}
+		out = append(out, htmlKernelStates(u)...)
+	}
+	return out
+}
+
+// htmlKernelStates lists the states the kernel check of u found, nil
+// without one.
+func htmlKernelStates(u results.PowerLossUpdate) []htmlState {
+	k := u.Kernel
+	if k == nil {
+		return nil
+	}
+	var out []htmlState
+	for _, s := range k.States {
+		sum := fmt.Sprintf("update %s, kernel state %d: %s -> %s", u.Update, s.ID, s.Name, s.Verdict)
+		if !s.InModel {
+			sum += ", NOT IN THE MODEL"
+		}
+		if s.Down {
+			sum += ", down"
+		}
+		in := fmt.Sprintf("yes: a crash after #%d, names as after #%d", s.After, s.Meta)
+		if !s.InModel {
+			in = "no, a bug in the model: " + s.Pages
+		}
+		facts := []fact{{Label: "replayed to", Value: fmt.Sprintf("log entry %d (%s), after mark %s; %d replays", s.Entry, s.What, s.Mark, s.Replays)},
+			{Label: "kernel", Value: k.Device}, {Label: "in the model", Value: in}, {Label: "on disk", Value: s.OnDisk}, {Label: "lost", Value: s.Lost}}
+		if len(s.Leftovers) > 0 {
+			facts = append(facts, fact{Label: "left behind", Value: strings.Join(s.Leftovers, ", "), Code: true})
+		}
+		facts = append(facts, fact{Label: "verdict", Value: s.Verdict.String()})
+		if s.Detail != "" {
+			facts = append(facts, fact{Label: "detail", Value: s.Detail})
+		}
+		out = append(out, htmlState{Summary: sum, Verdict: s.Verdict.String(), Facts: facts})
 	}
 	return out
 }

@@ -25,3 +25,19 @@ var _ = Describe("crash states", func() {
 		Expect(string(html)).NotTo(ContainSubstring("state 3 (crash) power lost after #3"), "the states open one by one, not as one block")
 	})
 })
+
+var _ = Describe("the kernel check", func() {
+	It("is a table after each update's crash states in report.md, with the replay of each state", func() {
+		md := reports.Markdown(fullReport())
+		Expect(md).To(ContainSubstring("**Kernel check** (ext4 over dm-log-writes, Linux 6.1.0-57-cloud-amd64): 42 log entries after the update's start (13 flush or FUA), 31 replays (20 mounted)"))
+		Expect(md).To(ContainSubstring("1 NOT allowed by the ext4-ordered model (a bug in the model)"))
+		Expect(md).To(ContainSubstring("| 1 | 155 fua+metadata write (after mark mapchaos-update; 17 replays) | yes (after #42, names as after #41) | **zero-filled**:"))
+	})
+
+	It("lets a reader of report.html open each state the kernel left", func() {
+		html, err := reports.HTML(fullReport())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(html)).To(ContainSubstring("update A-&gt;B, kernel state 1: zero-filled -&gt; degraded, down</summary>"))
+		Expect(string(html)).To(ContainSubstring("<dt>replayed to</dt><dd>log entry 155 (fua&#43;metadata write), after mark mapchaos-update; 17 replays</dd>"))
+	})
+})
