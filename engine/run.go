@@ -66,6 +66,10 @@ type Config struct {
 	// environment that puts the target elsewhere (an overlay's lower
 	// layer) gives its own.
 	Install func(target, src string, props writers.Properties) error
+	// ReaderView, when set, maps the target's path to the path the readers
+	// open: the same files seen through another mount (an NFS client other
+	// than the updater's). nil: readers open the target's own path.
+	ReaderView func(target string) string
 
 	readyDefault bool // ReadyTimeout is the default
 }
@@ -248,14 +252,18 @@ func (r *run) spawn(id string, role results.Role, seed uint64) (*proc, error) {
 	stderr := filepath.Join(r.cfg.Dir, "readers", id+".stderr")
 	var p *proc
 	var err error
+	target := r.target
+	if r.cfg.ReaderView != nil {
+		target = r.cfg.ReaderView(target)
+	}
 	if fs, ok := r.cfg.Reader.Strategy.(readers.ForeignStrategy); ok && r.cfg.Reader.Command != nil {
 		fs.Ready = r.cfg.ReadyTimeout
-		p, err = startForeign(id, role, fs, r.target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload}, r.leftover)
+		p, err = startForeign(id, role, fs, target, stderr, driver{oracle: r.oracle, seed: seed, reload: r.cfg.Reload}, r.leftover)
 		if errors.Is(err, ErrBadReader) {
 			return nil, err
 		}
 	} else {
-		args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: r.target, Universe: r.cfg.Pair.Universe,
+		args := readers.ChildArgs{Strategy: r.cfg.Reader.Name, Target: target, Universe: r.cfg.Pair.Universe,
 			Starting: role == results.Starting, Seed: seed, Reload: r.cfg.Reload, Ring: ring}
 		if r.cfg.Pair.Own() {
 			args.OwnA, args.OwnB, args.Samples = r.versions[0], r.versions[1], r.samples

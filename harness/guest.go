@@ -34,11 +34,13 @@ type Guest struct {
 	Stage []string
 	// FS names the one file system the guest runs on, made inside the
 	// guest as --fs makes it on the host (mounts.Kinds, and kinds only a
-	// guest kernel has); "": its own ext4 disk, then a tmpfs.
+	// guest kernel has, NFSKinds); "": its own ext4 disk, then a tmpfs.
 	FS string
 	// Modules are kernel modules the guest loads besides those of FS
 	// (--kernel-check: dm_log_writes).
 	Modules []string
+	// Why, when set, says why the run is in a guest (told first).
+	Why string
 }
 
 // Arm64 is the arm64 guest.
@@ -115,6 +117,9 @@ const guestMemMiB = 1536
 // into Out/<fs>.
 func (g Guest) Execute(ctx context.Context, r *Run) ([]Placed, error) {
 	start := time.Now()
+	if g.Why != "" {
+		r.Events.Note(g.Why)
+	}
 	if err := g.refuse(r); err != nil {
 		return nil, err
 	}
@@ -194,7 +199,7 @@ func (g Guest) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, join), timeout.Round(time.Second)))
 	bootStart := time.Now()
 	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
-		Plan: vm.Plan{Steps: g.steps(r, args, timeout), Parallel: parallel}, Modules: append(slices.Clone(guestModules[g.FS]), g.Modules...),
+		Plan: vm.Plan{Steps: g.steps(r, args, timeout), Parallel: parallel}, Modules: append(slices.Clone(modulesFor(g.FS)), g.Modules...),
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: guestMemMiB, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { r.Events.Note(a.Name + " | " + line) }}}
 	out, err := guest.Boot(ctx)

@@ -64,7 +64,7 @@ func raceOne(ctx context.Context, r *Run, c Combo) (reports.Entry, error) {
 		Writer: w, Reader: c.Reader, Pair: r.Pair, Dir: dir, ReaderCmd: []string{r.Self, "reader"},
 		Updates: rc.Updates, Running: none(rc.RunningReaders), Starting: none(rc.StartingReaders),
 		Reload: rc.Reload, Gap: rc.Gap, StuckAfter: rc.StuckAfter, Seed: rc.Seed,
-		Repro: r.reproOf(c), KeepData: r.KeepData, Install: r.install,
+		Repro: r.reproOf(c), KeepData: r.KeepData, Install: r.install, ReaderView: r.readerView,
 	}
 	res, err := engine.Run(ctx, cfg)
 	keep()

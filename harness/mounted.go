@@ -226,6 +226,9 @@ type layer interface {
 	install(target, src string, props writers.Properties) error
 	// release takes down what install made under dataDir, if anything.
 	release(dataDir string) error
+	// view is the path the readers open for target: the target itself, or
+	// the same file seen through another mount (an NFS client's).
+	view(target string) string
 }
 
 // install lays out the target of a combination as A.
@@ -234,6 +237,14 @@ func (r *Run) install(target, src string, props writers.Properties) error {
 		return writers.Install(target, src, props)
 	}
 	return r.layer.install(target, src, props)
+}
+
+// readerView is the path the readers open for target.
+func (r *Run) readerView(target string) string {
+	if r.layer == nil {
+		return target
+	}
+	return r.layer.view(target)
 }
 
 // release takes down the layer of dataDir, if any.
@@ -278,6 +289,8 @@ func (o *overlayLayer) install(target, src string, props writers.Properties) err
 	}
 	return nil
 }
+
+func (o *overlayLayer) view(target string) string { return target }
 
 func (o *overlayLayer) release(dataDir string) error {
 	if !o.mounted[dataDir] {

@@ -43,7 +43,10 @@ type Run struct {
 	FS string
 
 	k, n  int   // combinations begun, and in all
-	layer layer // where targets are laid out (Mounted overlay); nil: in place
+	layer layer // where targets are laid out (Mounted overlay, NFS); nil: in place
+	// cold, when set, evicts the readers' cached pages of the target now
+	// (NFS: cold pages); step mode calls it after every probe.
+	cold func()
 }
 
 // Events hears how a run goes, for progress lines. Each method may be

@@ -72,6 +72,10 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 		}
 		cfg.Readers, cfg.Oracle, cfg.Seed = regs, orc, r.Plan.Config.Race.Seed
 		cfg.ProbeEveryWrite, cfg.Timeout = s.EveryWrite, s.Timeout
+		cfg.ReaderTarget = r.readerView(cfg.Target)
+		if r.cold != nil { // cold pages: evicted after every probe, so that the next one reads them again
+			cfg.OnCall = func(*step.Call) { r.cold() }
+		}
 		seqn, err := s.trace()(ctx, cfg)
 		if err != nil && ctx.Err() != nil { // what failed after an interrupt is the interrupt
 			return nil, fmt.Errorf("step %s, update %s: %w", w.Name, u.label(seq), ctx.Err())

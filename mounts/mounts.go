@@ -466,3 +466,37 @@ func FSType(at string) (string, error) {
 	}
 	return t, nil
 }
+
+// Bind bind-mounts the directory src at at (created when missing),
+// journalled first: at then shows src's files under another name (an NFS
+// client's view of a directory, for a program that works at at).
+func (s *Set) Bind(src, at string) error {
+	if err := os.MkdirAll(at, 0o755); err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	if err := s.note(opMount, at); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, at, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s at %s: %w", src, at, err)
+	}
+	return nil
+}
+
+// Command mounts at at (created when missing) by running argv, a mount
+// command that must run as a program (mount.nfs in another network
+// namespace: nsenter ... mount -t nfs ...), journalled first so that
+// Close and a later Sweep take it down like the set's own mounts.
+func (s *Set) Command(ctx context.Context, argv []string, at string) error {
+	if err := os.MkdirAll(at, 0o755); err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	}
+	if err := s.note(opMount, at); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mount at %s (%s): %w: %s", at, strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -40,6 +40,10 @@ type Config struct {
 	// Target is the path readers use. Its directory (and, when it is a
 	// symlink, the directory of the file it points to) is watched.
 	Target string
+	// ReaderTarget is the path the readers open when they see the target
+	// through another mount than the updater's (an NFS client of their
+	// own); "" is Target.
+	ReaderTarget string
 	// Old and New are pristine copies of the target's content before and
 	// after the update; OldName and NewName label them in reports
 	// (default "old" and "new").
@@ -102,6 +106,14 @@ type Config struct {
 	// Timeout bounds each run of the updater, not counting the time the
 	// harness spends probing while it is stopped (default 5 minutes).
 	Timeout time.Duration
+}
+
+// readerTarget is the path the readers open.
+func (c Config) readerTarget() string {
+	if c.ReaderTarget != "" {
+		return c.ReaderTarget
+	}
+	return c.Target
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -257,7 +269,7 @@ func (r *runner) steppedOnce(ctx context.Context) (*stepper, traceResult, error)
 		return nil, traceResult{}, err
 	}
 	r.before = listDirs(r.dec.dirs)
-	pr := newProber(cfg.Target, r.old, r.nw, cfg.Readers, cfg.Oracle, cfg.Lookups, cfg.Seed)
+	pr := newProber(cfg.readerTarget(), r.old, r.nw, cfg.Readers, cfg.Oracle, cfg.Lookups, cfg.Seed)
 	if err := pr.open(); err != nil {
 		return nil, traceResult{}, err
 	}
@@ -294,7 +306,7 @@ func (r *runner) kills(ctx context.Context, stp *stepper) error {
 	// Names that are in the directories before or after the update are
 	// the same in every run; others (temporary files) may be random.
 	stable := append(slices.Clone(r.before), r.after...)
-	bare := newProber(cfg.Target, r.old, r.nw, nil, nil, 0, cfg.Seed)
+	bare := newProber(cfg.readerTarget(), r.old, r.nw, nil, nil, 0, cfg.Seed)
 	for _, k := range killPoints(stp, cfg.MaxKills) {
 		want := r.seq.Calls[stp.points[k-1]-1]
 		if err := cfg.Prepare(ctx); err != nil {

@@ -221,15 +221,25 @@ func envFor(guest vm.Arch, fs string, stage []string) harness.Environment {
 	if guest.Name != "" {
 		return harness.Guest{Arch: guest, FS: fs, Stage: stage}
 	}
+	if harness.IsNFS(fs) {
+		if err := harness.NFSAvailable(); err != nil {
+			// No NFS server in this kernel: the amd64 guest's kernel has one.
+			return harness.Guest{Arch: vm.Amd64, FS: fs, Stage: stage,
+				Why: fmt.Sprintf("--fs %s runs in the amd64 guest (%v; --arch arm64 for the arm64 guest)", fs, err)}
+		}
+	}
 	return fsEnv(fs)
 }
 
-const fsUsage = "run on a file system mounted for the run: ext4, xfs, btrfs (loop-mounted images), tmpfs, or overlay (the target in a container image's lower layer); needs root; with --arch, made inside the guest (default: where --out is; in a guest, its ext4 disk and then a tmpfs)"
+const fsUsage = "run on a file system mounted for the run: ext4, xfs, btrfs (loop-mounted images), tmpfs, or overlay (the target in a container image's lower layer); " +
+	"or NFS as a shared volume: nfs4 (NFSv4.1, EFS's protocol) or nfs3, the updater on one NFS client and the readers on another, the readers' pages evicted at seeded moments " +
+	"(suffix -server: the updater on the server; -warm: no eviction; e.g. nfs4-server-warm), in a guest when this kernel has no NFS server; " +
+	"needs root; with --arch, made inside the guest (default: where --out is; in a guest, its ext4 disk and then a tmpfs)"
 
 // validFS checks --fs: one of mounts.Kinds, on this machine.
 func validFS(name, arch string) error {
-	if name == "" {
-		return nil
+	if name == "" || harness.IsNFS(name) {
+		return nil // NFS: here, or in the amd64 guest when this kernel has no nfsd
 	}
 	if err := mounts.Valid(name); err != nil {
 		return usagef("--fs: %v", err)
@@ -247,6 +257,9 @@ func validFS(name, arch string) error {
 func fsEnv(name string) harness.Environment {
 	if name == "" {
 		return harness.Local{}
+	}
+	if spec, ok := harness.ParseNFS(name); ok {
+		return harness.NFS{Spec: spec}
 	}
 	return harness.Mounted{FS: name}
 }
