@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mapchaos/mapchaos/mounts"
 )
 
@@ -66,10 +68,15 @@ func newColdPages(set *mounts.Set) (*coldPages, error) {
 // evict reclaims every page of the run's cgroup the kernel can reclaim
 // (without swap: the file pages), and records file_mapped around it.
 func (c *coldPages) evict() {
-	before := c.mapped()
-	// EAGAIN: less than asked could be reclaimed, which is always so.
-	_ = os.WriteFile(filepath.Join(c.dir, "memory.reclaim"), []byte("1G"), 0)
-	after := c.mapped()
+	before, file := c.stat("file_mapped"), c.stat("file")
+	// Ask for what the cgroup holds of files, not more: the kernel goes
+	// on reclaiming for as long as each pass finds something, and pages
+	// that running threads fault in again are always there to find.
+	// EAGAIN (less than asked could be reclaimed) is expected; it is why
+	// the write is a plain write(2): os.File would take EAGAIN for "try
+	// again when ready" and wait in the poller forever.
+	reclaim(filepath.Join(c.dir, "memory.reclaim"), max(file, 4096))
+	after := c.stat("file_mapped")
 	c.mu.Lock()
 	c.n++
 	c.before += before
@@ -77,11 +84,21 @@ func (c *coldPages) evict() {
 	c.mu.Unlock()
 }
 
-// mapped is the cgroup's memory.stat file_mapped, in bytes.
-func (c *coldPages) mapped() int64 {
+// reclaim writes n to the memory.reclaim file path, once.
+func reclaim(path string, n int64) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	_, _ = unix.Write(fd, []byte(strconv.FormatInt(n, 10)))
+	unix.Close(fd)
+}
+
+// stat is the cgroup's memory.stat entry key, in bytes.
+func (c *coldPages) stat(key string) int64 {
 	b, _ := os.ReadFile(filepath.Join(c.dir, "memory.stat"))
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "file_mapped "); ok {
+		if v, ok := strings.CutPrefix(l, key+" "); ok {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			return n
 		}

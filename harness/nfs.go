@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mapchaos/mapchaos/mounts"
+	"github.com/mapchaos/mapchaos/reports"
 	"github.com/mapchaos/mapchaos/writers"
 )
 
@@ -129,7 +130,16 @@ func (n NFS) Execute(ctx context.Context, r *Run) (placed []Placed, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("--fs %s: %w", n.Spec.Name, err)
 	}
-	srv := &nfsServer{spec: n.Spec, set: set, export: filepath.Join(set.Dir, "export")}
+	// The export is on the file system of the output directory (the
+	// guest's ext4 disk), not on the temporary directory's (a tmpfs).
+	if err := os.MkdirAll(r.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	export, err := os.MkdirTemp(r.Out, ".nfs-export-")
+	if err != nil {
+		return nil, fmt.Errorf("--fs %s: %w", n.Spec.Name, err)
+	}
+	srv := &nfsServer{spec: n.Spec, set: set, export: export}
 	defer func() {
 		err = errors.Join(err, srv.down(), set.Close())
 	}()
@@ -271,10 +281,13 @@ func (s *nfsServer) system(ctx context.Context) error {
 		time.Sleep(300 * time.Millisecond) // rpc.mountd registers with rpcbind
 	}
 	entry := "*:" + s.export
-	if err := run(ctx, "exportfs", "-o", "rw,async,no_root_squash,no_subtree_check,fsid=213", entry); err != nil {
-		return err
-	}
+	// exportfs exits 1 when /etc/exports is missing, yet exports: what
+	// counts is its table afterwards.
+	err := run(ctx, "exportfs", "-o", "rw,async,no_root_squash,no_subtree_check,fsid=213", entry)
 	s.exports = append(s.exports, entry)
+	if out, verr := exec.CommandContext(ctx, "exportfs", "-v").CombinedOutput(); verr != nil || !strings.Contains(string(out), s.export) {
+		return fmt.Errorf("export %s: %v (exportfs -v: %s)", s.export, err, strings.TrimSpace(string(out)))
+	}
 	s.nfsd = true
 	return run(ctx, "rpc.nfsd", "4")
 }
@@ -371,15 +384,7 @@ func (s *nfsServer) describe(cold *coldPages) string {
 		pages = cold.String()
 	}
 	return fmt.Sprintf("--fs %s: NFS v%s served by this kernel's nfsd from a directory on %s; the updater worked %s, the readers mapped the file through NFS client R (hostname %s, %s); %s; %s",
-		s.spec.Name, s.spec.Vers, fsTypeOf(s.export), who, s.clients[1].host, s.clients[1].addr, seen, pages)
-}
-
-func fsTypeOf(dir string) string {
-	t, err := mounts.FSType(dir)
-	if err != nil {
-		return "?"
-	}
-	return t
+		s.spec.Name, s.spec.Vers, reports.CaptureRun(s.export).FS, who, s.clients[1].host, s.clients[1].addr, seen, pages)
 }
 
 // run runs a command, its output in the error.

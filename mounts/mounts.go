@@ -467,12 +467,14 @@ func FSType(at string) (string, error) {
 	return t, nil
 }
 
-// Bind bind-mounts the directory src at at (created when missing),
-// journalled first: at then shows src's files under another name (an NFS
-// client's view of a directory, for a program that works at at).
+// Bind bind-mounts src at at, journalled first: at then shows src's
+// files under another name (an NFS client's view of a directory, for a
+// program that works at at). A missing at is made a directory.
 func (s *Set) Bind(src, at string) error {
-	if err := os.MkdirAll(at, 0o755); err != nil {
-		return fmt.Errorf("mount point: %w", err)
+	if _, err := os.Lstat(at); err != nil {
+		if err := os.MkdirAll(at, 0o755); err != nil {
+			return fmt.Errorf("mount point: %w", err)
+		}
 	}
 	if err := s.note(opMount, at); err != nil {
 		return err
