@@ -79,6 +79,9 @@ type Explanation struct {
 	// Fixes, in order of preference.
 	Fixes []Fix    `json:"fixes,omitempty"`
 	Notes []string `json:"notes,omitempty"`
+	// Volume names the shared volume (NFS) the file is on, when the input
+	// or the caller says so (OnSharedVolume): the advice is for it.
+	Volume string `json:"volume,omitempty"`
 }
 
 // Signature is what two faults must share to be "the same": signal, si_code
@@ -131,6 +134,9 @@ func Analyze(ctx context.Context, text string, known []Combination) (Explanation
 			x.Notes = append(x.Notes, "The fault address (0xffff...) is typical of arm64, where user mappings sit near the top of a 48-bit address space.")
 		}
 		advise(&x, known)
+		if MentionsNFS(c.text) {
+			x.OnSharedVolume(nfsVersion(c.text))
+		}
 	}
 	return x, stopped(ctx)
 }

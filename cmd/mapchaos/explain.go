@@ -23,7 +23,7 @@ import (
 const maxTrace = 64 << 20
 
 type explainFlags struct {
-	config, out          string
+	config, out, fs      string
 	seed                 int64
 	json, reproduce, set bool
 }
@@ -35,7 +35,7 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	var f explainFlags
 	fs := flag.NewFlagSet("mapchaos explain", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--seed N] [--out DIR] [FILE|-]")
+		fmt.Fprintln(fs.Output(), "Usage: mapchaos explain [--json] [--reproduce] [--config ginkgo.yml] [--fs nfs4|nfs3] [--seed N] [--out DIR] [FILE|-]")
 		fmt.Fprintln(fs.Output(), "Reads a crash trace (default: stdin) and says what happened, the likely cause, the combinations that reproduce it, and the fix.")
 		fmt.Fprintf(fs.Output(), "It reads at most %s (a longer log: give the part around the crash); Ctrl-C stops it (exit 3).\n", input.Size(maxTrace))
 		fs.PrintDefaults()
@@ -44,6 +44,7 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	fs.BoolVar(&f.json, "json", false, "print the explanation as JSON (schema "+explain.Schema+")")
 	fs.BoolVar(&f.reproduce, "reproduce", false, "race the combinations that should reproduce the fault, and compare what they show with the trace")
 	fs.StringVar(&f.out, "out", "", "with --reproduce: keep the runs in a new directory under DIR (default: a temporary directory, removed afterwards)")
+	fs.StringVar(&f.fs, "fs", "", "the file system the reader's file was on: nfs4 or nfs3 gives the advice for a volume shared over NFS (default: NFS when the trace says so)")
 	fs.Int64Var(&f.seed, "seed", -1, "seed of the reproductions (default: race.seed of the config)")
 	files, err := parseInterleaved(fs, args, a.stdout, a.stderr)
 	if err != nil {
@@ -80,6 +81,9 @@ func (a *app) explain(ctx context.Context, args []string) (int, error) {
 	x, err := explain.Analyze(ctx, text, known)
 	if err != nil {
 		return 0, err
+	}
+	if f.fs != "" {
+		x.OnSharedVolume(f.fs)
 	}
 	a.sayConfig(cfg, f.json)
 	if f.reproduce {
