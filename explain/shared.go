@@ -41,7 +41,7 @@ func (x *Explanation) OnSharedVolume(fs string) {
 // sharedRename is what a rename does on a shared NFS volume.
 func sharedRename(v3 bool) string {
 	if v3 {
-		return "On an NFSv3 volume a rename from another client is not safe for a mapped reader: NFSv3 servers keep no record of which clients have the file open, so the server frees the old file when the rename removes its last name, and a reader whose page of it is no longer cached gets ESTALE from the server, which a mapping turns into SIGBUS. A rename only looks safe while every page a reader needs is still in its client's cache."
+		return "On an NFSv3 volume a rename from another client is not safe for a mapped reader: NFSv3 servers keep no record of which clients have the file open, so the server frees the old file once the rename removes its last name, and a reader that needs a page of it its client does not hold gets an error from the server, which a mapping turns into SIGBUS (BUS_ADRERR). mapchaos saw it with the readers' pages evicted and without: a mapped reader died within milliseconds of the rename. A symlink swap that keeps the old version's file survived."
 	}
 	return "On an NFSv4.1 volume (EFS's protocol) a rename or a symlink swap from another client kept the mapped file whole on Linux's NFS server, even with the readers' pages evicted: a reader's client holds the file open on the server (an NFSv4 OPEN), so the server keeps the old file until the reader closes and unmaps it. A server that does not honour that open (some NFS appliances and gateways) frees it, and a reader whose page is not cached then dies with SIGBUS: test on the volume you use (mapchaos check --fs nfs4)."
 }
