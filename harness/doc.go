@@ -29,7 +29,12 @@
 //     like Local with the targets on a file system made for the run
 //     (package mounts: a loop-mounted ext4, xfs or btrfs image, a tmpfs,
 //     or an overlay with the target in its lower layer) and always taken
-//     down again.
+//     down again; NFS runs like Local with each target on an export of
+//     this kernel's nfsd, the updater working through one NFS client (or
+//     on the server) and the readers mapping it through another, each
+//     client in a network namespace of its own, and the readers' cached
+//     pages evicted at seeded moments (cold pages, by cgroup
+//     memory.reclaim).
 //
 // Adding a mode or an environment is one new type. Execute returns the
 // reports (one per place the run happened), which Write writes; Events
