@@ -435,7 +435,9 @@ func (l *nfsLayer) name(dataDir string) string {
 
 func (l *nfsLayer) install(target, src string, props writers.Properties) error {
 	dataDir, _ := filepath.Abs(filepath.Dir(target))
-	exp := filepath.Join(l.export, l.name(dataDir))
+	// Cleared and made through the updater's own view, so that its
+	// client's cache of the directory is not left behind the server.
+	exp := filepath.Join(l.writer, l.name(dataDir))
 	if err := os.RemoveAll(exp); err != nil {
 		return err
 	}
