@@ -80,7 +80,10 @@ var _ = Describe("Run", func() {
 	It("calls a reader that stops making progress stuck, and kills it", func(ctx SpecContext) {
 		cfg := config("rename", "mmap")
 		cfg.StuckAfter = 400 * time.Millisecond
-		cfg.Updates = 40
+		// Updates enough to outlast the stop (1 s) plus stuck_after plus
+		// the allowance for a reader stopped inside an open (the time to
+		// read the pair at 16 MiB/s), on a loaded machine too.
+		cfg.Updates = 150
 		cfg.Starting = -1
 		// A real wrapper: the reader stops itself (SIGSTOP) 1 s after it
 		// starts, as a process wedged in the kernel would stop answering.
