@@ -70,18 +70,10 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 		return 0, usageError{err}
 	}
 
-	cwd, _ := os.Getwd()
-	kcache := vm.DefaultCacheDir()
-	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: arch, Root: true}, vm.Apt{})
+	host, err := setUp(ctx, arch, stdout)
 	if err != nil {
 		return 0, err
 	}
-	if host.Fetched {
-		fmt.Fprintf(stdout, "arm64: downloaded %s %s in %.1fs (cached in %s)\n", host.Kernel.Package, host.Kernel.Version, host.FetchTime.Seconds(), kcache)
-	} else {
-		fmt.Fprintf(stdout, "arm64: kernel %s %s (cached in %s)\n", host.Kernel.Package, host.Kernel.Version, kcache)
-	}
-	fmt.Fprintf(stdout, "arm64: %s\n", harness.RootNote(host))
 	work, err := os.MkdirTemp("", "mapchaos-vm-")
 	if err != nil {
 		return 0, err
@@ -132,6 +124,24 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 			total.Filtered, guestLabelFilter)
 	}
 	return code, nil
+}
+
+// setUp finds qemu, the source, the kernel and the Debian root of arch
+// (fetching what is not cached) and says where they came from.
+func setUp(ctx context.Context, arch vm.Arch, stdout io.Writer) (vm.Host, error) {
+	cwd, _ := os.Getwd()
+	kcache := vm.DefaultCacheDir()
+	host, err := vm.Setup(ctx, cwd, kcache, vm.Want{Arch: arch, Root: true}, vm.Apt{})
+	if err != nil {
+		return host, err
+	}
+	if host.Fetched {
+		fmt.Fprintf(stdout, "arm64: downloaded %s %s in %.1fs (cached in %s)\n", host.Kernel.Package, host.Kernel.Version, host.FetchTime.Seconds(), kcache)
+	} else {
+		fmt.Fprintf(stdout, "arm64: kernel %s %s (cached in %s)\n", host.Kernel.Package, host.Kernel.Version, kcache)
+	}
+	fmt.Fprintf(stdout, "arm64: %s\n", harness.RootNote(host))
+	return host, nil
 }
 
 // pagedArm64 is the arm64 guest of --page-size (4k or 16k).
