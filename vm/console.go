@@ -53,6 +53,10 @@ type Event struct {
 type Reporter struct {
 	mu sync.Mutex
 	w  io.Writer
+	// blob is held for the whole of one blob: the host reads one blob's
+	// lines at a time, so the blobs of steps run in parallel go one after
+	// the other (other lines may still come between their lines).
+	blob sync.Mutex
 }
 
 // NewReporter returns a Reporter that writes to w (the guest's console).
@@ -88,6 +92,8 @@ func (r *Reporter) End(step string, code int, d time.Duration, reason string) er
 // Blob sends data that belongs to step (a gzipped tar of its results),
 // in base64 lines with its size and SHA-256, which the host checks.
 func (r *Reporter) Blob(step string, data []byte) error {
+	r.blob.Lock()
+	defer r.blob.Unlock()
 	sum := sha256.Sum256(data)
 	if err := r.emit(Event{Ev: "blob", Step: step, Size: len(data), SHA256: hex.EncodeToString(sum[:])}); err != nil {
 		return err

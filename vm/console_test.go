@@ -18,6 +18,14 @@ func guestSays(say func(r *vm.Reporter)) string {
 	return b.String()
 }
 
+// slowWriter is a console that takes a little while for each write.
+type slowWriter struct{ b *bytes.Buffer }
+
+func (w slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(50 * time.Microsecond)
+	return w.b.Write(p) // the Reporter serialises its writes
+}
+
 // serial turns "\n" into "\r\n", as the guest's tty does.
 func serial(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
@@ -52,9 +60,9 @@ var _ = Describe("the console protocol", func() {
 		Expect(s.Blob).To(Equal(big))
 	})
 
-	It("brings two steps' blobs back whole while both steps print at the same time (Lines)", func() {
+	It("brings two steps' blobs back whole while both send them and print at the same time (Lines)", func() {
 		var b bytes.Buffer
-		r := vm.NewReporter(&b)
+		r := vm.NewReporter(slowWriter{&b}) // so that the goroutines' lines interleave
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -66,7 +74,10 @@ var _ = Describe("the console protocol", func() {
 			_, _ = out.Write([]byte("no newline"))
 			Expect(out.Close()).To(Succeed())
 		}()
+		other := make(chan error)
+		go func() { other <- r.Blob("tmpfs", big[:len(big)/2]) }()
 		Expect(r.Blob("ext4", big)).To(Succeed())
+		Expect(<-other).To(Succeed())
 		<-done
 		var passed []string
 		t, err := vm.ParseConsole(strings.NewReader(serial(b.String())), func(l string) {
@@ -77,6 +88,7 @@ var _ = Describe("the console protocol", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(t.Errors).To(BeEmpty())
 		Expect(t.Step("ext4").Blob).To(Equal(big))
+		Expect(t.Step("tmpfs").Blob).To(Equal(big[:len(big)/2]), "two steps' blobs sent at the same time")
 		Expect(passed).To(HaveLen(201))
 		Expect(passed[:200]).To(HaveEach("[tmpfs] tmpfs progress"))
 		Expect(passed[200]).To(Equal("[tmpfs] no newline"))
