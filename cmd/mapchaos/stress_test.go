@@ -36,9 +36,9 @@ readers: [mmap, bytes]
 `
 
 const stressStep = `
-fixture: {size: 4MiB, shape: shrink}
+fixture: {size: 16MiB, shape: shrink}
 race: {updates: 6, running_readers: 2, starting_readers: 1, reload: 20ms, gap: 20ms, seed: 5}
-writers: [cp, rename, inplace, symlink-recreate, remove-create]
+writers: [cp, rename, rename-nofsync, inplace, symlink-swap, symlink-recreate, remove-create]
 readers: [mmap, bytes, mmap-recover]
 `
 
