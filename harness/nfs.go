@@ -119,6 +119,8 @@ func (n NFS) Execute(ctx context.Context, r *Run) (placed []Placed, err error) {
 	if r.Dir != nil {
 		return nil, fmt.Errorf("harness.NFS: Run.Dir must be nil")
 	}
+	// Expectations scoped to fs: nfs3 or nfs4 hold for every variant.
+	r.FS = "nfs" + map[string]string{"4.1": "4", "3": "3"}[n.Spec.Vers]
 	state := n.State
 	if state == "" {
 		state = mounts.DefaultStateDir()
