@@ -17,8 +17,12 @@ import (
 )
 
 // PageSize is the granularity of torn writes in both models: one 4 KiB
-// block (sector tears inside a block are not modelled).
+// block. posix also tears a block at SectorSize (Recorder.tear).
 const PageSize = 4096
+
+// SectorSize is the unit a disk writes atomically: a power cut may leave a
+// block with some of its sectors written and the others not.
+const SectorSize = 512
 
 // Source says where the bytes of one page of a captured file come from.
 type Source uint8
@@ -341,6 +345,25 @@ func (r *Recorder) classify(b []byte, off int64) Page {
 	r.blobs = append(r.blobs, bytes.Clone(b))
 	r.blobIdx[h] = append(r.blobIdx[h], i)
 	return Page{Src: FromBlob, Blob: i}
+}
+
+// tear returns page i holding a's sectors where mask has a 0 bit and b's
+// where it has a 1 (bit s: sector s of the block): a block torn by a power
+// cut at sector granularity. Bytes past a shorter source's end are zeros.
+func (r *Recorder) tear(a, b Page, i int, mask uint8) Page {
+	x, y := r.bytesOf(a, i), r.bytesOf(b, i)
+	buf := make([]byte, max(len(x), len(y)))
+	for s := 0; s*SectorSize < len(buf); s++ {
+		src := x
+		if mask&(1<<s) != 0 {
+			src = y
+		}
+		lo, hi := s*SectorSize, min((s+1)*SectorSize, len(buf))
+		if lo < len(src) {
+			copy(buf[lo:hi], src[lo:min(hi, len(src))])
+		}
+	}
+	return r.classify(buf, int64(i)*PageSize)
 }
 
 func isZero(b []byte) bool {

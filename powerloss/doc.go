@@ -41,7 +41,8 @@
 //     into block-sized pieces) and LazyFS (Ramos et al., VLDB 2024: unsynced
 //     data lost, torn writes and sequences): since a file's last fsync each
 //     of its writes may persist or not, torn at block (4 KiB) granularity
-//     (sector tears inside a block are not modelled); its size may be any
+//     and, inside a block, at sector (512 byte) granularity (half of the
+//     drawn states tear up to four blocks so); its size may be any
 //     size it had since, block by block in between, and persist without its
 //     data (zeros); a directory entry change (create, unlink, rename,
 //     symlink) persists only once its directory is fsynced, each name

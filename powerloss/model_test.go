@@ -1,7 +1,9 @@
 package powerloss_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,7 +152,8 @@ var _ = Describe("models", func() {
 		Expect(a.Exist.Int64()).To(BeNumerically(">", 4))
 		Expect(a.Sampled).To(BeTrue())
 		Expect(a.States).To(HaveLen(4))
-		all, err := powerloss.Explore(context.Background(), t, powerloss.Posix{}, 1000, 3)
+		// ext4-ordered tears only whole blocks: few enough states to find them all.
+		all, err := powerloss.Explore(context.Background(), t, powerloss.Ext4Ordered{}, 1000, 3)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(all.Sampled).To(BeFalse(), "fewer distinct states than the bound: every one found")
 		Expect(len(all.States)).To(BeNumerically(">", 4))
@@ -158,6 +161,42 @@ var _ = Describe("models", func() {
 			Expect(t.Lost(a.States[i])).To(Equal(t.Lost(b.States[i])))
 		}
 		Expect(powerloss.Count(a.Exist)).To(Equal(a.Exist.String()))
+	})
+
+	It("posix: an unsynced overwrite may tear a block inside, sector by sector; ext4-ordered tears whole blocks", func() {
+		r := newRecording()
+		f, err := os.OpenFile(r.target, os.O_WRONLY, 0)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = f.WriteAt(pattern('b', 2*4096+10), 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Close()).To(Succeed())
+		r.did(`pwrite64("db.mmdb", 8202 bytes, 0)`)
+		a, b := pattern('a', 3*4096+100), pattern('b', 2*4096+10)
+		// sectorTorn: some block holds sectors of A and of B.
+		sectorTorn := func(m powerloss.Model) bool {
+			t := powerloss.NewTrace(r.rec)
+			ex, err := powerloss.Explore(context.Background(), t, m, 64, 7)
+			Expect(err).NotTo(HaveOccurred())
+			for i, st := range ex.States {
+				dir, err := t.Build(st, filepath.Join(GinkgoT().TempDir(), fmt.Sprint(i)))
+				Expect(err).NotTo(HaveOccurred())
+				got, err := os.ReadFile(filepath.Join(dir, "db.mmdb"))
+				Expect(err).NotTo(HaveOccurred())
+				for p := 0; p+4096 <= min(len(got), len(b)); p += 4096 {
+					var fromA, fromB bool
+					for s := p; s < p+4096; s += 512 {
+						fromA = fromA || bytes.Equal(got[s:s+512], a[s:s+512])
+						fromB = fromB || bytes.Equal(got[s:s+512], b[s:s+512])
+					}
+					if fromA && fromB {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		Expect(sectorTorn(powerloss.Posix{})).To(BeTrue(), "no state tore a block inside under posix")
+		Expect(sectorTorn(powerloss.Ext4Ordered{})).To(BeFalse(), "ext4-ordered tears whole blocks only")
 	})
 
 	It("names an unknown model", func() {

@@ -9,7 +9,8 @@ import (
 // Posix is the worst a POSIX file system may do after a power loss, after
 // ALICE's and LazyFS's models: since a file's last fsync (or fdatasync,
 // or syncfs) each of its writes may persist or not, torn at block (4 KiB)
-// granularity, and its size may persist without its data (zeros); a
+// and, inside a block, at sector (512 byte) granularity, and its size may
+// persist without its data (zeros); a
 // directory entry change (create, unlink, rename, symlink) persists only
 // once its directory is fsynced, and each name independently keeps any
 // value it had since; a rename is atomic for the name it replaces.
@@ -86,7 +87,9 @@ func (m Posix) Count(t *Trace, k int) *big.Int {
 	for ino, vs := range pp.vers {
 		times(n, len(pp.sizes[ino]))
 		for i := range maxPages(vs) {
-			times(n, len(pp.choices(ino, i)))
+			c := len(pp.choices(ino, i))
+			// each choice whole, or two of them mixed sector by sector
+			times(n, c+c*(c-1)/2*(1<<(PageSize/SectorSize)-2))
 		}
 	}
 	return n
@@ -153,16 +156,41 @@ func (m Posix) Random(t *Trace, k int, rng *rand.Rand) Recipe {
 			size = vs[rng.IntN(len(vs))].Size
 		}
 		f := &File{Size: size, Pages: make([]Page, pagesOf(size))}
+		var torn []int // pages that may tear inside the block
 		for i := range f.Pages {
 			ch := pp.choices(ino, i)
 			if len(ch) == 0 {
 				continue // zeros
 			}
 			f.Pages[i] = ch[rng.IntN(len(ch))]
+			if len(ch) > 1 {
+				torn = append(torn, i)
+			}
 		}
+		m.tearSectors(t, pp, ino, f, torn, rng)
 		r.Files[ino] = f
 	}
 	return r
+}
+
+// sectorTears bounds the blocks one drawn state tears inside (each becomes
+// a page of its own bytes).
+const sectorTears = 4
+
+// tearSectors tears, in half of the draws, up to sectorTears of the pages
+// listed in torn at sector granularity between two of their choices.
+func (Posix) tearSectors(t *Trace, pp posixPoint, ino uint64, f *File, torn []int, rng *rand.Rand) {
+	if len(torn) == 0 || rng.IntN(2) == 0 {
+		return
+	}
+	for range min(sectorTears, len(torn)) {
+		i := torn[rng.IntN(len(torn))]
+		ch := pp.choices(ino, i)
+		a := rng.IntN(len(ch))
+		b := (a + 1 + rng.IntN(len(ch)-1)) % len(ch)
+		mask := uint8(1 + rng.IntN(254)) // some sectors of each
+		f.Pages[i] = t.rec.tear(ch[a], ch[b], i, mask)
+	}
 }
 
 // sortedKeys lists the keys of m in order: a seeded draw must walk maps

@@ -44,6 +44,7 @@ var _ = Describe("mapchaos matrix --mode power-loss, against expectations scoped
 				"  - {writer: rename-nofsync, reader: bytes, verdict: safe, why: live updates}\n")
 			s := mapchaos(dir, "matrix", "--mode", "power-loss", "--writers", "rename-nofsync", "--readers", "bytes", "--updates", "1", "--out", "out")
 			Eventually(s).Should(gexec.Exit(code))
+			Expect(s.Out).To(gbytes.Say(`rename-nofsync +x bytes .*\(starting=\w+; \d+ crash states opened, \d+ lookups\)`))
 			Expect(s.Out).To(gbytes.Say(say))
 		},
 		Entry("what a power cut leaves after an unsynced rename", "[degraded, corrupt]", 0, `every expectation held`),

@@ -65,8 +65,16 @@ func printSequence(w io.Writer, writer, label string, s *step.Sequence) {
 }
 
 // measured says what a combination's run measured: a rate of lookups in a
-// race, states and probes in step mode.
+// race, states and probes in step mode, crash states opened after a power
+// cut.
 func measured(e reports.Entry) string {
+	if pl := e.PowerLoss; pl != nil {
+		opened := 0
+		for _, u := range pl.Updates {
+			opened += u.Explored
+		}
+		return fmt.Sprintf("%d crash states opened, %d lookups", opened, e.Lookups)
+	}
 	if e.Step == nil {
 		return fmt.Sprintf("%d lookups, %.0f/s per reader", e.Lookups, e.LookupsPerSec)
 	}
