@@ -241,21 +241,29 @@ func (r *Recorder) capture(p Point) Point {
 	return p
 }
 
-// entry captures one name, and the file it holds.
-func (r *Recorder) entry(full string, p *Point, seen map[uint64]bool) (Entry, error) {
-	var st unix.Stat_t
+// lstatEntry reads what name full is: a symlink's or a directory's Entry
+// (regular false), or the stat of a regular file (regular true).
+func lstatEntry(full string) (e Entry, st unix.Stat_t, regular bool, err error) {
 	if err := unix.Lstat(full, &st); err != nil {
-		return Entry{}, err
+		return Entry{}, st, false, err
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
 		l, err := os.Readlink(full)
-		return Entry{Link: l}, err
+		return Entry{Link: l}, st, false, err
 	case unix.S_IFDIR:
-		return Entry{Dir: true}, nil
+		return Entry{Dir: true}, st, false, nil
 	case unix.S_IFREG:
-	default:
-		return Entry{}, fmt.Errorf("%s: not a regular file, directory or symlink", full)
+		return Entry{}, st, true, nil
+	}
+	return Entry{}, st, false, fmt.Errorf("%s: not a regular file, directory or symlink", full)
+}
+
+// entry captures one name, and the file it holds.
+func (r *Recorder) entry(full string, p *Point, seen map[uint64]bool) (Entry, error) {
+	e, st, regular, err := lstatEntry(full)
+	if !regular || err != nil {
+		return e, err
 	}
 	id := r.ids[st.Ino]
 	if !seen[st.Ino] {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mapchaos/mapchaos/logwrites"
 )
 
@@ -129,19 +127,9 @@ func (r *Recorder) Snapshot(mount, root string) (Recipe, error) {
 
 // snapEntry records one name of a replay, and its file into files.
 func (r *Recorder) snapEntry(full string, files map[uint64]*File) (Entry, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(full, &st); err != nil {
-		return Entry{}, err
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFLNK:
-		l, err := os.Readlink(full)
-		return Entry{Link: l}, err
-	case unix.S_IFDIR:
-		return Entry{Dir: true}, nil
-	case unix.S_IFREG:
-	default:
-		return Entry{}, fmt.Errorf("%s: not a regular file, directory or symlink", full)
+	e, st, regular, err := lstatEntry(full)
+	if !regular || err != nil {
+		return e, err
 	}
 	id := st.Ino | 1<<63
 	if _, ok := files[id]; !ok {
