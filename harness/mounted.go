@@ -56,16 +56,9 @@ func (m Mounted) Execute(ctx context.Context, r *Run) (placed []Placed, err erro
 	if r.Dir != nil {
 		return nil, fmt.Errorf("harness.Mounted: Run.Dir must be nil: the run directories live on the file system mounted under Out/runs")
 	}
-	state := m.State
-	if state == "" {
-		state = mounts.DefaultStateDir()
-	}
-	set, swept, err := mounts.Open(state)
-	if len(swept) > 0 {
-		r.Events.Note("--fs: took down what a killed earlier run left: " + strings.Join(swept, ", "))
-	}
+	set, err := openSet(m.State, r, m.FS)
 	if err != nil {
-		return nil, fmt.Errorf("--fs %s: %w", m.FS, err)
+		return nil, err
 	}
 	defer func() {
 		if cerr := set.Close(); cerr != nil {
@@ -306,4 +299,21 @@ func (o *overlayLayer) releaseAll() error {
 		errs = append(errs, o.release(dir))
 	}
 	return errors.Join(errs...)
+}
+
+// openSet opens the set of mounts a run on file system fs makes, its
+// state in state (default mounts.DefaultStateDir), after taking down what
+// a killed earlier run left there, which Events hears.
+func openSet(state string, r *Run, fs string) (*mounts.Set, error) {
+	if state == "" {
+		state = mounts.DefaultStateDir()
+	}
+	set, swept, err := mounts.Open(state)
+	if len(swept) > 0 {
+		r.Events.Note("--fs: took down what a killed earlier run left: " + strings.Join(swept, ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--fs %s: %w", fs, err)
+	}
+	return set, nil
 }

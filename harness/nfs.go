@@ -121,16 +121,9 @@ func (n NFS) Execute(ctx context.Context, r *Run) (placed []Placed, err error) {
 	}
 	// Expectations scoped to fs: nfs3 or nfs4 hold for every variant.
 	r.FS = "nfs" + map[string]string{"4.1": "4", "3": "3"}[n.Spec.Vers]
-	state := n.State
-	if state == "" {
-		state = mounts.DefaultStateDir()
-	}
-	set, swept, err := mounts.Open(state)
-	if len(swept) > 0 {
-		r.Events.Note("--fs: took down what a killed earlier run left: " + strings.Join(swept, ", "))
-	}
+	set, err := openSet(n.State, r, n.Spec.Name)
 	if err != nil {
-		return nil, fmt.Errorf("--fs %s: %w", n.Spec.Name, err)
+		return nil, err
 	}
 	// The export is on the file system of the output directory (the
 	// guest's ext4 disk), not on the temporary directory's (a tmpfs).
