@@ -264,6 +264,7 @@ func summarize(stdout io.Writer, runs []suiteRun, kinds map[string]suitePkg, t v
 	fmt.Fprintln(tw, "suite\tfs\tresult\tspecs\tpassed\tfailed\tskipped\ttime")
 	failedRuns, total := 0, junitCounts{}
 	var skipped []string
+	var failed []junitFailure
 	for _, r := range runs {
 		s := t.Step(r.step)
 		dst := filepath.Join(out, r.fs, r.name)
@@ -276,10 +277,13 @@ func summarize(stdout io.Writer, runs []suiteRun, kinds map[string]suitePkg, t v
 				if err := vm.Unpack(s.Blob, dst); err != nil {
 					return 0, total, err
 				}
-				var skips []string
-				counts, skips, _ = readJUnitSkips(filepath.Join(dst, "junit.xml"))
-				for _, sk := range skips {
+				specs, _ := readJUnitSkips(filepath.Join(dst, "junit.xml"))
+				counts = specs.junitCounts
+				for _, sk := range specs.skips {
 					skipped = append(skipped, r.step+": "+sk)
+				}
+				for _, f := range specs.failures {
+					failed = append(failed, junitFailure{Message: r.step + ": " + f.Message, Text: f.Text})
 				}
 				if err := markReport(filepath.Join(dst, "report")); err != nil {
 					return 0, total, err
@@ -316,7 +320,28 @@ func summarize(stdout io.Writer, runs []suiteRun, kinds map[string]suitePkg, t v
 			fmt.Fprintf(stdout, "  %s\n", lines.First(sk))
 		}
 	}
+	printFailed(stdout, failed)
 	return failedRuns, total, nil
+}
+
+// printFailed lists the specs that failed in the guest, each with the
+// start of what Ginkgo recorded, in the form Ginkgo prints a failure
+// ("[FAILED] ..."): the guest's own output scrolled past long before.
+func printFailed(stdout io.Writer, failed []junitFailure) {
+	if len(failed) == 0 {
+		return
+	}
+	fmt.Fprintf(stdout, "\nfailed in the guest (%d):\n", len(failed))
+	for _, f := range failed {
+		fmt.Fprintf(stdout, "  [FAILED] %s\n", lines.First(f.Message))
+		text := strings.Split(strings.TrimSpace(f.Text), "\n")
+		if len(text) > 25 {
+			text = append(text[:25], fmt.Sprintf("(%d more lines in the suite's junit.xml)", len(text)-25))
+		}
+		for _, l := range text {
+			fmt.Fprintf(stdout, "    %s\n", l)
+		}
+	}
 }
 
 // markReport records, in the report a suite wrote in the guest (the
@@ -368,8 +393,8 @@ func (c *junitCounts) add(o junitCounts) {
 // readJUnit reads the totals of a Ginkgo junit report. Ginkgo counts
 // skipped specs per testsuite and, in <testsuites>, as disabled.
 func readJUnit(p string) (junitCounts, error) {
-	c, _, err := readJUnitSkips(p)
-	return c, err
+	s, err := readJUnitSkips(p)
+	return s.junitCounts, err
 }
 
 // junitDoc is what summarize reads of a Ginkgo junit report.
@@ -383,26 +408,50 @@ type junitDoc struct {
 			Skipped *struct {
 				Message string `xml:"message,attr"`
 			} `xml:"skipped"`
+			Failure *junitFailure `xml:"failure"`
+			Error   *junitFailure `xml:"error"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
 }
 
-// readJUnitSkips is readJUnit, and the skipped specs, each "name: reason".
-func readJUnitSkips(p string) (junitCounts, []string, error) {
+// junitFailure is a failed spec's <failure> or <error>: Ginkgo puts the
+// failure's message in the attribute and its location and output in the
+// text.
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// junitSpecs is what a junit report says beyond its counts: the skipped
+// specs, each "name: reason", and the failed ones, each its name and why.
+type junitSpecs struct {
+	junitCounts
+	skips    []string
+	failures []junitFailure
+}
+
+// readJUnitSkips is readJUnit, with the skipped and the failed specs.
+func readJUnitSkips(p string) (junitSpecs, error) {
 	var doc junitDoc
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return junitCounts{}, nil, err
+		return junitSpecs{}, err
 	}
 	if err := xml.Unmarshal(b, &doc); err != nil {
-		return junitCounts{}, nil, fmt.Errorf("%s: %w", p, err)
+		return junitSpecs{}, fmt.Errorf("%s: %w", p, err)
 	}
 	c := doc.junitCounts
 	c.Skipped, c.Disabled = 0, 0
 	var skips []string
+	var failures []junitFailure
 	for _, s := range doc.Suites {
 		c.Skipped += s.Skipped + s.Disabled
 		for _, tc := range s.Cases {
+			for _, f := range []*junitFailure{tc.Failure, tc.Error} {
+				if f != nil {
+					failures = append(failures, junitFailure{Message: tc.Name + ": " + f.Message, Text: f.Text})
+				}
+			}
 			if tc.Skipped != nil || tc.Status == "skipped" || tc.Status == "pending" {
 				msg := tc.Status
 				if tc.Skipped != nil && tc.Skipped.Message != "" {
@@ -418,7 +467,7 @@ func readJUnitSkips(p string) (junitCounts, []string, error) {
 			}
 		}
 	}
-	return c, skips, nil
+	return junitSpecs{junitCounts: c, skips: skips, failures: failures}, nil
 }
 
 func stepDuration(s *vm.StepResult) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -98,12 +99,34 @@ var _ = Describe("mapchaos-vm suites", func() {
     <testcase name="[It] boots qemu" status="skipped"><skipped message="skipped"></skipped></testcase>
   </testsuite>
 </testsuites>`), 0o644)).To(Succeed())
-		c, skips, err := readJUnitSkips(p)
+		c, err := readJUnitSkips(p)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(skips).To(Equal([]string{"[It] opens the page: skipped - missing: chromium"}))
+		Expect(c.skips).To(Equal([]string{"[It] opens the page: skipped - missing: chromium"}))
 		Expect(c.Skipped).To(Equal(1))
 		Expect(c.Filtered).To(Equal(1))
 		Expect(c.passed()).To(Equal(2))
+		Expect(c.failures).To(BeEmpty())
+	})
+
+	It("names each failed spec with what Ginkgo recorded, in the form CI's log search finds", func() {
+		p := filepath.Join(GinkgoT().TempDir(), "junit.xml")
+		Expect(os.WriteFile(p, []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="2" disabled="0" errors="0" failures="1">
+  <testsuite name="Step Suite" tests="2" skipped="0" failures="1" errors="0">
+    <testcase name="[It] runs" status="passed"></testcase>
+    <testcase name="[It] steps cp" status="failed"><failure message="Expected 3 to equal 4" type="failed">[FAILED] Expected 3 to equal 4
+In [It] at: /src/step/step_test.go:42</failure></testcase>
+  </testsuite>
+</testsuites>`), 0o644)).To(Succeed())
+		c, err := readJUnitSkips(p)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.failures).To(HaveLen(1))
+		Expect(c.failures[0].Message).To(Equal("[It] steps cp: Expected 3 to equal 4"))
+
+		var out strings.Builder
+		printFailed(&out, c.failures)
+		Expect(out.String()).To(MatchRegexp(`(?m)^\s*\[FAILED\] \[It\] steps cp: Expected 3 to equal 4$`))
+		Expect(out.String()).To(ContainSubstring("step_test.go:42"))
 	})
 
 	It("copies trees by hard link, and a missing tree is nothing to copy", func() {
