@@ -85,11 +85,15 @@ var _ = Describe("Run", func() {
 		// read the pair at 16 MiB/s), on a loaded machine too.
 		cfg.Updates = 150
 		cfg.Starting = -1
-		// A real wrapper: the reader stops itself (SIGSTOP) 1 s after it
-		// starts, as a process wedged in the kernel would stop answering.
-		// (1 s: an emulated arm64 guest under load takes hundreds of ms to
-		// start a reader, which must say ready first.)
-		cfg.ReaderCmd = []string{"sh", "-c", `(sleep 1; kill -STOP $$) & exec "$0" "$@"`, env.Bin, "reader"}
+		// A real wrapper: the reader is stopped (SIGSTOP) 0.3 s after it has
+		// mapped the database, as a process wedged in the kernel would stop
+		// answering. Not on a timer from its start: an emulated arm64 guest
+		// under load can take more than a second to start a reader, which
+		// must say ready before it stops. (The reader gets the wrapper's
+		// stdin through fd 3: sh gives a background command /dev/null.)
+		cfg.ReaderCmd = []string{"sh", "-c", `exec 3<&0; "$0" "$@" <&3 3<&- & pid=$!
+until grep -q '\.mmdb' /proc/$pid/maps 2>/dev/null; do sleep 0.05; done
+sleep 0.3; kill -STOP $pid; wait $pid`, env.Bin, "reader"}
 		res, err := engine.Run(ctx, cfg)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(matchers.HaveVerdict(verdicts.Stuck))
