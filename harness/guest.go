@@ -199,7 +199,7 @@ func (g Guest) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, join), timeout.Round(time.Second)))
 	bootStart := time.Now()
 	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
-		Plan: vm.Plan{Steps: g.steps(r, args, timeout), Parallel: parallel}, Modules: append(slices.Clone(modulesFor(g.FS)), g.Modules...),
+		Plan: vm.Plan{Steps: g.steps(r, args, stepTimeout(timeout)), Parallel: parallel}, Modules: append(slices.Clone(modulesFor(g.FS)), g.Modules...),
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: guestMemMiB, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { r.Events.Note(a.Name + " | " + line) }}}
 	out, err := guest.Boot(ctx)
@@ -363,6 +363,17 @@ func guestTimeout(combos int) (time.Duration, error) {
 		return d, nil
 	}
 	return 5*time.Minute + time.Duration(2*combos)*2*time.Minute, nil
+}
+
+// stepTimeout bounds a step a little inside the whole guest's bound, so
+// that the guest's init, not qemu's killer, ends a hung step: it then
+// reports the blocked tasks' kernel stacks and the step's goroutines.
+func stepTimeout(machine time.Duration) time.Duration {
+	margin := max(machine/10, 10*time.Second)
+	if margin >= machine {
+		return machine / 2
+	}
+	return machine - margin
 }
 
 func kernelNote(h vm.Host) string {

@@ -246,9 +246,16 @@ func runStep(rep *vm.Reporter, s vm.Step, root string, out io.Writer) error {
 		cmd.Stdout, cmd.Stderr = out, out
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Chroot: root}
-	// On timeout, kill every process but init: the step's children run in
-	// their own process groups.
-	cmd.Cancel = func() error { return unix.Kill(-1, unix.SIGKILL) }
+	// On timeout, say where the step was stuck, then kill every process but
+	// init: the step's children run in their own process groups.
+	cmd.Cancel = func() error {
+		var w io.Writer = os.Stdout
+		if out != nil {
+			w = out
+		}
+		reportStuck(w, s.Name, cmd.Process.Pid)
+		return unix.Kill(-1, unix.SIGKILL)
+	}
 	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
 	code, reason := 0, ""
