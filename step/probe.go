@@ -684,25 +684,6 @@ func firstFault(m []byte, page int) int64 {
 	return int64(lo) * int64(page)
 }
 
-// populate reports whether every page of m can be read. It goes a window
-// at a time and unmaps each window's pages again (MADV_DONTNEED on a
-// shared file mapping only drops the page table entries), so that probing
-// a large mapping does not make the whole file resident in the harness.
-func populate(m []byte) bool {
-	for off := 0; off < len(m); off += sumWindow {
-		w := m[off:min(off+sumWindow, len(m))]
-		err := unix.Madvise(w, unix.MADV_POPULATE_READ)
-		for errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
-			err = unix.Madvise(w, unix.MADV_POPULATE_READ)
-		}
-		unix.Madvise(w, unix.MADV_DONTNEED)
-		if err != nil {
-			return false
-		}
-	}
-	return true
-}
-
 // answers are the lookups of the probe's IPs in one DB, made once each,
 // in order, as readers ask for them: readers that share a DB judge the
 // same answers, and each asks for as many as its verdict needs.
