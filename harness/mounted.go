@@ -222,6 +222,9 @@ type layer interface {
 	// view is the path the readers open for target: the target itself, or
 	// the same file seen through another mount (an NFS client's).
 	view(target string) string
+	// settle waits until the readers' view shows the target that was just
+	// laid out (a file or a symlink to one), within a bounded time.
+	settle(ctx context.Context, target string) error
 }
 
 // install lays out the target of a combination as A.
@@ -238,6 +241,14 @@ func (r *Run) readerView(target string) string {
 		return target
 	}
 	return r.layer.view(target)
+}
+
+// settle waits until the readers' view shows target, laid out anew.
+func (r *Run) settle(ctx context.Context, target string) error {
+	if r.layer == nil {
+		return nil
+	}
+	return r.layer.settle(ctx, target)
 }
 
 // release takes down the layer of dataDir, if any.
@@ -284,6 +295,8 @@ func (o *overlayLayer) install(target, src string, props writers.Properties) err
 }
 
 func (o *overlayLayer) view(target string) string { return target }
+
+func (o *overlayLayer) settle(context.Context, string) error { return nil }
 
 func (o *overlayLayer) release(dataDir string) error {
 	if !o.mounted[dataDir] {

@@ -146,7 +146,7 @@ func (n NFS) Execute(ctx context.Context, r *Run) (placed []Placed, err error) {
 
 // run runs r like Local with the targets on the server's export.
 func (n NFS) run(ctx context.Context, r *Run, srv *nfsServer) ([]Placed, error) {
-	l := &nfsLayer{set: srv.set, export: srv.export, writer: srv.writerRoot(), reader: srv.clients[1].at, mounted: map[string]bool{}}
+	l := &nfsLayer{fs: srv.spec.Name, set: srv.set, export: srv.export, writer: srv.writerRoot(), reader: srv.clients[1].at, mounted: map[string]bool{}}
 	r.layer = l
 	defer func() { r.layer, r.cold = nil, nil }()
 	var cold *coldPages
@@ -414,6 +414,7 @@ func run(ctx context.Context, argv ...string) error {
 // the export: the data directory is a bind mount of it as the updater sees
 // it, and the readers open the same name under client R's mount.
 type nfsLayer struct {
+	fs             string // the --fs name
 	set            *mounts.Set
 	export         string // the server's directory
 	writer, reader string // the export as the updater and the readers see it
@@ -452,6 +453,39 @@ func (l *nfsLayer) view(target string) string {
 	abs, _ := filepath.Abs(target)
 	return filepath.Join(l.reader, l.name(filepath.Dir(abs)), filepath.Base(abs))
 }
+
+// settle waits until client R sees target, just laid out anew through
+// client W. Step mode lays out the same directory again before each
+// update; NFSv3's client R may still hold the old directory's dentries,
+// a target missing there among them (symlink-recreate's gap), and trust
+// them for the attribute cache's time (30 s or more). So while the view
+// does not show the target, the unused dentries are dropped (drop_caches
+// 2: the run's own kernel, in the guest) and it looks again, for at most
+// settleWithin.
+func (l *nfsLayer) settle(ctx context.Context, target string) error {
+	view := l.view(target)
+	deadline := time.Now().Add(settleWithin)
+	for {
+		_, err := os.Stat(view)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("--fs %s: client R does not see the target laid out through client W after %s: %w", l.fs, settleWithin, err)
+		}
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+			return fmt.Errorf("--fs %s: dropping client R's cached names: %w", l.fs, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// settleWithin bounds nfsLayer.settle.
+const settleWithin = 10 * time.Second
 
 func (l *nfsLayer) release(dataDir string) error {
 	abs, _ := filepath.Abs(dataDir)

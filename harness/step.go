@@ -201,8 +201,11 @@ func (u stepping) prepare(ctx context.Context, seq int) error {
 			return writers.CopyTree(u.data, tmpl)
 		}
 	}
-	if err := u.layOutAnew(ctx, seq); err != nil || !u.templates {
+	if err := u.layOutAnew(ctx, seq); err != nil {
 		return err
+	}
+	if !u.templates {
+		return u.r.settle(ctx, u.target())
 	}
 	if err := os.MkdirAll(filepath.Dir(tmpl), 0o755); err != nil {
 		return fmt.Errorf("step mode's copy of the initial state: %w", err)
