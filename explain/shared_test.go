@@ -40,7 +40,7 @@ var _ = Describe("advice for a file on a shared NFS volume", func() {
 	It("says a rename is not safe on NFSv3", func() {
 		x := analyze(trace())
 		x.OnSharedVolume("nfs3")
-		Expect(x.Cause).To(ContainSubstring("On an NFSv3 volume a rename from another client is not safe"))
+		Expect(x.Cause).To(ContainSubstring("On an NFSv3 volume a rename (or an unlink before writing anew) from another client is not safe"))
 		Expect(x.Fixes[0].Cost).To(ContainSubstring("on NFSv3 this is not enough"))
 	})
 
