@@ -47,6 +47,25 @@ func tree(dst, src string, file func(to, from string) error) error {
 	if err := os.Mkdir(dst, st.Mode().Perm()); err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
+	return fill(dst, src, file)
+}
+
+// CopyInto makes the directory dst, which must exist and be empty, hold
+// copies of what the directory src holds, as CopyTree does: dst itself
+// stays the same directory (an NFS client's handle of it stays valid).
+func CopyInto(dst, src string) error {
+	ents, err := os.ReadDir(dst)
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", dst, err)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("copy into %s: not empty (%s)", dst, ents[0].Name())
+	}
+	return fill(dst, src, Clone)
+}
+
+// fill makes in the directory dst what the directory src holds.
+func fill(dst, src string, file func(to, from string) error) error {
 	ents, err := os.ReadDir(src)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)

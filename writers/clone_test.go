@@ -52,6 +52,19 @@ var _ = Describe("CopyTree", func() {
 		expectContent(filepath.Join(src, "db.mmdb.v0"), data)
 	})
 
+	It("copies into an existing empty directory, which stays the same directory, and refuses a full one", func() {
+		Expect(os.Mkdir(dst, 0o700)).To(Succeed())
+		var before, after syscall.Stat_t
+		Expect(syscall.Stat(dst, &before)).To(Succeed())
+		Expect(writers.CopyInto(dst, src)).To(Succeed())
+		Expect(syscall.Stat(dst, &after)).To(Succeed())
+		Expect(after.Ino).To(Equal(before.Ino))
+		Expect(names(dst)).To(ConsistOf("db.mmdb", "db.mmdb.v0", "sub"))
+		expectContent(filepath.Join(dst, "db.mmdb.v0"), data)
+		Expect(os.Readlink(filepath.Join(dst, "db.mmdb"))).To(Equal("db.mmdb.v0"))
+		Expect(writers.CopyInto(dst, src)).To(MatchError(ContainSubstring("not empty")))
+	})
+
 	It("refuses what it cannot copy, and an existing destination", func() {
 		Expect(syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644)).To(Succeed())
 		Expect(writers.CopyTree(dst, src)).To(MatchError(ContainSubstring("fifo")))
