@@ -67,15 +67,43 @@ func newColdPages(set *mounts.Set) (*coldPages, error) {
 
 // evict reclaims every page of the run's cgroup the kernel can reclaim
 // (without swap: the file pages), and records file_mapped around it.
-func (c *coldPages) evict() {
-	before, file := c.stat("file_mapped"), c.stat("file")
-	// Ask for what the cgroup holds of files, not more: the kernel goes
-	// on reclaiming for as long as each pass finds something, and pages
-	// that running threads fault in again are always there to find.
-	// EAGAIN (less than asked could be reclaimed) is expected; it is why
-	// the write is a plain write(2): os.File would take EAGAIN for "try
-	// again when ready" and wait in the poller forever.
-	reclaim(filepath.Join(c.dir, "memory.reclaim"), max(file, 4096))
+func (c *coldPages) evict() { c.record(func() { c.pass() }) }
+
+// evictAll is evict repeated while a pass still frees file pages, at
+// most evictPasses times, counted as one eviction: one pass of
+// memory.reclaim leaves some pages (recently used ones stay on the active
+// list), and step mode, where no reader thread faults pages back in
+// between, wants every probe to start from the same nothing, so that two
+// runs meet the same states.
+func (c *coldPages) evictAll() {
+	c.record(func() {
+		for range evictPasses {
+			before := c.stat("file")
+			c.pass()
+			if after := c.stat("file"); after == 0 || after >= before {
+				return
+			}
+		}
+	})
+}
+
+// evictPasses bounds evictAll.
+const evictPasses = 8
+
+// pass asks memory.reclaim once for what the cgroup holds of files, not
+// more: the kernel goes on reclaiming for as long as each pass finds
+// something, and pages that running threads fault in again are always
+// there to find. EAGAIN (less than asked could be reclaimed) is expected;
+// it is why the write is a plain write(2): os.File would take EAGAIN for
+// "try again when ready" and wait in the poller forever.
+func (c *coldPages) pass() {
+	reclaim(filepath.Join(c.dir, "memory.reclaim"), max(c.stat("file"), 4096))
+}
+
+// record runs evict and counts it, with file_mapped before and after.
+func (c *coldPages) record(evict func()) {
+	before := c.stat("file_mapped")
+	evict()
 	after := c.stat("file_mapped")
 	c.mu.Lock()
 	c.n++

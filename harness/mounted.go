@@ -227,6 +227,17 @@ type layer interface {
 	settle(ctx context.Context, target string) error
 }
 
+// templater is a layer with a side of its own where a layout can be
+// copied and restored without going through the updater's view (an NFS
+// server's export): step mode's kill runs start from such a copy.
+type templater interface {
+	// serverDir is where the files of dataDir really are.
+	serverDir(dataDir string) string
+	// restore lays out target's directory as the copy tmpl holds and
+	// waits until every view shows target.
+	restore(ctx context.Context, tmpl, target string) error
+}
+
 // install lays out the target of a combination as A.
 func (r *Run) install(target, src string, props writers.Properties) error {
 	if r.layer == nil {

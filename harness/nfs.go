@@ -157,7 +157,7 @@ func (n NFS) run(ctx context.Context, r *Run, srv *nfsServer) ([]Placed, error) 
 		}
 		defer cold.close()
 		if _, step := r.Mode.(Step); step {
-			r.cold = cold.evict
+			r.cold = cold.evictAll
 		} else {
 			stop := cold.every(ctx, r.Plan.Config.Race.Seed)
 			defer stop()
@@ -454,34 +454,76 @@ func (l *nfsLayer) view(target string) string {
 	return filepath.Join(l.reader, l.name(filepath.Dir(abs)), filepath.Base(abs))
 }
 
-// settle waits until client R sees target, just laid out anew through
-// client W. Step mode lays out the same directory again before each
-// update; NFSv3's client R may still hold the old directory's dentries,
-// a target missing there among them (symlink-recreate's gap), and trust
-// them for the attribute cache's time (30 s or more). So while the view
-// does not show the target, the unused dentries are dropped (drop_caches
-// 2: the run's own kernel, in the guest) and it looks again, for at most
-// settleWithin.
+// settle waits until both clients see target, just laid out anew through
+// client W or on the server. Step mode lays out the same directory again
+// before each update; a client may still hold that directory's old
+// dentries, a target missing there among them (symlink-recreate's gap),
+// and trust them for the attribute cache's time (30 s or more on NFSv3).
+// So while a view does not show the target, the unused dentries are
+// dropped (drop_caches 2: the run's own kernel, in the guest) and it
+// looks again, for at most settleWithin.
 func (l *nfsLayer) settle(ctx context.Context, target string) error {
-	view := l.view(target)
 	deadline := time.Now().Add(settleWithin)
-	for {
-		_, err := os.Stat(view)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("--fs %s: client R does not see the target laid out through client W after %s: %w", l.fs, settleWithin, err)
-		}
-		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
-			return fmt.Errorf("--fs %s: dropping client R's cached names: %w", l.fs, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+	for _, p := range []string{target, l.view(target)} {
+		for {
+			_, err := os.Stat(p)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("--fs %s: %s does not show the target laid out for this update after %s: %w", l.fs, p, settleWithin, err)
+			}
+			if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+				return fmt.Errorf("--fs %s: dropping the clients' cached names: %w", l.fs, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
+	return nil
+}
+
+// serverDir is the directory on the export that dataDir shows.
+func (l *nfsLayer) serverDir(dataDir string) string {
+	return filepath.Join(l.export, l.name(dataDir))
+}
+
+// restore lays out target's directory on the server as the copy tmpl
+// holds, without a byte through client W: the server's directory is
+// emptied and filled again (the same directory, so that the clients'
+// handles of it stay valid), bound at the data directory again, and the
+// clients' cached names dropped until both show the target.
+func (l *nfsLayer) restore(ctx context.Context, tmpl, target string) error {
+	dataDir, _ := filepath.Abs(filepath.Dir(target))
+	srv := l.serverDir(dataDir)
+	ents, err := os.ReadDir(srv)
+	if err != nil {
+		return fmt.Errorf("--fs %s: restoring the update's start: %w", l.fs, err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(srv, e.Name())); err != nil {
+			return fmt.Errorf("--fs %s: restoring the update's start: %w", l.fs, err)
+		}
+	}
+	if err := writers.CopyInto(srv, tmpl); err != nil {
+		return fmt.Errorf("--fs %s: restoring the update's start: %w", l.fs, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	if err := l.set.Bind(filepath.Join(l.writer, l.name(dataDir)), dataDir); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.mounted[dataDir] = true
+	l.mu.Unlock()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		return fmt.Errorf("--fs %s: dropping the clients' cached names: %w", l.fs, err)
+	}
+	return l.settle(ctx, target)
 }
 
 // settleWithin bounds nfsLayer.settle.

@@ -63,7 +63,8 @@ func (s Step) updates(ctx context.Context, r *Run, w writers.Strategy, regs []re
 	if err != nil {
 		return nil, err
 	}
-	u.templates = r.layer == nil
+	_, t := r.layer.(templater)
+	u.templates = r.layer == nil || t
 	var ups []step.Update
 	for seq := 1; seq <= max(s.Updates, 1); seq++ {
 		cfg, err := u.config(seq)
@@ -136,7 +137,8 @@ type stepping struct {
 	vers [2]string
 	// templates: keep a copy of each update's initial state for the kill
 	// runs (see prepare). Not on an overlay, whose A must be in the lower
-	// layer at every run, nor where Prepare runs once (power-loss mode).
+	// layer at every run, nor where Prepare runs once (power-loss mode);
+	// on NFS, on the server's side (templater).
 	templates bool
 }
 
@@ -180,12 +182,9 @@ func (u stepping) config(seq int) (step.Config, error) {
 // (the stepped run) keeps a copy of that layout in templates/<seq>
 // (writers.CopyTree: no hard link, so a writer that changes the target in
 // place leaves the copy as it was), and every later call (the kill runs)
-// restores the data directory from it: the same names, bytes, modes,
-// modification times and links, without copying A, fsyncing it and
-// replaying the earlier updates again. A built-in writer that keeps every
-// file it finds (writers.Properties.KeepsFiles, a promise its spec checks)
-// gets hard links to the copy's files instead of copies; the stepped run
-// always has a layout of its own.
+// restores the data directory from it (restore): the same names, bytes,
+// modes, modification times and links, without copying A, fsyncing it and
+// replaying the earlier updates again.
 func (u stepping) prepare(ctx context.Context, seq int) error {
 	if err := u.r.release(u.data); err != nil {
 		return err
@@ -195,22 +194,48 @@ func (u stepping) prepare(ctx context.Context, seq int) error {
 	}
 	tmpl := filepath.Join(filepath.Dir(u.data), "templates", strconv.Itoa(seq))
 	if u.templates {
-		if _, err := os.Lstat(tmpl); err == nil && u.w.KeepsFiles {
-			return writers.LinkTree(u.data, tmpl)
-		} else if err == nil {
-			return writers.CopyTree(u.data, tmpl)
+		if _, err := os.Lstat(tmpl); err == nil {
+			return u.restore(ctx, tmpl)
 		}
 	}
 	if err := u.layOutAnew(ctx, seq); err != nil {
 		return err
 	}
-	if !u.templates {
-		return u.r.settle(ctx, u.target())
+	if u.templates {
+		if err := u.keep(tmpl); err != nil {
+			return err
+		}
 	}
+	return u.r.settle(ctx, u.target())
+}
+
+// restore lays out the data directory as the copy tmpl holds. A built-in
+// writer that keeps every file it finds (writers.Properties.KeepsFiles, a
+// promise its spec checks) gets hard links to the copy's files instead of
+// copies. On a layer with a side of its own (an NFS server's export) the
+// layer restores there: never hard links, which would keep a replaced
+// file alive on a server that frees it otherwise.
+func (u stepping) restore(ctx context.Context, tmpl string) error {
+	if t, ok := u.r.layer.(templater); ok {
+		return t.restore(ctx, tmpl, u.target())
+	}
+	if u.w.KeepsFiles {
+		return writers.LinkTree(u.data, tmpl)
+	}
+	return writers.CopyTree(u.data, tmpl)
+}
+
+// keep copies the data directory, just laid out, to tmpl: from the
+// layer's own side when it has one.
+func (u stepping) keep(tmpl string) error {
 	if err := os.MkdirAll(filepath.Dir(tmpl), 0o755); err != nil {
 		return fmt.Errorf("step mode's copy of the initial state: %w", err)
 	}
-	if err := writers.CopyTree(tmpl, u.data); err != nil {
+	src := u.data
+	if t, ok := u.r.layer.(templater); ok {
+		src = t.serverDir(u.data)
+	}
+	if err := writers.CopyTree(tmpl, src); err != nil {
 		os.RemoveAll(tmpl)
 		return fmt.Errorf("step mode's copy of the initial state: %w", err)
 	}
@@ -223,7 +248,7 @@ func (u stepping) layOutAnew(ctx context.Context, seq int) error {
 		return err
 	}
 	install := u.r.install
-	if u.templates { // step mode on this machine: A need not be durable
+	if u.templates && u.r.layer == nil { // step mode on this machine: A need not be durable
 		install = writers.InstallUnsynced
 	}
 	if err := install(u.target(), u.vers[0], u.w.Properties); err != nil {
