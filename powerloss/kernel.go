@@ -251,8 +251,9 @@ func kernelState(t *Trace, l *logwrites.Log, model Checker, s Recipe, pt replayP
 	if k, m, ok := model.Allows(t, s); ok {
 		ks.K, ks.InModel, ks.After, ks.Meta, ref = k, true, t.Points[k].N, t.Points[m].N, m
 	}
+	k := ks.K // adopt gives the snapshot's K (0) back: keep the point found
 	ks.Recipe = t.adopt(s, ref)
-	ks.Recipe.K = ks.K
+	ks.Recipe.K = k
 	if !ks.InModel {
 		ks.Pages = pageRuns(t.fileAt(s, filepath.Base(t.rec.target)))
 	}
