@@ -83,7 +83,8 @@ test-nfs: deps
 
 ## test-powerloss-kernel: the kernel check of the power-loss models (make test runs
 ## it too): rename and rename-nofsync on ext4 over dm-log-writes in the amd64 guest,
-## every replayed state of the kernel's log in the ext4-ordered model
+## every replayed state of the kernel's log in the ext4-ordered model; then on xfs,
+## every state in the posix model (make test-fs runs that one too)
 test-powerloss-kernel: deps
 	$(call run-suites,--label-filter=kernel-check ./cmd/mapchaos)
 

@@ -14,9 +14,13 @@
 //     at every state (package step); PowerLoss traces each writer the same
 //     way and opens every state a power loss may leave under a persistence
 //     model with restarted readers (package powerloss); with Kernel set it
-//     also runs each update on ext4 over dm-log-writes (package logwrites)
-//     and checks every replayed state of the kernel's log against the
-//     ext4-ordered model (the CLI's --kernel-check, in the amd64 guest;
+//     also runs each update on KernelFS, ext4 or xfs, over dm-log-writes
+//     (package logwrites) and checks every replayed state of the kernel's
+//     log against that file system's model (KernelModel: ext4-ordered for
+//     ext4, posix for xfs, which has no model of its own) (the CLI's
+//     --kernel-check and --fs xfs, in the amd64 guest; with xfs the run
+//     directories stay where --out is, as mkfs.xfs's 320 MiB device and
+//     64 MiB log do not fit the image --fs xfs would mount for them;
 //     ginkgo.yml's mode: power-loss expectations decide what is met). A mode that is not
 //     available here (step without ptrace) gives way to Race, which the
 //     report says (power-loss mode fails instead: a race says nothing

@@ -24,28 +24,29 @@ const KernelMark = "mapchaos-update"
 // replayed, drawn from the seed, besides every barrier.
 const DefaultKernelExtra = 16
 
-// kernelRun is one update's ext4 over dm-log-writes: the update's
-// directory lives on it, so the traced update is the logged one.
+// kernelRun is one update's file system (ext4 or xfs) over dm-log-writes:
+// the update's directory lives on it, so the traced update is the logged one.
 type kernelRun struct {
 	dev  *logwrites.Device
+	fs   string
 	dir  string // the images and the replays
-	mnt  string // where the logged ext4 is mounted
+	mnt  string // where the logged file system is mounted
 	size int64
 }
 
-// startKernel makes ext4 over dm-log-writes in dir and mounts it; the
+// startKernel makes fs over dm-log-writes in dir and mounts it; the
 // caller points the update's data directory into Mount.
-func startKernel(ctx context.Context, dir string, u stepping, seq int) (*kernelRun, error) {
-	if err := logwrites.Available(); err != nil {
+func startKernel(ctx context.Context, dir, fs string, u stepping, seq int) (*kernelRun, error) {
+	if err := logwrites.Available(fs); err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
-	size := int64(64 << 20)
+	size := logwrites.MinSize[fs]
 	for _, v := range u.vers {
 		if st, err := os.Stat(v); err == nil {
 			size = max(size, (4*st.Size()+(1<<20)-1)&^(1<<20-1))
 		}
 	}
-	k := &kernelRun{dir: dir, mnt: filepath.Join(dir, "mnt"), size: size}
+	k := &kernelRun{fs: fs, dir: dir, mnt: filepath.Join(dir, "mnt"), size: size}
 	if err := os.MkdirAll(k.mnt, 0o755); err != nil {
 		return nil, err
 	}
@@ -60,10 +61,10 @@ func startKernel(ctx context.Context, dir string, u stepping, seq int) (*kernelR
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
 	k.dev = dev
-	if err := dev.MkfsExt4(ctx); err != nil {
+	if err := dev.Mkfs(ctx, fs); err != nil {
 		return nil, errors.Join(fmt.Errorf("--kernel-check: %w", err), dev.Close())
 	}
-	if err := dev.Mount(ctx, k.mnt); err != nil {
+	if err := dev.Mount(ctx, fs, k.mnt); err != nil {
 		return nil, errors.Join(fmt.Errorf("--kernel-check: %w", err), dev.Close())
 	}
 	return k, nil
@@ -94,10 +95,11 @@ func (k *kernelRun) wrap(cfg *step.Config) {
 // called again.
 func (k *kernelRun) close() error { return k.dev.Close() }
 
-// check replays the log of the update trace t recorded, judges each
-// distinct state with every reader (open) and compares the kernel's
-// states with the model's explored ones (ex, judged).
-func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, ex powerloss.Explored, judged []powerloss.Judged, base string, open powerloss.Opener, seed int64, keep bool) (*powerloss.KernelUpdate, error) {
+// check replays the log of the update trace t recorded, asks model m
+// whether it allows each distinct state, judges each with every reader
+// (open) and compares the kernel's states with the model's explored ones
+// (ex, judged).
+func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, m powerloss.Model, ex powerloss.Explored, judged []powerloss.Judged, base string, open powerloss.Opener, seed int64, keep bool) (*powerloss.KernelUpdate, error) {
 	if err := k.close(); err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
@@ -106,8 +108,12 @@ func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, ex powerloss.
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
 	defer log.Close()
-	kl := powerloss.KernelLog{Log: log, Size: k.size, Mark: KernelMark, Mount: k.mnt}
-	kr, err := powerloss.ReplayKernel(ctx, t, kl, powerloss.Ext4Ordered{}, filepath.Join(k.dir, "replay"), DefaultKernelExtra, seed)
+	checker, ok := m.(powerloss.Checker)
+	if !ok {
+		return nil, fmt.Errorf("--kernel-check: the %s model cannot check a state", m.Name())
+	}
+	kl := powerloss.KernelLog{Log: log, Size: k.size, Mark: KernelMark, Mount: k.mnt, FS: k.fs}
+	kr, err := powerloss.ReplayKernel(ctx, t, kl, checker, filepath.Join(k.dir, "replay"), DefaultKernelExtra, seed)
 	if err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
@@ -115,7 +121,7 @@ func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, ex powerloss.
 	if err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
-	ku := &powerloss.KernelUpdate{Device: "ext4 over dm-log-writes, Linux " + kernelRelease(), Replay: kr, Judged: kj, ModelStates: len(ex.States)}
+	ku := &powerloss.KernelUpdate{Device: k.fs + " over dm-log-writes, Linux " + kernelRelease(), Model: m.Name(), Replay: kr, Judged: kj, ModelStates: len(ex.States)}
 	ku.ModelProduced, ku.NamesNotProduced = powerloss.Coverage(t, ex, judged, kr)
 	for _, img := range []string{k.dev.DataImage, k.dev.LogImage} {
 		if !keep {
@@ -148,8 +154,8 @@ func kernelNoteOf(writer string, up powerloss.Update) string {
 			missed = fmt.Sprintf("; NOT IN THE MODEL: the replay to log entry %d (%s, after mark %s) left %s (%s)", s.Entry, s.What, s.Mark, ku.Judged[i].OnDisk, s.Pages)
 		}
 	}
-	return fmt.Sprintf("kernel check %s %s: %d log entries (%d flush/FUA), %d replays (%d mounted) in %.1fs: %d distinct states (%s); the kernel left %d of the %d explored model states, none of: %s%s",
-		writer, up.Label, ku.Replay.Entries, ku.Replay.Barriers, ku.Replay.Replays, ku.Replay.Mounted, ku.Replay.Duration.Seconds(), len(ku.Replay.States),
+	return fmt.Sprintf("kernel check %s %s (%s, against the %s model): %d log entries (%d flush/FUA), %d replays (%d mounted) in %.1fs: %d distinct states (%s); the kernel left %d of the %d explored model states, none of: %s%s",
+		writer, up.Label, ku.Device, ku.Model, ku.Replay.Entries, ku.Replay.Barriers, ku.Replay.Replays, ku.Replay.Mounted, ku.Replay.Duration.Seconds(), len(ku.Replay.States),
 		strings.Join(names, ", "), ku.ModelProduced, ku.ModelStates, orNone(ku.NamesNotProduced), missed)
 }
 

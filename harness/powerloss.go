@@ -40,13 +40,36 @@ type PowerLoss struct {
 	Timeout time.Duration
 	// Trace traces one update (default step.Run).
 	Trace func(context.Context, step.Config) (*step.Sequence, error)
-	// Kernel also runs each update on ext4 over dm-log-writes (the
+	// Kernel also runs each update on KernelFS over dm-log-writes (the
 	// update's directory lives there) and checks every state a replay of
-	// the kernel's log leaves against the ext4-ordered model (Model must
-	// be ext4-ordered), opening each with the restarted readers. Needs
-	// root, dmsetup and the dm_log_writes module: the CLI runs it in the
-	// amd64 guest.
+	// the kernel's log leaves against the file system's model (Model must
+	// be it: ext4-ordered for ext4, posix for xfs), opening each with the
+	// restarted readers. Needs root, dmsetup and the dm_log_writes module:
+	// the CLI runs it in the amd64 guest.
 	Kernel bool
+	// KernelFS is "ext4" (the default) or "xfs".
+	KernelFS string
+}
+
+// kernelFS is the file system of the kernel check.
+func (p PowerLoss) kernelFS() string {
+	if p.KernelFS == "" {
+		return "ext4"
+	}
+	return p.KernelFS
+}
+
+// KernelModel names the model the kernel check on file system fs checks
+// against: ext4-ordered for ext4 (the model is ext4's), posix for xfs (no
+// model of xfs's own: the kernel's states must at least be POSIX's).
+func KernelModel(fs string) (string, error) {
+	switch fs {
+	case "", "ext4":
+		return "ext4-ordered", nil
+	case "xfs":
+		return "posix", nil
+	}
+	return "", fmt.Errorf("the kernel check runs on ext4 or xfs over dm-log-writes, not on %s", fs)
 }
 
 // DefaultStates is the default bound of states per update.
@@ -57,18 +80,23 @@ func (PowerLoss) Name() string { return "power-loss" }
 
 // model resolves the model's name.
 func (p PowerLoss) model() (powerloss.Model, error) {
-	if p.Model == "" && p.Kernel {
-		return powerloss.Ext4Ordered{}, nil
+	name := p.Model
+	if p.Kernel {
+		want, err := KernelModel(p.KernelFS)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("--kernel-check: %w", err))
+		}
+		if name != "" && name != want {
+			return nil, Badf("--kernel-check on %s checks the %s model, not %s: drop --model or say --model %s", p.kernelFS(), want, name, want)
+		}
+		name = want
 	}
-	if p.Model == "" {
+	if name == "" {
 		return powerloss.Posix{}, nil
 	}
-	m, err := powerloss.ModelNamed(p.Model)
+	m, err := powerloss.ModelNamed(name)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--model: %w", err))
-	}
-	if _, ok := m.(powerloss.Ext4Ordered); p.Kernel && !ok {
-		return nil, Badf("--kernel-check checks the ext4-ordered model, not %s: drop --model or say --model ext4-ordered", p.Model)
 	}
 	return m, nil
 }
@@ -98,7 +126,7 @@ func (p PowerLoss) Writer(ctx context.Context, r *Run, combos []Combo) ([]report
 			e.Met = e.WriterError == "" && e.Verdict == verdicts.Safe
 		}
 		if p.Kernel {
-			e.Expected += "; every state of the kernel's log in the ext4-ordered model"
+			e.Expected += fmt.Sprintf("; every state of the kernel's log (%s) in the %s model", p.kernelFS(), m.Name())
 			e.Met = e.Met && e.PowerLoss.Missed == nil
 		}
 		out = append(out, e)
@@ -134,13 +162,13 @@ func (p PowerLoss) updates(ctx context.Context, r *Run, m powerloss.Model, w wri
 }
 
 // one traces update seq, explores its crash states under m and opens each
-// with every reader; with Kernel, the update runs on ext4 over
+// with every reader; with Kernel, the update runs on KernelFS over
 // dm-log-writes and the kernel's states are checked too.
 func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u stepping, seq int, regs []readers.Registration, orc fixtures.Oracle, root string) (up powerloss.Update, err error) {
 	began := time.Now()
 	var kr *kernelRun
 	if p.Kernel {
-		if kr, err = startKernel(ctx, filepath.Join(filepath.Dir(root), fmt.Sprintf("kernel-%d", seq)), u, seq); err != nil {
+		if kr, err = startKernel(ctx, filepath.Join(filepath.Dir(root), fmt.Sprintf("kernel-%d", seq)), p.kernelFS(), u, seq); err != nil {
 			return up, err
 		}
 		defer func() { err = errors.Join(err, kr.close()) }()
@@ -213,7 +241,7 @@ func (p PowerLoss) judge(ctx context.Context, r *Run, m powerloss.Model, u stepp
 	up := powerloss.Update{Label: u.label(seq), Explored: ex, States: states}
 	if kr != nil {
 		r.Events.Note(fmt.Sprintf("kernel check %s, update %s: replaying the dm-log-writes log", u.w.Name, u.label(seq)))
-		if up.Kernel, err = kr.check(ctx, t, ex, states, filepath.Base(cfg.Target), open, cfg.Seed+int64(seq), r.KeepData); err != nil {
+		if up.Kernel, err = kr.check(ctx, t, m, ex, states, filepath.Base(cfg.Target), open, cfg.Seed+int64(seq), r.KeepData); err != nil {
 			return up, fmt.Errorf("power-loss %s, update %s: %w", u.w.Name, u.label(seq), err)
 		}
 		r.Events.Note(kernelNoteOf(u.w.Name, up))

@@ -26,9 +26,19 @@ type Device struct {
 	mounted             string
 }
 
-// Available says why a dm-log-writes device cannot be made here (not
-// root, no dmsetup, losetup or mkfs.ext4), or nil.
-func Available() error {
+// FileSystems are the file systems a Device can be made with (Mkfs).
+var FileSystems = []string{"ext4", "xfs"}
+
+// mkfsOf names each file system's mkfs and its Debian package.
+var mkfsOf = map[string][2]string{"ext4": {"mkfs.ext4", "e2fsprogs"}, "xfs": {"mkfs.xfs", "xfsprogs"}}
+
+// Available says why a dm-log-writes device with file system fs (ext4 or
+// xfs) cannot be made here (not root, no dmsetup, losetup or mkfs), or nil.
+func Available(fs string) error {
+	mk, ok := mkfsOf[fs]
+	if !ok {
+		return fmt.Errorf("dm-log-writes: no file system %q here (want ext4 or xfs)", fs)
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("dm-log-writes needs root (device-mapper and loop devices)")
 	}
@@ -38,13 +48,17 @@ func Available() error {
 	if _, err := os.Stat("/sys/module/dm_log_writes"); err != nil {
 		return errors.New("this kernel has no dm-log-writes target (no /sys/module/dm_log_writes: modprobe dm_log_writes, or run in the guest: --arch amd64)")
 	}
-	for _, p := range []string{"dmsetup", "losetup", "mkfs.ext4", "mount", "umount"} {
+	for _, p := range []string{"dmsetup", "losetup", mk[0], "mount", "umount"} {
 		if _, err := exec.LookPath(p); err != nil {
-			return fmt.Errorf("dm-log-writes needs %s (dmsetup, util-linux, e2fsprogs): %w", p, err)
+			return fmt.Errorf("dm-log-writes on %s needs %s (dmsetup, util-linux, %s): %w", fs, p, mk[1], err)
 		}
 	}
 	return nil
 }
+
+// MinSize is the smallest data device each file system can be made on:
+// mkfs.xfs (xfsprogs 5.19 and later) refuses file systems under 300 MiB.
+var MinSize = map[string]int64{"ext4": 64 << 20, "xfs": 320 << 20}
 
 // Create makes a data image of size bytes and a log image four times as
 // large (both sparse) in dir, a loop device on each, and a log-writes
@@ -94,41 +108,59 @@ func sparse(path string, size int64) error {
 	return f.Close()
 }
 
-// MkfsExt4 makes an ext4 file system on the device (its writes are
-// logged: a replay starts from an empty data image): inode tables and the
-// journal written at once, no discards, so that nothing is left for the
-// kernel to write in the background; 4 KiB blocks and 256-byte inodes, as
-// mke2fs gives any file system of 512 MiB or more (under that its "small"
-// type has 1 KiB blocks, and a page is then written back a block at a
-// time: tears inside a page, which the models do not describe).
-func (d *Device) MkfsExt4(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, "mkfs.ext4", "-q", "-F", "-b", "4096", "-I", "256",
-		"-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard", d.Path).CombinedOutput()
+// Mkfs makes file system fs (ext4 or xfs) on the device. Its writes are
+// logged: a replay starts from an empty data image.
+func (d *Device) Mkfs(ctx context.Context, fs string) error {
+	var argv []string
+	switch fs {
+	case "ext4":
+		// Inode tables and the journal written at once, no discards, so
+		// that nothing is left for the kernel to write in the background;
+		// 4 KiB blocks and 256-byte inodes, as mke2fs gives any file system
+		// of 512 MiB or more (under that its "small" type has 1 KiB blocks,
+		// and a page is then written back a block at a time: tears inside
+		// a page, which the ext4-ordered model does not describe).
+		argv = []string{"mkfs.ext4", "-q", "-F", "-b", "4096", "-I", "256",
+			"-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard", d.Path}
+	case "xfs":
+		// xfsprogs' defaults (4 KiB blocks, crc, reflink, a 64 MiB internal
+		// log, which it zeroes: those writes come before the mark), no
+		// discards (-K): what a user's mkfs.xfs makes on the guest's kernel.
+		argv = []string{"mkfs.xfs", "-q", "-f", "-K", d.Path}
+	default:
+		return fmt.Errorf("mkfs on %s: no file system %q here (want ext4 or xfs)", d.Path, fs)
+	}
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("mkfs.ext4 %s: %w: %s", d.Path, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
 
-// Mount mounts the device's ext4 at dir with the default options but
-// noatime (a reader's read must not write).
-func (d *Device) Mount(ctx context.Context, dir string) error {
-	if err := MountExt4(ctx, d.Path, dir, ""); err != nil {
+// Mount mounts the device's file system fs at dir with the default options
+// but noatime (a reader's read must not write).
+func (d *Device) Mount(ctx context.Context, fs, dir string) error {
+	if err := MountFS(ctx, fs, d.Path, dir, ""); err != nil {
 		return err
 	}
 	d.mounted = dir
 	return nil
 }
 
-// MountExt4 mounts the ext4 on source (a block device, or an image with
-// extra "loop") at dir, noatime.
-func MountExt4(ctx context.Context, source, dir, extra string) error {
+// MountFS mounts file system fs on source (a block device, or an image
+// with extra "loop") at dir, noatime. A replay of xfs is mounted with
+// nouuid besides (its UUID is the logged device's). Mounting replays the
+// journal (ext4) or recovers the log (xfs), as after a reboot.
+func MountFS(ctx context.Context, fs, source, dir, extra string) error {
 	opts := "noatime"
 	if extra != "" {
 		opts += "," + extra
 	}
-	if out, err := exec.CommandContext(ctx, "mount", "-t", "ext4", "-o", opts, source, dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("mount -t ext4 -o %s %s %s: %w: %s", opts, source, dir, err, strings.TrimSpace(string(out)))
+	if fs == "xfs" && extra != "" {
+		opts += ",nouuid"
+	}
+	if out, err := exec.CommandContext(ctx, "mount", "-t", fs, "-o", opts, source, dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("mount -t %s -o %s %s %s: %w: %s", fs, opts, source, dir, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

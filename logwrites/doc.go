@@ -13,11 +13,13 @@
 // device (a discard punches a hole: it reads back as zeros); a Replayer
 // keeps a cursor image and hands out a fresh copy of the device as it was
 // after any entry, in order, so that mounting a copy (ext4 replays its
-// journal) changes neither the cursor nor the log.
+// journal, xfs recovers its log) changes neither the cursor nor the log.
 //
 // Device makes the target over two loop devices on sparse images (root,
-// dmsetup, losetup, mkfs.ext4 and the dm_log_writes module: Available says
-// what is missing), mkfs and mounts ext4 on it, writes marks (dmsetup
+// dmsetup, losetup, mkfs.ext4 or mkfs.xfs and the dm_log_writes module:
+// Available says what is missing), makes ext4 or xfs on it (Mkfs: xfs's
+// data device is at least 320 MiB, MinSize, as mkfs.xfs refuses less) and
+// mounts it (a replay's xfs with nouuid), writes marks (dmsetup
 // message ... mark NAME), and Close takes it all down again. A run killed
 // with SIGKILL leaves the target and its loop devices behind (there is no
 // sweep yet, unlike package mounts); in the guest the machine goes away

@@ -72,13 +72,19 @@
 // # Checked against the kernel
 //
 // ReplayKernel takes the dm-log-writes log of the same update run on ext4
-// (package logwrites; the harness runs the traced update on that file
-// system) and replays it to the mark before the update, to every flush and
-// FUA entry, to its end and to entries between drawn from the seed; mounts
-// each replay (the journal recovers), records the target's directory with
-// the Recorder's classifier (Snapshot) and asks the model (a Checker:
-// Ext4Ordered.Allows) whether it allows the state. A state it does not is a
-// bug in the model. Coverage says how many explored model states the kernel
+// or xfs (package logwrites; the harness runs the traced update on that
+// file system) and replays it to the mark before the update, to every
+// flush and FUA entry, to its end and to entries between drawn from the
+// seed; mounts each replay (ext4's journal or xfs's log recovers), records
+// the target's directory with the Recorder's classifier (Snapshot) and
+// asks the model (a Checker) whether it allows the state: ext4's states
+// Ext4Ordered.Allows, xfs's Posix.Allows (there is no model of xfs's own;
+// its states must at least be POSIX's). Posix.Allows looks for a crash
+// point after which every name holds one of the values it had since its
+// directory's fsync (absent included), every file a size the model allows
+// and each page one of its choices, or, for a page of other bytes, a
+// block torn at sector granularity between two of them. A state the model
+// does not allow is a bug in the model (or, for posix, in the file system). Coverage says how many explored model states the kernel
 // left. Between flushes only prefixes of the log's order are replayed, not
 // every subset of the writes in flight.
 //
@@ -108,5 +114,5 @@
 // Not covered: disks that lie about flushes, fsync errors (a failed fsync
 // that drops dirty pages), writes through shared mappings and io_uring
 // (step mode does not see them), and file systems other than the models
-// describe; the kernel check covers ext4 only.
+// describe; the kernel check covers ext4 and xfs only.
 package powerloss

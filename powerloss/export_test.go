@@ -12,3 +12,9 @@ func ReplayOrder(l *logwrites.Log, from, extra int, seed int64) (entries, bases 
 	}
 	return entries, bases, lost
 }
+
+// KernelStateOf is what the kernel check records for state s, left by a
+// replay to entry i of log l: for specs of how it reads.
+func KernelStateOf(t *Trace, l *logwrites.Log, m Checker, s Recipe, i int) KernelState {
+	return kernelState(t, l, m, s, replayPoint{i: i, base: i})
+}

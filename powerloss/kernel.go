@@ -142,15 +142,17 @@ func (r *Recorder) snapEntry(full string, files map[uint64]*File) (Entry, error)
 	return Entry{Ino: id}, nil
 }
 
-// KernelLog is one update run on ext4 over dm-log-writes: the log, the
-// size of its data device, the mark after which the update began (the
-// target laid out and synced before it), and where the file system was
-// mounted while the update ran.
+// KernelLog is one update run on a file system over dm-log-writes: the
+// log, the size of its data device, the mark after which the update began
+// (the target laid out and synced before it), where the file system was
+// mounted while the update ran, and which it is (FS: "ext4", the default,
+// or "xfs").
 type KernelLog struct {
 	Log   *logwrites.Log
 	Size  int64
 	Mark  string
 	Mount string
+	FS    string
 }
 
 // KernelState is one distinct state the replays of a kernel's log left.
@@ -190,7 +192,7 @@ type KernelReplay struct {
 // ReplayKernel replays kl's log onto a copy of its data device up to the
 // mark, to every flush or FUA entry after it, to its end and to extra
 // entries between them drawn from seed; mounts each (ext4 replays its
-// journal as after a reboot) under scratch (which it owns), records the
+// journal, xfs recovers its log, as after a reboot) under scratch (which it owns), records the
 // target's directory and asks model whether it allows the state.
 func ReplayKernel(ctx context.Context, t *Trace, kl KernelLog, model Checker, scratch string, extra int, seed int64) (KernelReplay, error) {
 	began := time.Now()
@@ -249,8 +251,9 @@ func kernelState(t *Trace, l *logwrites.Log, model Checker, s Recipe, pt replayP
 	if k, m, ok := model.Allows(t, s); ok {
 		ks.K, ks.InModel, ks.After, ks.Meta, ref = k, true, t.Points[k].N, t.Points[m].N, m
 	}
+	k := ks.K // adopt gives the snapshot's K (0) back: keep the point found
 	ks.Recipe = t.adopt(s, ref)
-	ks.Recipe.K = ks.K
+	ks.Recipe.K = k
 	if !ks.InModel {
 		ks.Pages = pageRuns(t.fileAt(s, filepath.Base(t.rec.target)))
 	}
@@ -379,7 +382,11 @@ func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelL
 	if err != nil {
 		return Recipe{}, err
 	}
-	if err := logwrites.MountExt4(ctx, img, mnt, "loop"); err != nil {
+	fs := kl.FS
+	if fs == "" {
+		fs = "ext4"
+	}
+	if err := logwrites.MountFS(ctx, fs, img, mnt, "loop"); err != nil {
 		return Recipe{}, fmt.Errorf("replay to entry %d (%s): %w", pt.i, kl.Log.Entry(max(pt.i, 1)).Kind(), err)
 	}
 	s, err := t.rec.Snapshot(kl.Mount, mnt)
@@ -394,7 +401,10 @@ func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelL
 // order of Replay.States), and how much of the model's explored set the
 // kernel produced.
 type KernelUpdate struct {
+	// Device says what ran ("xfs over dm-log-writes, Linux 6.1.0-..."),
+	// Model the model the states were checked against.
 	Device        string
+	Model         string
 	Replay        KernelReplay
 	Judged        []Judged
 	ModelStates   int

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mapchaos/mapchaos/logwrites"
 	"github.com/mapchaos/mapchaos/powerloss"
 )
 
@@ -90,5 +91,29 @@ var _ = Describe("ext4-ordered's Allows after an in-place overwrite with a small
 		Expect(err).NotTo(HaveOccurred())
 		_, _, ok = powerloss.Ext4Ordered{}.Allows(t, s)
 		Expect(ok).To(BeTrue(), "A's size, B's tail and zeros in the new last page")
+	})
+})
+
+var _ = Describe("a kernel state in the model", func() {
+	It("keeps the crash point the model found, so that what it lost reads against that point", func() {
+		r := newRecording()
+		r.renameNoFsync(false)
+		t := powerloss.NewTrace(r.rec)
+		root := GinkgoT().TempDir()
+		Expect(os.MkdirAll(filepath.Join(root, "data"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(root, "data", "db.mmdb"), pattern('b', 2*4096+10), 0o644)).To(Succeed())
+		s, err := r.rec.Snapshot(filepath.Dir(r.dir), root)
+		Expect(err).NotTo(HaveOccurred())
+		path := filepath.Join(GinkgoT().TempDir(), "log.img")
+		writeLog(path, []uint64{logwrites.FlagMark, 0, logwrites.FlagFlush})
+		l, err := logwrites.Open(path)
+		Expect(err).NotTo(HaveOccurred())
+		defer l.Close()
+		for _, m := range []powerloss.Checker{powerloss.Posix{}, powerloss.Ext4Ordered{}} {
+			ks := powerloss.KernelStateOf(t, l, m, s, 3)
+			Expect(ks.InModel).To(BeTrue())
+			Expect(ks.K).To(Equal(3), "whole B: first after the rename, point 3")
+			Expect(t.Lost(ks.Recipe)).To(Equal("nothing"), "whole B at the target after the rename lost nothing")
+		}
 	})
 })

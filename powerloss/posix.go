@@ -126,8 +126,7 @@ func (m Posix) Corners(t *Trace, k int) []Recipe {
 		if len(vs) == 1 {
 			return last // synced: nothing of it can be lost
 		}
-		n := len(last.Pages) / 2
-		return &File{Size: min(last.Size, int64(n)*PageSize), Pages: last.Pages[:n]}
+		return halfOf(vs)
 	})
 	return []Recipe{
 		{K: k, Kind: "crash", Names: durable, Files: old},
@@ -191,6 +190,33 @@ func (Posix) tearSectors(t *Trace, pp posixPoint, ino uint64, f *File, torn []in
 		mask := uint8(1 + rng.IntN(254)) // some sectors of each
 		f.Pages[i] = t.rec.tear(ch[a], ch[b], i, mask)
 	}
+}
+
+// halfOf is a file with versions vs (more than one) of which half the
+// latest version's pages persisted, the others as durable (or zeros where
+// the durable version has none), its size the smallest the model allows
+// that holds those pages: a file that never shrank keeps its durable size
+// (the Allows check found this corner cutting an in-place overwrite short,
+// a size no call had set).
+func halfOf(vs []*File) *File {
+	last := vs[len(vs)-1]
+	n := len(last.Pages) / 2
+	size := last.Size
+	for _, s := range sizesOf(vs) {
+		if s >= min(last.Size, int64(n)*PageSize) && s < size {
+			size = s
+		}
+	}
+	f := &File{Size: size, Pages: make([]Page, pagesOf(size))}
+	for i := range f.Pages {
+		switch {
+		case i < n:
+			f.Pages[i] = last.Pages[i]
+		case i < len(vs[0].Pages):
+			f.Pages[i] = vs[0].Pages[i]
+		}
+	}
+	return f
 }
 
 // sortedKeys lists the keys of m in order: a seeded draw must walk maps

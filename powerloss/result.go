@@ -102,7 +102,7 @@ func account(res *results.Result, o step.Outcome) {
 // restarted reader i's outcome in each state added to res.
 func kernelCheck(res *results.Result, ku *KernelUpdate, i int) *results.KernelCheck {
 	kr := ku.Replay
-	kc := &results.KernelCheck{Device: ku.Device, Entries: kr.Entries, Barriers: kr.Barriers, Replays: kr.Replays, Mounted: kr.Mounted,
+	kc := &results.KernelCheck{Device: ku.Device, Model: ku.Model, Entries: kr.Entries, Barriers: kr.Barriers, Replays: kr.Replays, Mounted: kr.Mounted,
 		ModelStates: ku.ModelStates, ModelProduced: ku.ModelProduced, NamesNotProduced: ku.NamesNotProduced,
 		DurationMS: kr.Duration.Milliseconds()}
 	for n, s := range kr.States {

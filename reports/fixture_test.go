@@ -96,7 +96,7 @@ func fullReport() reports.Report {
 						States: []results.CrashState{{ID: 3, Kind: "crash", After: 3, Call: `renameat("db.mmdb.tmp", "db.mmdb") = 0`,
 							Lost: `"db.mmdb": size 0 instead of 10066229`, Name: "empty", OnDisk: "empty file",
 							Leftovers: []string{"db.mmdb.tmp"}, Verdict: verdicts.Degraded, Detail: "open: invalid argument", Down: true}},
-						Kernel: &results.KernelCheck{Device: "ext4 over dm-log-writes, Linux 6.1.0-57-cloud-amd64", Entries: 42, Barriers: 13,
+						Kernel: &results.KernelCheck{Device: "ext4 over dm-log-writes, Linux 6.1.0-57-cloud-amd64", Model: "ext4-ordered", Entries: 42, Barriers: 13,
 							Replays: 31, Mounted: 20, Missed: 1, ModelStates: 5, ModelProduced: 2, NamesNotProduced: []string{"torn"}, DurationMS: 47741,
 							States: []results.KernelState{{ID: 1, Entry: 155, What: "fua+metadata write", Mark: "mapchaos-update", Replays: 17, LostWrites: []int{153},
 								InModel: true, After: 42, Meta: 41, Pages: "10066229 bytes; pages 0-2457: zeros", Name: "zero-filled", OnDisk: "zero-filled: 10066229 bytes, every one zero",

@@ -105,9 +105,13 @@ func KernelSummary(k *results.KernelCheck) string {
 			names = append(names, s.Name)
 		}
 	}
-	missed := "every one allowed by the ext4-ordered model"
+	model := k.Model
+	if model == "" {
+		model = "ext4-ordered"
+	}
+	missed := "every one allowed by the " + model + " model"
 	if k.Missed > 0 {
-		missed = fmt.Sprintf("%d NOT allowed by the ext4-ordered model (a bug in the model)", k.Missed)
+		missed = fmt.Sprintf("%d NOT allowed by the %s model (a bug in the model)", k.Missed, model)
 	}
 	s := fmt.Sprintf("%d log entries after the update's start (%d flush or FUA), %d replays (%d mounted) in %.1f s; %d distinct states (%s), %s; the kernel left %d of the model's %d explored states",
 		k.Entries, k.Barriers, k.Replays, k.Mounted, float64(k.DurationMS)/1000, len(k.States), strings.Join(names, ", "), missed, k.ModelProduced, k.ModelStates)

@@ -78,14 +78,17 @@ type CrashState struct {
 }
 
 // KernelCheck is what the same update did on a real kernel (--kernel-check):
-// run on ext4 over dm-log-writes, its log replayed to the update's start,
-// to every flush and FUA entry, to its end and to entries drawn between
-// them, each replay mounted (the journal recovers as after a reboot) and
-// its target recorded, checked against the ext4-ordered model and opened
-// by the restarted reader.
+// run on ext4 or xfs over dm-log-writes, its log replayed to the update's
+// start, to every flush and FUA entry, to its end and to entries drawn
+// between them, each replay mounted (the journal or log recovers as after a
+// reboot) and its target recorded, checked against the model (ext4-ordered
+// for ext4, posix for xfs) and opened by the restarted reader.
 type KernelCheck struct {
 	// Device says what ran: "ext4 over dm-log-writes, Linux 6.1.0-...".
 	Device string `json:"device"`
+	// Model is the model the states were checked against: "ext4-ordered"
+	// or "posix" (absent in reports from before xfs: ext4-ordered).
+	Model string `json:"model,omitempty"`
 	// Entries counts the log's entries from the update's start to its end,
 	// Barriers the flush and FUA entries among them, Replays the entries
 	// replayed to, Mounted the replays mounted (one with no write since

@@ -291,7 +291,7 @@ func (a *app) checkRun(f checkFlags) (*harness.Run, error) {
 		mode = harness.Step{Updates: 2, Timeout: f.timeout}
 	}
 	if f.mode == "power-loss" {
-		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout, Kernel: f.kernelCheck}
+		mode = harness.PowerLoss{Model: f.model, Updates: 2, Timeout: f.timeout, Kernel: f.kernelCheck, KernelFS: kernelFS(f.fs)}
 	}
 	env := envFor(f.guest, f.fs, f.stage)
 	if f.kernelCheck {

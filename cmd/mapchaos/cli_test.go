@@ -98,10 +98,13 @@ var _ = Describe("bad usage, config or input: exit 2, a message naming it, nothi
 		}, "--kernel-check checks the power-loss models: it needs --mode power-loss"),
 		Entry("--kernel-check with another model", func(dir string) []string {
 			return []string{"matrix", "--mode", "power-loss", "--kernel-check", "--model", "posix", "--out", "out"}
-		}, "--kernel-check checks the ext4-ordered model, not --model posix"),
-		Entry("--kernel-check on another file system", func(dir string) []string {
-			return []string{"matrix", "--mode", "power-loss", "--kernel-check", "--fs", "xfs", "--out", "out"}
-		}, "--kernel-check runs the updates on ext4 over dm-log-writes, not on --fs xfs"),
+		}, "--kernel-check on ext4 checks the ext4-ordered model, not --model posix"),
+		Entry("--kernel-check on xfs with ext4's model", func(dir string) []string {
+			return []string{"matrix", "--mode", "power-loss", "--kernel-check", "--fs", "xfs", "--model", "ext4-ordered", "--out", "out"}
+		}, "--kernel-check on xfs checks the posix model, not --model ext4-ordered"),
+		Entry("--kernel-check on a file system it cannot log", func(dir string) []string {
+			return []string{"matrix", "--mode", "power-loss", "--kernel-check", "--fs", "btrfs", "--out", "out"}
+		}, "--kernel-check runs the updates on ext4 (the default) or xfs over dm-log-writes, not on --fs btrfs"),
 		Entry("unknown architecture", func(dir string) []string {
 			return []string{"matrix", "--arch", "riscv64", "--out", "out"}
 		}, `--arch "riscv64": want native, arm64 or amd64`),

@@ -179,7 +179,7 @@ func execute(ctx context.Context, r *harness.Run, p *printer) ([]harness.Placed,
 // runMode is the Mode the flags ask for.
 func (f matrixFlags) runMode() harness.Mode {
 	if f.mode == "power-loss" {
-		p := harness.PowerLoss{Model: f.model, Updates: 2, Kernel: f.kernelCheck}
+		p := harness.PowerLoss{Model: f.model, Updates: 2, Kernel: f.kernelCheck, KernelFS: kernelFS(f.fs)}
 		if f.updates == 1 {
 			p.Updates = 1
 		}
