@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,7 +92,7 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 		host.Kernel.Release, arch.Describe(2, 1536), len(runs), timeout.Round(time.Second))
 	bootStart := time.Now()
 	g := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"),
-		DiskFreeMiB: 1024, Work: work,
+		DiskFreeMiB: 1024, Work: work, Modules: modulesOf(runs),
 		Plan: vm.Plan{Steps: suiteSteps(runs, kinds, o.ginkgoFlags)},
 		Machine: vm.Machine{Arch: arch, Qemu: host.Qemu, MemMiB: 1536, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { fmt.Fprintf(stdout, "arm64 | %s\n", line) }}}
@@ -124,6 +125,24 @@ func runSuites(ctx context.Context, o suiteOptions, stdout io.Writer) (int, erro
 			total.Filtered, guestLabelFilter)
 	}
 	return code, nil
+}
+
+// suiteModules are the kernel modules a suite needs in the guest beyond
+// the disk's: the CLI suite's fs specs mount xfs (MAPCHAOS_TEST_FS, xfs by
+// default) and overlay images on loop devices.
+var suiteModules = map[string][]string{"./cmd/mapchaos": {"loop", "xfs", "overlay"}}
+
+// modulesOf lists the modules the runs' suites need, each once.
+func modulesOf(runs []suiteRun) []string {
+	var mods []string
+	for _, r := range runs {
+		for _, m := range suiteModules[r.pkg] {
+			if !slices.Contains(mods, m) {
+				mods = append(mods, m)
+			}
+		}
+	}
+	return mods
 }
 
 // setUp finds qemu, the source, the kernel and the Debian root of arch
