@@ -121,8 +121,8 @@ func declares(dir, mod string) bool {
 
 // Build compiles package pkg (relative to the module root, e.g.
 // "./cmd/mapchaos") for linux/arm64 into out.
-func (s Source) Build(ctx context.Context, pkg, out string) error {
-	return s.goCmd(ctx, "build", "-o", out, pkg)
+func (s Source) Build(ctx context.Context, pkg, out string, flags ...string) error {
+	return s.goCmd(ctx, append(append([]string{"build"}, flags...), "-o", out, pkg)...)
 }
 
 // TestBinary compiles the tests of package pkg for linux/arm64 into out

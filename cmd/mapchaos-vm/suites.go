@@ -219,6 +219,12 @@ func stage(ctx context.Context, src vm.Source, runs []suiteRun, work string, std
 	if err := src.Build(ctx, "./cmd/mapchaos", filepath.Join(disk, "bin", "mapchaos")); err != nil {
 		return nil, err
 	}
+	// The CLI suite's report-writing specs interrupt a mapchaos linked
+	// with the write hold; the guest has no Go toolchain to link it.
+	if err := src.Build(ctx, "./cmd/mapchaos", filepath.Join(disk, "bin", "mapchaos-hold"),
+		"-ldflags", "-X github.com/mapchaos/mapchaos/internal/atomicfile.holdEnv=MAPCHAOS_TEST_HOLD"); err != nil {
+		return nil, err
+	}
 	kinds := map[string]suitePkg{}
 	for _, r := range runs {
 		if _, ok := kinds[r.pkg]; ok {
@@ -266,7 +272,8 @@ func suiteSteps(runs []suiteRun, kinds map[string]suitePkg, ginkgoFlags string) 
 		}
 		steps = append(steps, vm.Step{Name: r.step, Argv: argv, Dir: pkgDir,
 			Env: []string{"HOME=/root", "TMPDIR=" + base + "/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath,
-				"MAPCHAOS_BIN=" + vm.GuestDisk + "/bin/mapchaos", "MAPCHAOS_CACHE=" + vm.GuestDisk + "/cache",
+				"MAPCHAOS_BIN=" + vm.GuestDisk + "/bin/mapchaos", "MAPCHAOS_HOLD_BIN=" + vm.GuestDisk + "/bin/mapchaos-hold",
+				"MAPCHAOS_CACHE=" + vm.GuestDisk + "/cache",
 				"MAPCHAOS_OUT=" + base + "/report"},
 			Mkdir:   []string{base + "/tmp"},
 			Timeout: vm.Duration(30 * time.Minute),

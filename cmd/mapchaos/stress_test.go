@@ -216,7 +216,7 @@ var _ = Describe("interrupted while writing the reports: each report whole or ab
 	for _, how := range []interruption{sigint, sigterm, ctrlC, sigkill} {
 		It(fmt.Sprintf("%s half way through report.md", how), func() {
 			if holdBin == "" {
-				Skip("needs mapchaos linked with the write hold (go build -ldflags), and there is no Go toolchain here (the arm64 guest runs a prebuilt $MAPCHAOS_BIN)")
+				Skip("needs mapchaos linked with the write hold (go build -ldflags): no Go toolchain here and no $MAPCHAOS_HOLD_BIN (mapchaos-vm suites gives one)")
 			}
 			hold := filepath.Join(GinkgoT().TempDir(), "hold")
 			Expect(os.Mkdir(hold, 0o755)).To(Succeed())
