@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mapchaos/mapchaos/logwrites"
+	"github.com/mapchaos/mapchaos/mounts"
 	"github.com/mapchaos/mapchaos/powerloss"
 	"github.com/mapchaos/mapchaos/step"
 )
@@ -27,6 +28,7 @@ const DefaultKernelExtra = 16
 // kernelRun is one update's file system (ext4 or xfs) over dm-log-writes:
 // the update's directory lives on it, so the traced update is the logged one.
 type kernelRun struct {
+	set  *mounts.Set // journals the loops, the target and every mount
 	dev  *logwrites.Device
 	fs   string
 	dir  string // the images and the replays
@@ -34,19 +36,42 @@ type kernelRun struct {
 	size int64
 }
 
-// startKernel makes fs over dm-log-writes in dir and mounts it; the
-// caller points the update's data directory into Mount.
-func startKernel(ctx context.Context, dir, fs string, u stepping, seq int) (*kernelRun, error) {
+// startKernel makes fs over dm-log-writes in dir and mounts it, each
+// written down first in a mounts.Set in state (default
+// mounts.DefaultStateDir), after taking down what a killed earlier run
+// left there, which r's Events hear; the caller points the update's data
+// directory into Mount.
+func startKernel(ctx context.Context, r *Run, state, dir, fs string, u stepping, seq int) (*kernelRun, error) {
 	if err := logwrites.Available(fs); err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
+	if state == "" {
+		state = mounts.DefaultStateDir()
+	}
+	set, swept, err := mounts.Open(state)
+	if len(swept) > 0 {
+		r.Events.Note("--kernel-check: took down what a killed earlier run left: " + strings.Join(swept, ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--kernel-check: %w", err)
+	}
+	k, err := makeKernel(ctx, set, dir, fs, u, seq)
+	if err != nil {
+		return nil, errors.Join(err, set.Close())
+	}
+	return k, nil
+}
+
+// makeKernel makes fs over dm-log-writes in dir, journalled in set, and
+// mounts it.
+func makeKernel(ctx context.Context, set *mounts.Set, dir, fs string, u stepping, seq int) (*kernelRun, error) {
 	size := logwrites.MinSize[fs]
 	for _, v := range u.vers {
 		if st, err := os.Stat(v); err == nil {
 			size = max(size, (4*st.Size()+(1<<20)-1)&^(1<<20-1))
 		}
 	}
-	k := &kernelRun{fs: fs, dir: dir, mnt: filepath.Join(dir, "mnt"), size: size}
+	k := &kernelRun{set: set, fs: fs, dir: dir, mnt: filepath.Join(dir, "mnt"), size: size}
 	if err := os.MkdirAll(k.mnt, 0o755); err != nil {
 		return nil, err
 	}
@@ -56,7 +81,7 @@ func startKernel(ctx context.Context, dir, fs string, u stepping, seq int) (*ker
 			k.mnt = real
 		}
 	}
-	dev, err := logwrites.Create(ctx, dir, fmt.Sprintf("mapchaos-lw-%d-%d", os.Getpid(), seq), size)
+	dev, err := logwrites.Create(ctx, dir, fmt.Sprintf("mapchaos-lw-%d-%d", os.Getpid(), seq), size, set)
 	if err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
@@ -91,16 +116,16 @@ func (k *kernelRun) wrap(cfg *step.Config) {
 	}
 }
 
-// close takes the device down (the log is complete then); it may be
-// called again.
-func (k *kernelRun) close() error { return k.dev.Close() }
+// close takes the device down (the log is complete then) and whatever
+// else of the set is still up (a replay's mount); it may be called again.
+func (k *kernelRun) close() error { return errors.Join(k.dev.Close(), k.set.Close()) }
 
 // check replays the log of the update trace t recorded, asks model m
 // whether it allows each distinct state, judges each with every reader
 // (open) and compares the kernel's states with the model's explored ones
 // (ex, judged).
 func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, m powerloss.Model, ex powerloss.Explored, judged []powerloss.Judged, base string, open powerloss.Opener, seed int64, keep bool) (*powerloss.KernelUpdate, error) {
-	if err := k.close(); err != nil {
+	if err := k.dev.Close(); err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)
 	}
 	log, err := logwrites.Open(k.dev.LogImage)
@@ -112,7 +137,7 @@ func (k *kernelRun) check(ctx context.Context, t *powerloss.Trace, m powerloss.M
 	if !ok {
 		return nil, fmt.Errorf("--kernel-check: the %s model cannot check a state", m.Name())
 	}
-	kl := powerloss.KernelLog{Log: log, Size: k.size, Mark: KernelMark, Mount: k.mnt, FS: k.fs}
+	kl := powerloss.KernelLog{Log: log, Size: k.size, Mark: KernelMark, Mount: k.mnt, FS: k.fs, Journal: k.set}
 	kr, err := powerloss.ReplayKernel(ctx, t, kl, checker, filepath.Join(k.dir, "replay"), DefaultKernelExtra, seed)
 	if err != nil {
 		return nil, fmt.Errorf("--kernel-check: %w", err)

@@ -49,6 +49,10 @@ type PowerLoss struct {
 	Kernel bool
 	// KernelFS is "ext4" (the default) or "xfs".
 	KernelFS string
+	// State is the state directory of the kernel check's mounts.Set
+	// ("": mounts.DefaultStateDir), where the next run finds what a
+	// killed one left (its loop devices, dm-log-writes target, mounts).
+	State string
 }
 
 // kernelFS is the file system of the kernel check.
@@ -168,7 +172,7 @@ func (p PowerLoss) one(ctx context.Context, r *Run, m powerloss.Model, u steppin
 	began := time.Now()
 	var kr *kernelRun
 	if p.Kernel {
-		if kr, err = startKernel(ctx, filepath.Join(filepath.Dir(root), fmt.Sprintf("kernel-%d", seq)), p.kernelFS(), u, seq); err != nil {
+		if kr, err = startKernel(ctx, r, p.State, filepath.Join(filepath.Dir(root), fmt.Sprintf("kernel-%d", seq)), p.kernelFS(), u, seq); err != nil {
 			return up, err
 		}
 		defer func() { err = errors.Join(err, kr.close()) }()

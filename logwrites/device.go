@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +25,35 @@ type Device struct {
 	name                string
 	loops               []string
 	mounted             string
+	journal             Journal
+}
+
+// Journal writes down what is about to be made, before it is made, so that
+// what a killed process left can be taken down by the next run
+// (mounts.Set is one: its Close and the next run's sweep take down what
+// it names). Each method returns an error when the note could not be
+// written; then nothing is made.
+type Journal interface {
+	// JournalLoop: a loop device is about to be attached to image.
+	JournalLoop(image string) error
+	// JournalDM: a device-mapper device called name is about to be made.
+	JournalDM(name string) error
+	// JournalMount: something is about to be mounted at at.
+	JournalMount(at string) error
+}
+
+// noJournal writes nothing down: a nil Journal.
+type noJournal struct{}
+
+func (noJournal) JournalLoop(string) error  { return nil }
+func (noJournal) JournalDM(string) error    { return nil }
+func (noJournal) JournalMount(string) error { return nil }
+
+func orNoJournal(j Journal) Journal {
+	if j == nil {
+		return noJournal{}
+	}
+	return j
 }
 
 // FileSystems are the file systems a Device can be made with (Mkfs).
@@ -62,14 +92,21 @@ var MinSize = map[string]int64{"ext4": 64 << 20, "xfs": 320 << 20}
 
 // Create makes a data image of size bytes and a log image four times as
 // large (both sparse) in dir, a loop device on each, and a log-writes
-// target named name over them. Close takes it all down, also after an error.
-func Create(ctx context.Context, dir, name string, size int64) (*Device, error) {
-	d := &Device{name: name, DataImage: filepath.Join(dir, "data.img"), LogImage: filepath.Join(dir, "log.img")}
+// target named name over them, each written down in j (nil: nowhere)
+// before it is made; Mount writes down its mount there too. Close takes
+// it all down, also after an error.
+func Create(ctx context.Context, dir, name string, size int64, j Journal) (*Device, error) {
+	d := &Device{name: name, DataImage: filepath.Join(dir, "data.img"), LogImage: filepath.Join(dir, "log.img"), journal: orNoJournal(j)}
 	for _, img := range []struct {
 		path string
 		size int64
 	}{{d.DataImage, size}, {d.LogImage, 4 * size}} {
 		if err := sparse(img.path, img.size); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if err := d.journal.JournalLoop(img.path); err != nil {
+			d.Close()
 			return nil, err
 		}
 		out, err := exec.CommandContext(ctx, "losetup", "--find", "--show", img.path).CombinedOutput()
@@ -80,6 +117,10 @@ func Create(ctx context.Context, dir, name string, size int64) (*Device, error) 
 		d.loops = append(d.loops, strings.TrimSpace(string(out)))
 	}
 	table := fmt.Sprintf("0 %d log-writes %s %s", size/512, d.loops[0], d.loops[1])
+	if err := d.journal.JournalDM(name); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if out, err := exec.CommandContext(ctx, "dmsetup", "create", name, "--table", table).CombinedOutput(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("dmsetup create %s --table %q: %w: %s (is the dm_log_writes module loaded?)", name, table, err, strings.TrimSpace(string(out)))
@@ -140,7 +181,7 @@ func (d *Device) Mkfs(ctx context.Context, fs string) error {
 // Mount mounts the device's file system fs at dir with the default options
 // but noatime (a reader's read must not write).
 func (d *Device) Mount(ctx context.Context, fs, dir string) error {
-	if err := MountFS(ctx, fs, d.Path, dir, ""); err != nil {
+	if err := MountFS(ctx, d.journal, fs, d.Path, dir, ""); err != nil {
 		return err
 	}
 	d.mounted = dir
@@ -148,10 +189,21 @@ func (d *Device) Mount(ctx context.Context, fs, dir string) error {
 }
 
 // MountFS mounts file system fs on source (a block device, or an image
-// with extra "loop") at dir, noatime. A replay of xfs is mounted with
-// nouuid besides (its UUID is the logged device's). Mounting replays the
-// journal (ext4) or recovers the log (xfs), as after a reboot.
-func MountFS(ctx context.Context, fs, source, dir, extra string) error {
+// with extra "loop") at dir, noatime, written down in j (nil: nowhere)
+// first: the mount, and with "loop" the image's loop device. A replay of
+// xfs is mounted with nouuid besides (its UUID is the logged device's).
+// Mounting replays the journal (ext4) or recovers the log (xfs), as after
+// a reboot.
+func MountFS(ctx context.Context, j Journal, fs, source, dir, extra string) error {
+	j = orNoJournal(j)
+	if slices.Contains(strings.Split(extra, ","), "loop") {
+		if err := j.JournalLoop(source); err != nil {
+			return err
+		}
+	}
+	if err := j.JournalMount(dir); err != nil {
+		return err
+	}
 	opts := "noatime"
 	if extra != "" {
 		opts += "," + extra

@@ -20,10 +20,13 @@
 // Available says what is missing), makes ext4 or xfs on it (Mkfs: xfs's
 // data device is at least 320 MiB, MinSize, as mkfs.xfs refuses less) and
 // mounts it (a replay's xfs with nouuid), writes marks (dmsetup
-// message ... mark NAME), and Close takes it all down again. A run killed
-// with SIGKILL leaves the target and its loop devices behind (there is no
-// sweep yet, unlike package mounts); in the guest the machine goes away
-// with them.
+// message ... mark NAME), and Close takes it all down again. Create and
+// MountFS take a Journal (nil: none), in which they write down each loop
+// image, the target's name and each mount point before making it: a
+// mounts.Set is one (logwrites does not import mounts), so that a run
+// killed with SIGKILL, which cannot Close, leaves a journal from which
+// the next run's mounts.Open sweep unmounts, removes the target
+// (dmsetup remove) and detaches the loop devices.
 //
 // Not supported: logs of DAX devices (inline data entries).
 package logwrites

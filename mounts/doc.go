@@ -12,10 +12,23 @@
 // (the caller's context). A run that was killed (SIGKILL) cannot do
 // that, so Open first sweeps: a set whose lock nobody holds any more
 // belonged to a dead run, and its journal says exactly what to unmount,
-// detach and delete. Nothing the journals do not name is touched: a loop
-// device is detached only when its backing file is an image inside the
-// set's own directory, a path is unmounted only when the journal names it
-// and /proc/self/mountinfo says it is mounted.
+// remove, detach and delete, in that order: mounts newest first, then
+// device-mapper devices newest first, then loop devices. Nothing the
+// journals do not name is touched: a loop device is detached only when
+// its backing file is an image the journal names, a path is unmounted
+// only when the journal names it and /proc/self/mountinfo says it is
+// mounted, and a device-mapper device is removed (dmsetup remove) only
+// when the journal names it and every device under it
+// (/sys/block/dm-N/slaves) is a loop device on one of the journal's
+// images: a device of the same name over anything else is someone
+// else's, and stays.
+//
+// Other packages journal what they make in a Set too: JournalLoop,
+// JournalDM and JournalMount write a loop image, a device-mapper name or
+// a mount point down before the caller makes it (logwrites.Journal: the
+// kernel check's loop devices, dm-log-writes target, its mount and the
+// replays' mount -o loop). Their paths are made absolute, symbolic links
+// resolved, as the kernel shows them.
 //
 // Caveats:
 //   - Mounting needs root (CAP_SYS_ADMIN) and, for images, loop devices
@@ -39,4 +52,11 @@
 //     before the first write and the upper copy after it.
 //   - Mount points are in the mount namespace of the process; a sweep
 //     from another namespace does not see them mounted.
+//   - A device-mapper device still open (a file system on it that a
+//     lazily detached mount keeps alive) cannot be removed: dmsetup
+//     remove --retry gives up, and the sweep returns an error naming it;
+//     the set's state is removed all the same (as after a failed
+//     unmount), so the device stays until someone removes it by hand. The host this was
+//     written on has no device-mapper: what a sweep does to a dm device
+//     is proven in the amd64 guest (cmd/mapchaos kernelsweep_test.go).
 package mounts

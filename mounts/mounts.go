@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,7 @@ type Set struct {
 const (
 	opMount = "mount"
 	opLoop  = "loop"
+	opDM    = "dm"
 )
 
 // Open sweeps the sets of dead runs from state (see Sweep) and starts a new
@@ -147,6 +149,48 @@ func (s *Set) note(op, path string) error {
 		return fmt.Errorf("mount journal: %w", err)
 	}
 	return s.journal.Sync()
+}
+
+// JournalLoop writes down, before the caller attaches it, that image (a
+// file of the caller's, anywhere) gets a loop device: Close and a later
+// Sweep detach every loop device backed by it. With JournalDM and
+// JournalMount, a Set keeps the journal of what another package makes
+// (logwrites.Journal: the kernel check's dm-log-writes device).
+func (s *Set) JournalLoop(image string) error { return s.note(opLoop, realPath(image)) }
+
+// JournalDM writes down, before the caller creates it, that a
+// device-mapper device called name is made: Close and a later Sweep
+// remove it (dmsetup remove) after the mounts and before the loop
+// devices, and only while every device under it is a loop device on an
+// image of the same journal: a device of that name that is not over the
+// set's images is someone else's, and left alone.
+func (s *Set) JournalDM(name string) error {
+	if name == "" || strings.ContainsAny(name, "\t\n/") {
+		return fmt.Errorf("mount journal: device-mapper name %q: want a name without tabs, newlines or slashes", name)
+	}
+	return s.note(opDM, name)
+}
+
+// JournalMount writes down, before the caller mounts there (mount(8),
+// "-o loop" included), that at gets a mount: Close and a later Sweep
+// unmount it while it is mounted.
+func (s *Set) JournalMount(at string) error { return s.note(opMount, realPath(at)) }
+
+// realPath is p made absolute with its symbolic links resolved (its
+// directory's, when p does not exist yet): the path the kernel shows in
+// mountinfo and a loop device's backing_file.
+func realPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
+	}
+	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(d, filepath.Base(abs))
+	}
+	return abs
 }
 
 // Image makes a kind (ext4, xfs, btrfs) file system of size bytes (at
@@ -312,8 +356,9 @@ func Sweep(state string) ([]string, error) {
 }
 
 // teardown reads dir's journal, unmounts what it names and is mounted
-// (newest first), detaches the loop devices backed by its images, and
-// removes dir. It returns what it took down.
+// (newest first), removes its device-mapper devices (newest first),
+// detaches the loop devices backed by its images, and removes dir. It
+// returns what it took down.
 func teardown(dir string) ([]string, error) {
 	entries, err := readJournal(filepath.Join(dir, "journal"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -333,20 +378,90 @@ func teardown(dir string) ([]string, error) {
 			did = append(did, "unmounted "+e[1])
 		}
 	}
+	dms, err := removeDMs(entries)
+	did = append(did, dms...)
+	errs = append(errs, err)
+	loops, err := detachLoops(entries)
+	did = append(did, loops...)
+	errs = append(errs, err)
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, fmt.Errorf("mount state: %w", err))
+	}
+	return did, errors.Join(errs...)
+}
+
+// removeDMs removes the device-mapper devices the journal entries name
+// (newest first) that exist and lie over the journal's images only.
+func removeDMs(entries [][2]string) ([]string, error) {
+	images := map[string]bool{}
 	for _, e := range entries {
-		if e[0] != opLoop {
+		if e[0] == opLoop {
+			images[e[1]] = true
+		}
+	}
+	var did []string
+	var errs []error
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i][0] != opDM {
 			continue
 		}
+		name := entries[i][1]
+		if !dmOver(name, images) {
+			continue // gone, or not ours
+		}
+		if out, err := exec.Command("dmsetup", "remove", "--retry", name).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("dmsetup remove %s: %w: %s", name, err, strings.TrimSpace(string(out))))
+			continue
+		}
+		did = append(did, "removed device-mapper device "+name)
+	}
+	return did, errors.Join(errs...)
+}
+
+// dmOver says whether a device-mapper device called name exists and every
+// device under it (/sys/block/dm-N/slaves) is a loop device backed by one
+// of images.
+func dmOver(name string, images map[string]bool) bool {
+	names, _ := filepath.Glob("/sys/block/dm-*/dm/name")
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil || strings.TrimSpace(string(data)) != name {
+			continue
+		}
+		slaves, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(n)), "slaves", "*"))
+		for _, sl := range slaves {
+			b, err := os.ReadFile(filepath.Join(sl, "loop", "backing_file"))
+			if err != nil || !images[strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")] {
+				return false
+			}
+		}
+		return len(slaves) > 0
+	}
+	return false
+}
+
+// detachLoops detaches the loop devices backed by the journal's images. A
+// device that went away meanwhile (mount -o loop's, freed by its unmount)
+// is no error.
+func detachLoops(entries [][2]string) ([]string, error) {
+	var did []string
+	var errs []error
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e[0] != opLoop || seen[e[1]] {
+			continue
+		}
+		seen[e[1]] = true
 		for _, dev := range loopsOf(e[1]) {
 			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+				if !slices.Contains(loopsOf(e[1]), dev) {
+					continue
+				}
 				errs = append(errs, fmt.Errorf("losetup -d %s: %w: %s", dev, err, strings.TrimSpace(string(out))))
 				continue
 			}
 			did = append(did, "detached "+dev)
 		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		errs = append(errs, fmt.Errorf("mount state: %w", err))
 	}
 	return did, errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -38,12 +39,45 @@ func helper(state, at string) {
 	if err == nil {
 		err = set.Tmpfs(1<<20, at+"-tmpfs")
 	}
+	if err == nil && os.Getenv("MOUNTS_HELPER_JOURNAL") != "" {
+		err = foreign(set, at)
+	}
 	if err != nil {
 		fmt.Println("helper:", err)
 		os.Exit(1)
 	}
 	fmt.Println("ready")
 	time.Sleep(10 * time.Minute)
+}
+
+// foreign makes what another package would with the set as its journal
+// (logwrites does): an ext4 image mounted at at+"-loop" with mount -o
+// loop, its image and mount point journalled first, and a device-mapper
+// name journalled that is never made (dmsetup create failed, or the
+// kernel has no device-mapper).
+func foreign(set *mounts.Set, at string) error {
+	img := at + "-loop.img"
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		return err
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		return err
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4: %w: %s", err, out)
+	}
+	if err := os.MkdirAll(at+"-loop", 0o755); err != nil {
+		return err
+	}
+	for _, note := range []error{set.JournalDM("mapchaos-lw-never-made"), set.JournalLoop(img), set.JournalMount(at + "-loop")} {
+		if note != nil {
+			return note
+		}
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, at+"-loop").CombinedOutput(); err != nil {
+		return fmt.Errorf("mount -o loop: %w: %s", err, out)
+	}
+	return nil
 }
 
 // requireRoot skips without root: mounting needs it.

@@ -95,13 +95,35 @@ var _ = Describe("a set of mounts", Label("fs", "root"), func() {
 		Expect(set.Image(context.Background(), "tmpfs", 1<<20, filepath.Join(work, "x"))).To(MatchError(ContainSubstring("not an image file system")))
 	})
 
+	It("journals what another package makes (a loop image, a mount, a device-mapper name), and Close takes it down", func() {
+		needs.Program("e2fsprogs", "mkfs.ext4")
+		set, _, err := mounts.Open(state)
+		Expect(err).NotTo(HaveOccurred())
+		img, at := filepath.Join(work, "x.img"), filepath.Join(work, "x")
+		Expect(os.WriteFile(img, nil, 0o600)).To(Succeed())
+		Expect(os.Truncate(img, 32<<20)).To(Succeed())
+		Expect(exec.Command("mkfs.ext4", "-q", "-F", img).Run()).To(Succeed())
+		Expect(os.MkdirAll(at, 0o755)).To(Succeed())
+		Expect(set.JournalDM("mapchaos-lw-x/y")).To(MatchError(ContainSubstring("want a name without tabs, newlines or slashes")))
+		Expect(set.JournalDM("mapchaos-lw-never-made")).To(Succeed())
+		Expect(set.JournalLoop(img)).To(Succeed())
+		dev, err := exec.Command("losetup", "--find", "--show", img).Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(set.JournalMount(at)).To(Succeed())
+		Expect(exec.Command("mount", strings.TrimSpace(string(dev)), at).Run()).To(Succeed())
+		Expect(mounts.FSType(at)).To(Equal("ext4"))
+		Expect(leftovers(work)).To(HaveLen(2), "the mount and the loop device")
+		Expect(set.Close()).To(Succeed(), "a journalled device-mapper name that does not exist is no error")
+		Expect(leftovers(state, work)).To(BeEmpty())
+	})
+
 	Describe("after a run was killed (SIGKILL)", func() {
 		var helper *gexec.Session
 		at := func() string { return filepath.Join(work, "dead") }
 		BeforeEach(func() {
 			needs.Program("e2fsprogs", "mkfs.ext4")
 			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), helperEnv+"="+state, "MOUNTS_HELPER_AT="+at())
+			cmd.Env = append(os.Environ(), helperEnv+"="+state, "MOUNTS_HELPER_AT="+at(), "MOUNTS_HELPER_JOURNAL=1")
 			var err error
 			helper, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 			Expect(err).NotTo(HaveOccurred())
@@ -115,7 +137,7 @@ var _ = Describe("a set of mounts", Label("fs", "root"), func() {
 			Expect(mounts.FSType(at() + "-ext4")).To(Equal("ext4"))
 			helper.Signal(syscall.SIGKILL)
 			Eventually(helper).Should(gexec.Exit())
-			Expect(mounts.Sweep(state)).To(HaveLen(3))
+			Expect(mounts.Sweep(state)).To(HaveLen(4), "three mounts and the image's loop device; mount -o loop's goes with its mount")
 		})
 
 		It("the next Open takes down exactly what the dead run made, and nothing else", func() {
@@ -130,7 +152,8 @@ var _ = Describe("a set of mounts", Label("fs", "root"), func() {
 			set, swept, err := mounts.Open(state)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(set.Close()).To(Succeed())
-			Expect(swept).To(ConsistOf("unmounted "+at()+"-tmpfs", "unmounted "+at()+"-ext4", HavePrefix("detached /dev/loop")))
+			Expect(swept).To(Equal([]string{"unmounted " + at() + "-loop", "unmounted " + at() + "-tmpfs", "unmounted " + at() + "-ext4", swept[3]}), "newest first")
+			Expect(swept[3]).To(HavePrefix("detached /dev/loop"))
 			Expect(leftovers(state, at())).To(BeEmpty())
 			Expect(mounts.FSType(other)).To(Equal("tmpfs"), "a mount the journal does not name is not ours")
 			ents, _ := os.ReadDir(state)

@@ -146,13 +146,16 @@ func (r *Recorder) snapEntry(full string, files map[uint64]*File) (Entry, error)
 // log, the size of its data device, the mark after which the update began
 // (the target laid out and synced before it), where the file system was
 // mounted while the update ran, and which it is (FS: "ext4", the default,
-// or "xfs").
+// or "xfs"). Journal (nil: none) writes down each replay's mount and its
+// loop device before it is made (a mounts.Set: a killed run's replay
+// mounts are taken down by the next run).
 type KernelLog struct {
-	Log   *logwrites.Log
-	Size  int64
-	Mark  string
-	Mount string
-	FS    string
+	Log     *logwrites.Log
+	Size    int64
+	Mark    string
+	Mount   string
+	FS      string
+	Journal logwrites.Journal
 }
 
 // KernelState is one distinct state the replays of a kernel's log left.
@@ -386,7 +389,7 @@ func replayOne(ctx context.Context, rp *logwrites.Replayer, t *Trace, kl KernelL
 	if fs == "" {
 		fs = "ext4"
 	}
-	if err := logwrites.MountFS(ctx, fs, img, mnt, "loop"); err != nil {
+	if err := logwrites.MountFS(ctx, kl.Journal, fs, img, mnt, "loop"); err != nil {
 		return Recipe{}, fmt.Errorf("replay to entry %d (%s): %w", pt.i, kl.Log.Entry(max(pt.i, 1)).Kind(), err)
 	}
 	s, err := t.rec.Snapshot(kl.Mount, mnt)
