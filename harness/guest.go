@@ -199,7 +199,7 @@ func (g Guest) boot(ctx context.Context, r *Run, host vm.Host, work string, time
 		a.Name, host.Kernel.Release, g.machine(), len(r.Plan.Combos), strings.Join(fss, join), timeout.Round(time.Second)))
 	bootStart := time.Now()
 	guest := vm.Guest{Kernel: host.Kernel, Root: host.Root.Image(), Init: filepath.Join(work, "init"), DiskDir: filepath.Join(work, "disk"), DiskFreeMiB: 768, Work: work,
-		Plan: vm.Plan{Steps: g.steps(r, args, stepTimeout(timeout)), Parallel: parallel}, Modules: append(slices.Clone(modulesFor(g.FS)), g.Modules...),
+		Plan: vm.Plan{Steps: g.steps(r, args, stepTimeout(timeout)), Parallel: parallel, StopOnTimeout: true}, Modules: append(slices.Clone(modulesFor(g.FS)), g.Modules...),
 		Machine: vm.Machine{Qemu: host.Qemu, MemMiB: guestMemMiB, CPUs: 2, Timeout: timeout,
 			Pass: func(line string) { r.Events.Note(a.Name + " | " + line) }}}
 	out, err := guest.Boot(ctx)

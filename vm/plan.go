@@ -55,6 +55,10 @@ type Plan struct {
 	// prefixed with "[name] "), for steps whose results timing does not
 	// decide (step mode), so that they use every vCPU.
 	Parallel bool `json:"parallel,omitempty"`
+	// StopOnTimeout ends the plan when a step runs out of time (the steps
+	// after it are not started): for steps that share one time bound,
+	// where the next would be cut short by the machine's own timeout.
+	StopOnTimeout bool `json:"stop_on_timeout,omitempty"`
 }
 
 // Step is one program the guest runs.

@@ -73,8 +73,13 @@ func run(rep *vm.Reporter) error {
 		return runParallel(rep, plan.Steps, root)
 	}
 	for _, s := range plan.Steps {
-		if err := runStep(rep, s, root, nil); err != nil {
+		timedOut, err := runStep(rep, s, root, nil)
+		if err != nil {
 			return err
+		}
+		if timedOut && plan.StopOnTimeout {
+			fmt.Printf("step %s ran out of time: the steps after it are not started\n", s.Name)
+			return nil
 		}
 	}
 	return nil
@@ -91,7 +96,7 @@ func runParallel(rep *vm.Reporter, steps []vm.Step, root string) error {
 		go func() {
 			defer wg.Done()
 			out := rep.Lines("[" + s.Name + "] ")
-			errs[i] = runStep(rep, s, root, out)
+			_, errs[i] = runStep(rep, s, root, out)
 			_ = out.Close()
 		}()
 	}
@@ -219,15 +224,15 @@ func unmountDisk() {
 // runStep runs one step with its timeout, chrooted into root when it is
 // not "", its output to out (nil: the console, and the step runs alone:
 // what it left running is killed when it ends), then sends back what it
-// collected. Only a failure of the guest itself is an error; a step that
-// fails or times out is reported and the next one runs.
-func runStep(rep *vm.Reporter, s vm.Step, root string, out io.Writer) error {
+// collected, and says whether it ran out of time. Only a failure of the
+// guest itself is an error; a step that fails or times out is reported.
+func runStep(rep *vm.Reporter, s vm.Step, root string, out io.Writer) (timedOut bool, err error) {
 	if len(s.Argv) == 0 {
-		return fmt.Errorf("step %q has no program", s.Name)
+		return false, fmt.Errorf("step %q has no program", s.Name)
 	}
 	for _, d := range append([]string{s.Dir}, s.Mkdir...) {
 		if err := os.MkdirAll(root+d, 0o755); err != nil {
-			return fmt.Errorf("step %s: %w", s.Name, err)
+			return false, fmt.Errorf("step %s: %w", s.Name, err)
 		}
 	}
 	_ = rep.Begin(s.Name)
@@ -257,7 +262,7 @@ func runStep(rep *vm.Reporter, s vm.Step, root string, out io.Writer) error {
 		return unix.Kill(-1, unix.SIGKILL)
 	}
 	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	code, reason := 0, ""
 	var ee *exec.ExitError
 	switch {
@@ -275,6 +280,11 @@ func runStep(rep *vm.Reporter, s vm.Step, root string, out io.Writer) error {
 		endStep()
 	}
 	_ = rep.End(s.Name, code, time.Since(start), reason)
+	return ctx.Err() != nil, sendBack(rep, s)
+}
+
+// sendBack sends what step s collected, if it collects anything.
+func sendBack(rep *vm.Reporter, s vm.Step) error {
 	if len(s.Collect) == 0 {
 		return nil
 	}
