@@ -27,27 +27,35 @@ const sweepList = `{ echo "== dmsetup"; dmsetup ls; echo "== losetup"; losetup -
 // sweepSteps are the guest's steps: a kill run (SIGKILL once a line of
 // /proc/mounts matches the grep pattern mounted: stopped first, and
 // killed only if it still matches then, as a replay's mount is brief; a
-// foreign device of the same prefix beside it), a listing, a second run
-// to its end, a listing.
+// run that ends before the poll saw such a mount is run again, up to six
+// times; a foreign device of the same prefix beside it), a listing, a
+// second run to its end, a listing.
 func sweepSteps(mounted string) []vm.Step {
 	kill := `set -u
 dmsetup create mapchaos-lw-foreign --table '0 8 error' || exit 3
-` + sweepMatrix + ` --out out1 > run1.log 2>&1 &
-pid=$!
-i=0
+n=0
 while :; do
-  if grep -q '` + mounted + `' /proc/mounts; then
-    kill -STOP $pid
-    grep -q '` + mounted + `' /proc/mounts && break
-    kill -CONT $pid
-  fi
-  kill -0 $pid 2>/dev/null || { echo "mapchaos ended before anything matched ` + mounted + ` in /proc/mounts"; cat run1.log; exit 4; }
-  i=$((i+1)); [ $i -lt 12000 ] || { echo "nothing matched ` + mounted + ` in /proc/mounts after 10 minutes"; exit 5; }
-  sleep 0.05
+  n=$((n+1))
+  ` + sweepMatrix + ` --out out1-$n > run1.log 2>&1 &
+  pid=$!
+  i=0
+  while :; do
+    if grep -q '` + mounted + `' /proc/mounts; then
+      kill -STOP $pid
+      grep -q '` + mounted + `' /proc/mounts && break 2
+      kill -CONT $pid
+    fi
+    kill -0 $pid 2>/dev/null || break
+    i=$((i+1)); [ $i -lt 12000 ] || { echo "nothing matched ` + mounted + ` in /proc/mounts after 10 minutes"; exit 5; }
+    sleep 0.05
+  done
+  wait $pid
+  echo "run $n of mapchaos ended before anything matched ` + mounted + ` in /proc/mounts"
+  [ $n -lt 6 ] || { cat run1.log; exit 4; }
 done
 kill -9 $pid
 wait $pid
-echo "killed mapchaos $pid (wait: $?)"
+echo "killed mapchaos $pid in run $n (wait: $?)"
 `
 	second := sweepMatrix + ` --out out2 > run2.log 2>&1; code=$?; cat run2.log; exit $code`
 	env := []string{"HOME=/root", "TMPDIR=/tmp", "PATH=" + vm.GuestDisk + "/bin:" + vm.GuestPath}
@@ -125,14 +133,14 @@ var _ = Describe("mapchaos matrix --mode power-loss --kernel-check after a SIGKI
 		before := got["before"]
 		left := regexp.MustCompile(`mapchaos-lw-\d+-\d+`).FindString(before)
 		Expect(left).NotTo(BeEmpty(), "the killed run left its dm-log-writes device (else this spec proves nothing):\n%s", before)
-		Expect(section(before, "losetup")).To(And(ContainSubstring(sweepWork+"/out1/"), ContainSubstring("data.img"), ContainSubstring("log.img")))
+		Expect(section(before, "losetup")).To(And(ContainSubstring(sweepWork+"/out1-"), ContainSubstring("data.img"), ContainSubstring("log.img")))
 		Expect(section(before, "mounts")).To(ContainSubstring("/dev/mapper/" + left + " "))
 		Expect(got["again"]).To(MatchRegexp(`--kernel-check: took down what a killed earlier run left: unmounted \S+/mnt, removed device-mapper device %s, detached /dev/loop\d+, detached /dev/loop\d+`, left))
 		expectNoneLeft(got["after"])
 	}, SpecTimeout(40*time.Minute))
 
 	It("the next run takes down a replay's mount -o loop the killed run left", func(ctx SpecContext) {
-		got := bootSweep(ctx, " "+sweepWork+"/out1/.*/replay/mnt ")
+		got := bootSweep(ctx, " "+sweepWork+"/out1-[0-9]*/.*/replay/mnt ")
 		before := got["before"]
 		Expect(section(before, "mounts")).To(MatchRegexp(`^/dev/loop\d+ \S+/replay/mnt ext4`), "the killed run left a replay mounted (else this spec proves nothing)")
 		Expect(section(before, "losetup")).To(ContainSubstring("/replay/replay.img"))
