@@ -440,13 +440,32 @@ func (l *nfsLayer) install(target, src string, props writers.Properties) error {
 	if err := os.MkdirAll(exp, 0o777); err != nil {
 		return err
 	}
+	if err := l.bind(dataDir); err != nil {
+		return err
+	}
+	return writers.Install(target, src, props)
+}
+
+// bind mounts dataDir's directory on the export, as the updater sees it,
+// at dataDir.
+func (l *nfsLayer) bind(dataDir string) error {
 	if err := l.set.Bind(filepath.Join(l.writer, l.name(dataDir)), dataDir); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	l.mounted[dataDir] = true
 	l.mu.Unlock()
-	return writers.Install(target, src, props)
+	return nil
+}
+
+// dropNames drops the kernel's unused dentries and inodes (drop_caches
+// 2: the run's own kernel, in the guest), the clients' cached names among
+// them.
+func (l *nfsLayer) dropNames() error {
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		return fmt.Errorf("--fs %s: dropping the clients' cached names: %w", l.fs, err)
+	}
+	return nil
 }
 
 func (l *nfsLayer) view(target string) string {
@@ -473,8 +492,8 @@ func (l *nfsLayer) settle(ctx context.Context, target string) error {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("--fs %s: %s does not show the target laid out for this update after %s: %w", l.fs, p, settleWithin, err)
 			}
-			if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
-				return fmt.Errorf("--fs %s: dropping the clients' cached names: %w", l.fs, err)
+			if err := l.dropNames(); err != nil {
+				return err
 			}
 			select {
 			case <-ctx.Done():
@@ -514,14 +533,11 @@ func (l *nfsLayer) restore(ctx context.Context, tmpl, target string) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return err
 	}
-	if err := l.set.Bind(filepath.Join(l.writer, l.name(dataDir)), dataDir); err != nil {
+	if err := l.bind(dataDir); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	l.mounted[dataDir] = true
-	l.mu.Unlock()
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
-		return fmt.Errorf("--fs %s: dropping the clients' cached names: %w", l.fs, err)
+	if err := l.dropNames(); err != nil {
+		return err
 	}
 	return l.settle(ctx, target)
 }
