@@ -11,9 +11,11 @@
 //
 //   - the running readers, opened before the update: a MAP_SHARED mapping
 //     the harness made of the target beforehand is checked page by page
-//     with MADV_POPULATE_READ, which fails with EFAULT exactly where a read
-//     would raise SIGBUS (no signal is needed), and summed (CRC32C) against
-//     both versions; then each reader strategy's lookups run on what it
+//     by loading a byte of each under SetPanicOnFault (a fault becomes a
+//     panic the probe recovers: exactly where a reader would get SIGBUS;
+//     not MADV_POPULATE_READ, which spins on NFS before Linux 6.9), and
+//     summed (CRC32C) against both versions; then each reader strategy's
+//     lookups run on what it
 //     opened before the update: a mapped strategy on a mapping made with
 //     maxminddb's Open (the probe recovers every fault itself and
 //     classifies it by whether the strategy recovers faults; readers whose

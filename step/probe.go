@@ -661,9 +661,9 @@ func (v RunningView) describe(oldLabel, newLabel string) string {
 }
 
 // firstFault returns the first offset of m at which a read would fault,
-// or -1: MADV_POPULATE_READ fails with EFAULT exactly where a read raises
-// SIGBUS, and faults of a file mapping are a suffix (past the end of the
-// file), so a binary search finds the first.
+// or -1: populate fails exactly where a read raises SIGBUS, and faults of
+// a file mapping are a suffix (past the end of the file), so a binary
+// search finds the first.
 func firstFault(m []byte, page int) int64 {
 	if len(m) == 0 || populate(m) {
 		return -1
