@@ -15,9 +15,8 @@
 //     panic the probe recovers: exactly where a reader would get SIGBUS;
 //     not MADV_POPULATE_READ, which spins on NFS before Linux 6.9), and
 //     summed (CRC32C) against both versions; then each reader strategy's
-//     lookups run on what it
-//     opened before the update: a mapped strategy on a mapping made with
-//     maxminddb's Open (the probe recovers every fault itself and
+//     lookups run on what it opened before the update: a mapped strategy
+//     on a mapping made with maxminddb's Open (the probe recovers every fault itself and
 //     classifies it by whether the strategy recovers faults; readers whose
 //     running strategies are equal, as mmap and mmap-recover are, share one
 //     mapping and one lookup of each IP, and each judges the answers), an
