@@ -38,7 +38,10 @@
 //     on the server) and the readers mapping it through another, each
 //     client in a network namespace of its own, and the readers' cached
 //     pages evicted at seeded moments (cold pages, by cgroup
-//     memory.reclaim).
+//     memory.reclaim; in step mode after every probe, until a pass frees
+//     nothing). In step mode its kill runs restore their start on the
+//     server's side (templater), and every start state waits until both
+//     clients show it (settle).
 //
 // Adding a mode or an environment is one new type. Execute returns the
 // reports (one per place the run happened), which Write writes; Events
