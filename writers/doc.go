@@ -36,7 +36,8 @@
 // All but cp and inplace keep every file they find (Properties.KeepsFiles):
 // they write new files and rename, link or unlink old ones, so step mode
 // may give their kill runs hard links to one prepared layout (LinkTree);
-// others get copies (CopyTree). The symlink strategies need a target laid
+// others get copies (CopyTree, or CopyInto an existing directory: NFS kill
+// runs, on the server). The symlink strategies need a target laid
 // out by Install: a relative symlink to a data file <base>.v<N> in the same
 // directory. Where
 // copy_file_range is not supported between the two files (EXDEV, ENOSYS,

@@ -13,8 +13,12 @@
 // /var/lib/nfs. It runs the plan's steps (vm.Plan, read from
 // /mapchaos/plan.json) one after the other, each chrooted into the Debian
 // root when there is one (so /bin/sh is dash, cp is GNU coreutils, python3
-// is Debian's), each with a timeout after which every process but init is
-// killed. Without a root the steps run in the initramfs, with busybox's
+// is Debian's), or all at once (vm.Plan.Parallel), each with a timeout
+// after which it reports the tasks in uninterruptible sleep with their
+// kernel stacks, sends SIGQUIT to the step's process group (Go programs
+// dump their goroutines), and kills every process but init; with
+// vm.Plan.StopOnTimeout the steps after a timed-out one are not started.
+// Without a root the steps run in the initramfs, with busybox's
 // applets in /bin. Their output goes to the console; what each step
 // collected comes back as a gzipped tar in base64 lines of the console
 // protocol (vm.Reporter). Then it syncs, unmounts and powers the machine
