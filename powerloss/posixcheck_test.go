@@ -41,6 +41,17 @@ var _ = Describe("posix's Allows", func() {
 		Expect(err).NotTo(HaveOccurred())
 		return s
 	}
+	// allowsAfterRenameNoFsync records a rename without fsync and returns
+	// whether posix allows a replay that left files (name: bytes).
+	allowsAfterRenameNoFsync := func() func(files map[string][]byte) bool {
+		r := newRecording()
+		r.renameNoFsync(false)
+		t := powerloss.NewTrace(r.rec)
+		return func(files map[string][]byte) bool {
+			_, _, ok := powerloss.Posix{}.Allows(t, snapshot(r, files))
+			return ok
+		}
+	}
 
 	for name, update := range updates {
 		It("allows every state the model itself makes, after "+name, func() {
@@ -73,13 +84,7 @@ var _ = Describe("posix's Allows", func() {
 	}
 
 	It("allows, after a rename without fsync, A, B, empty, zeros and B's sectors torn with zeros, as a replay records them", func() {
-		r := newRecording()
-		r.renameNoFsync(false)
-		t := powerloss.NewTrace(r.rec)
-		allows := func(files map[string][]byte) bool {
-			_, _, ok := powerloss.Posix{}.Allows(t, snapshot(r, files))
-			return ok
-		}
+		allows := allowsAfterRenameNoFsync()
 		a, b := pattern('a', 3*4096+100), pattern('b', 2*4096+10)
 		Expect(allows(map[string][]byte{"db.mmdb": a})).To(BeTrue(), "whole A")
 		Expect(allows(map[string][]byte{"db.mmdb": b})).To(BeTrue(), "whole B")
@@ -92,13 +97,7 @@ var _ = Describe("posix's Allows", func() {
 	})
 
 	It("refuses, after a rename without fsync, bytes never written, a mix of A and B in one file, and a name the trace never had", func() {
-		r := newRecording()
-		r.renameNoFsync(false)
-		t := powerloss.NewTrace(r.rec)
-		allows := func(files map[string][]byte) bool {
-			_, _, ok := powerloss.Posix{}.Allows(t, snapshot(r, files))
-			return ok
-		}
+		allows := allowsAfterRenameNoFsync()
 		a, b := pattern('a', 3*4096+100), pattern('b', 2*4096+10)
 		Expect(allows(map[string][]byte{"db.mmdb": pattern('z', len(b))})).To(BeFalse(), "a version never written")
 		mixed := append(append([]byte{}, b[:4096]...), a[4096:]...)
