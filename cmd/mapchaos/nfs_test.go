@@ -55,7 +55,7 @@ var _ = Describe("mapchaos matrix --fs nfs4: an updater and readers on two NFS c
 			// local disk): both are runs that worked. 2 and 3 are failures.
 			Eventually(s, 15*time.Minute).Should(gexec.Exit())
 			Expect(s.ExitCode()).To(BeElementOf(0, 1), "the NFS run failed")
-			Expect(s.Out).To(gbytes.Say(`--fs ` + name + `: nfsd exports`))
+			Expect(s.Out).To(gbytes.Say(`--fs ` + name + `: nfsd exports .*; the grace period ended at once`))
 			rep, err := reports.Read(filepath.Join(dir, "out", name, "report.json"))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rep.Run.FS).To(HavePrefix("nfs"))
