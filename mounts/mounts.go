@@ -462,9 +462,25 @@ func detachLoops(entries [][2]string) ([]string, error) {
 			}
 			did = append(did, "detached "+dev)
 		}
+		awaitDetached(e[1])
 	}
 	return did, errors.Join(errs...)
 }
+
+// awaitDetached waits, at most detachWithin, until no loop device is
+// backed by image. losetup -d of a device that is still open (a file
+// system unmounted lazily, or still being released after its last file
+// closed) only marks it to be cleared when the last user lets go, so the
+// device can outlive the run by a moment; a run leaves none behind.
+func awaitDetached(image string) {
+	deadline := time.Now().Add(detachWithin)
+	for len(loopsOf(image)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// detachWithin bounds awaitDetached.
+const detachWithin = 5 * time.Second
 
 func readJournal(path string) ([][2]string, error) {
 	f, err := os.Open(path)
