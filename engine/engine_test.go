@@ -111,6 +111,18 @@ sleep 0.3; kill -STOP $pid; wait $pid`, env.Bin, "reader"}
 		Expect(proctest.Mentioning(cfg.Dir)).To(BeEmpty(), "no reader outlives Run")
 	})
 
+	It("judges only the starting readers of updates that were made when the writer fails", func(ctx SpecContext) {
+		cfg := config("rename", "mmap")
+		cfg.Writer = writers.Strategy{Name: "exec", Writer: writers.Command("false", "{new}", "{target}")}
+		res, err := engine.Run(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.WriterError).To(ContainSubstring("update 1"))
+		Expect(res.Updates).To(Equal(1))
+		Expect(res.Roles[results.Starting].Readers).To(Equal(1),
+			"update 2's starting reader, started while update 1 ran, is not judged: update 2 never came")
+		Expect(proctest.Mentioning(cfg.Dir)).To(BeEmpty(), "no reader outlives Run")
+	})
+
 	It("refuses a run directory that is not empty", func(ctx SpecContext) {
 		cfg := config("cp", "mmap")
 		Expect(os.MkdirAll(cfg.Dir, 0o755)).To(Succeed())

@@ -45,11 +45,15 @@ func (r *run) race(ctx context.Context) (results.Result, error) {
 		res.Updates = seq
 		if werr != nil {
 			res.WriterError = fmt.Sprintf("update %d (%s): %v", seq, dir, werr)
+			if u.next != nil { // started for an update that will not come
+				r.discard(u.next.ps)
+			}
 			break
 		}
-		// A starting reader lives through the update after its own.
+		// A starting reader lives through the update after its own: asked
+		// to stop now, waited for before the end.
 		if seq >= 2 {
-			r.stopAll(starters[seq-2])
+			r.stopLater(starters[seq-2])
 		}
 		if err := sleep(ctx, cfg.Gap/2+time.Duration(u.rng.Int64N(int64(cfg.Gap)+1))); err != nil {
 			return res, err
@@ -61,6 +65,7 @@ func (r *run) race(ctx context.Context) (results.Result, error) {
 	}
 	stopMonitor()
 	<-monDone
+	r.stopping.Wait()
 	r.stopAll(r.all())
 	return r.classifyAll(res)
 }
@@ -101,6 +106,7 @@ type updater struct {
 	r     *run
 	rng   *rand.Rand
 	steps map[string]int // steps of the last update by direction ("A->B")
+	next  *starters      // the next update's starting readers, once started
 }
 
 // update makes update seq from src (direction dir) and returns its
@@ -108,9 +114,22 @@ type updater struct {
 // harness one); err is a harness failure or ctx's error.
 func (u *updater) update(ctx context.Context, seq int, src, dir string) (batch []*proc, werr, err error) {
 	r := u.r
-	s, err := u.starters(ctx, seq)
-	if err != nil {
+	s := u.next
+	u.next = nil
+	if s == nil {
+		if s, err = u.spawnStarters(seq); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.awaitReady(ctx); err != nil {
 		return nil, nil, err
+	}
+	// The next update's starting readers start while this one runs, so
+	// no update waits for a process to start.
+	if seq < r.cfg.Updates {
+		if u.next, err = u.spawnStarters(seq + 1); err != nil {
+			return nil, nil, err
+		}
 	}
 	trigger := 1
 	if n := u.steps[dir]; n > 1 {
@@ -146,10 +165,10 @@ type starters struct {
 	err  error
 }
 
-// starters starts the reader children of update seq, which wait for
+// spawnStarters starts the reader children of update seq, which wait for
 // "open"; a foreign reader opens the target as it starts, so it is
 // started only when the update reaches its step.
-func (u *updater) starters(ctx context.Context, seq int) (*starters, error) {
+func (u *updater) spawnStarters(seq int) (*starters, error) {
 	s := &starters{r: u.r, seq: seq}
 	if u.r.cfg.Reader.Command != nil {
 		return s, nil
@@ -162,12 +181,17 @@ func (u *updater) starters(ctx context.Context, seq int) (*starters, error) {
 		}
 		s.ps = append(s.ps, p)
 	}
+	return s, nil
+}
+
+// awaitReady waits until every reader child of s has said "ready".
+func (s *starters) awaitReady(ctx context.Context) error {
 	for _, p := range s.ps {
-		if err := u.r.awaitReady(ctx, p); err != nil {
-			return nil, err
+		if err := s.r.awaitReady(ctx, p); err != nil {
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // open makes the starting readers open the target now, once.

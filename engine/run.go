@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -191,8 +192,9 @@ type run struct {
 	samples  string
 	oracle   fixtures.Oracle
 	procs    []*proc
-	left     []string   // processes that outlived the updater or a reader
-	mu       sync.Mutex // guards procs and left
+	left     []string       // processes that outlived the updater or a reader
+	mu       sync.Mutex     // guards procs and left
+	stopping sync.WaitGroup // stopLater's stops still under way
 }
 
 func harnessErr(format string, a ...any) error {
@@ -317,6 +319,7 @@ func (r *run) killAll() {
 			p.kill()
 		}
 	}
+	r.stopping.Wait()
 }
 
 // stopAll stops the given readers concurrently and waits for them: each
@@ -330,6 +333,30 @@ func (r *run) stopAll(ps []*proc) {
 		go func() { defer wg.Done(); p.stop(3*time.Second, r.cfg.openAllowance(), r.cfg.allowanceText()) }()
 	}
 	wg.Wait()
+}
+
+// stopLater asks the given readers to stop now and waits for them (as
+// stopAll) in the background; r.stopping is done once they are.
+func (r *run) stopLater(ps []*proc) {
+	r.stopping.Add(1)
+	go func() { defer r.stopping.Done(); r.stopAll(ps) }()
+}
+
+// discard kills readers that were started but never asked to open the
+// target, and forgets them: there is nothing of theirs to judge.
+func (r *run) discard(ps []*proc) {
+	for _, p := range ps {
+		p.kill()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.procs[:0]
+	for _, p := range r.procs {
+		if !slices.Contains(ps, p) {
+			kept = append(kept, p)
+		}
+	}
+	r.procs = kept
 }
 
 func seedFor(seed int64, parts ...string) uint64 {
