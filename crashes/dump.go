@@ -1,9 +1,10 @@
 package crashes
 
 import (
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/mapchaos/mapchaos/internal/lazyre"
 )
 
 // A goroutine dump (SIGQUIT) names no faulting goroutine: the one that
@@ -11,9 +12,9 @@ import (
 
 var (
 	// SIGQUIT: quit, the headline of a Go goroutine dump.
-	quitRE = regexp.MustCompile(`^SIGQUIT: quit$`)
+	quitRE = lazyre.New(`^SIGQUIT: quit$`)
 	// goroutine 1 gp=0x... m=5 mp=0x... [running]: (status before any comma)
-	gorStatusRE = regexp.MustCompile(`goroutine (\d+)(?: gp=\S+ m=\S+(?: mp=\S+)?)? \[([^\],]*)[^\]]*\]:`)
+	gorStatusRE = lazyre.New(`goroutine (\d+)(?: gp=\S+ m=\S+(?: mp=\S+)?)? \[([^\],]*)[^\]]*\]:`)
 )
 
 // goroutine is one goroutine of a trace.

@@ -3,11 +3,11 @@ package explain
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/lazyre"
 )
 
 // Schema names the format of the JSON form of an Explanation.
@@ -173,7 +173,7 @@ func stopped(ctx context.Context) error {
 	return nil
 }
 
-var faultCountRE = regexp.MustCompile(`unexpected fault address|\[signal SIG(?:BUS|SEGV)`)
+var faultCountRE = lazyre.New(`unexpected fault address|\[signal SIG(?:BUS|SEGV)`)
 
 // countFaults counts the fault traces in text (one per headline).
 func countFaults(text string) int {
@@ -289,11 +289,11 @@ func (x Explanation) where() string {
 }
 
 var (
-	recoverRE  = hinted{regexp.MustCompile(`(?i)\brecover(?:ed|ing|y)?\b`), []string{"recover"}}
-	nilDerefRE = hinted{regexp.MustCompile(`invalid memory address or nil pointer dereference|unexpected fault address|memory fault`),
+	recoverRE  = hinted{lazyre.New(`(?i)\brecover(?:ed|ing|y)?\b`), []string{"recover"}}
+	nilDerefRE = hinted{lazyre.New(`invalid memory address or nil pointer dereference|unexpected fault address|memory fault`),
 		[]string{"nil pointer dereference", "unexpected fault address", "memory fault"}}
-	faultAddrRE = regexp.MustCompile(`(?i)(?:fault (?:at|address)|addr(?:ess)?[=: ]+)\s*(0x[0-9a-f]+)`)
-	jvmFaultRE  = regexp.MustCompile(`a fault occurred in (?:a recent |an )?unsafe memory access operation`)
+	faultAddrRE = lazyre.New(`(?i)(?:fault (?:at|address)|addr(?:ess)?[=: ]+)\s*(0x[0-9a-f]+)`)
+	jvmFaultRE  = lazyre.New(`a fault occurred in (?:a recent |an )?unsafe memory access operation`)
 )
 
 // hinted is a regular expression with lower-case literals one of which is
@@ -301,7 +301,7 @@ var (
 // fraction of the expression's on a large log, and spares it the logs (or
 // lines) that cannot match.
 type hinted struct {
-	re    *regexp.Regexp
+	re    *lazyre.RE
 	hints []string
 }
 
@@ -365,7 +365,7 @@ func recovered(t crashes.Trace, text string) Explanation {
 }
 
 // firstLine returns the first line of text that re matches, trimmed.
-func firstLine(text string, re *regexp.Regexp) string {
+func firstLine(text string, re *lazyre.RE) string {
 	for _, l := range strings.Split(text, "\n") {
 		if re.MatchString(l) {
 			return strings.TrimSpace(l)

@@ -3,12 +3,12 @@ package explain
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/lazyre"
 )
 
 // death is a process death by a signal that the input reports without a
@@ -25,7 +25,7 @@ type death struct {
 // A pattern recognises one way of reporting a death by signal; it returns
 // the signal name, or "" when the line is not one.
 type deathPattern struct {
-	re   *regexp.Regexp
+	re   *lazyre.RE
 	read func(m []string, d *death)
 	// rich patterns give the si_code too: they win over any other line
 	rich bool
@@ -88,35 +88,35 @@ func signalFromName(s string) string {
 // matches any of them wins, and a SIGBUS or SIGSEGV beats other signals.
 var deathPatterns = []deathPattern{
 	// kernel: "geo[1234]: segfault at 7f2c3c0 ip 00007f... sp 00007ff... error 4 in libmaxminddb.so.0.0.7[7f...+5000]"
-	{regexp.MustCompile(`segfault at ([0-9a-fA-F]+) ip \S+ sp \S+ error (\d+)(?: cpu \d+)? in ([^\[\s]+)`), func(m []string, d *death) {
+	{lazyre.New(`segfault at ([0-9a-fA-F]+) ip \S+ sp \S+ error (\d+)(?: cpu \d+)? in ([^\[\s]+)`), func(m []string, d *death) {
 		d.signal, d.addr, d.lib = "SIGSEGV", "0x"+m[1], m[3]
 		if e, err := strconv.Atoi(m[2]); err == nil {
 			d.code = map[bool]string{false: "SEGV_MAPERR", true: "SEGV_ACCERR"}[e&1 == 1]
 		}
 	}, true, []string{"segfault at "}, nil},
 	// JVM hs_err / crash banner: "siginfo: si_signo: 7 (SIGBUS), si_code: 2 (BUS_ADRERR), si_addr: 0x..."
-	{regexp.MustCompile(`si_signo: \d+ \((SIG[A-Z]+)\), si_code: \d+ \(([A-Z_]+)\), si_addr: (0x[0-9a-fA-F]+)`), func(m []string, d *death) {
+	{lazyre.New(`si_signo: \d+ \((SIG[A-Z]+)\), si_code: \d+ \(([A-Z_]+)\), si_addr: (0x[0-9a-fA-F]+)`), func(m []string, d *death) {
 		d.signal, d.code, d.addr = m[1], m[2], m[3]
 	}, true, []string{"si_signo: "}, nil},
 	// JVM: "#  SIGBUS (0x7) at pc=0x00007f..., pid=1234, tid=1235"
-	{regexp.MustCompile(`\b(SIG[A-Z]+) \(0x[0-9a-f]+\) at pc=`), func(m []string, d *death) { d.signal = m[1] }, false, []string{") at pc="}, nil},
+	{lazyre.New(`\b(SIG[A-Z]+) \(0x[0-9a-f]+\) at pc=`), func(m []string, d *death) { d.signal = m[1] }, false, []string{") at pc="}, nil},
 	// gdb: "Program received signal SIGBUS, Bus error."
-	{regexp.MustCompile(`received signal (SIG[A-Z]+)`), func(m []string, d *death) { d.signal = m[1] }, false, []string{"received signal sig"}, nil},
+	{lazyre.New(`received signal (SIG[A-Z]+)`), func(m []string, d *death) { d.signal = m[1] }, false, []string{"received signal sig"}, nil},
 	// Python faulthandler: "Fatal Python error: Bus error"
-	{regexp.MustCompile(`Fatal Python error: (Bus error|Segmentation fault)`), func(m []string, d *death) {
+	{lazyre.New(`Fatal Python error: (Bus error|Segmentation fault)`), func(m []string, d *death) {
 		d.signal = map[string]string{"Bus error": "SIGBUS", "Segmentation fault": "SIGSEGV"}[m[1]]
 	}, false, []string{"fatal python error: "}, nil},
 	// bash: "bash: line 1: 28642 Bus error               python3 reader.py t.mmdb"
-	{regexp.MustCompile(`^(?:\S+: )?(?:line \d+: )?\d+ (Bus error|Segmentation fault|Killed|Aborted)(?: \(core dumped\))?\s+(\S.*)$`), func(m []string, d *death) {
+	{lazyre.New(`^(?:\S+: )?(?:line \d+: )?\d+ (Bus error|Segmentation fault|Killed|Aborted)(?: \(core dumped\))?\s+(\S.*)$`), func(m []string, d *death) {
 		d.signal = map[string]string{"Bus error": "SIGBUS", "Segmentation fault": "SIGSEGV", "Killed": "SIGKILL", "Aborted": "SIGABRT"}[m[1]]
 		d.process = strings.TrimSpace(m[2])
 	}, false, []string{"bus error", "segmentation fault", "killed", "aborted"}, nil},
 	// a shell's line alone: "Killed", "Aborted (core dumped)"
-	{regexp.MustCompile(`^\s*(?:\S+: )?(?:line \d+: )?(Killed|Aborted)(?: \(core dumped\))?\s*$`), func(m []string, d *death) {
+	{lazyre.New(`^\s*(?:\S+: )?(?:line \d+: )?(Killed|Aborted)(?: \(core dumped\))?\s*$`), func(m []string, d *death) {
 		d.signal = map[string]string{"Killed": "SIGKILL", "Aborted": "SIGABRT"}[m[1]]
 	}, false, []string{"killed", "aborted"}, nil},
 	// a shell, os/exec, zsh, fish: "Bus error (core dumped)", "signal: bus error", "zsh: segmentation fault  ./geo"
-	{regexp.MustCompile(`(?i)\b(bus error|segmentation (?:fault|violation)|segfault)\b`), func(m []string, d *death) {
+	{lazyre.New(`(?i)\b(bus error|segmentation (?:fault|violation)|segfault)\b`), func(m []string, d *death) {
 		if strings.EqualFold(m[1], "bus error") {
 			d.signal = "SIGBUS"
 		} else {
@@ -124,20 +124,20 @@ var deathPatterns = []deathPattern{
 		}
 	}, false, []string{"bus error", "segmentation ", "segfault"}, nil},
 	// "Killed by signal 7", "killed by SIGBUS", "terminated by signal SIGSEGV", "signal: killed"
-	{regexp.MustCompile(`(?i)\b(?:killed|terminated) by (?:signal )?(SIG[A-Z]+|\d+)\b`), func(m []string, d *death) {
+	{lazyre.New(`(?i)\b(?:killed|terminated) by (?:signal )?(SIG[A-Z]+|\d+)\b`), func(m []string, d *death) {
 		if d.signal = signalFromNumber(m[1]); d.signal == "" || strings.HasPrefix(d.signal, "signal ") {
 			d.signal = signalFromName(m[1])
 		}
 	}, false, []string{"killed by ", "terminated by "}, nil},
 	// systemd: "Main process exited, code=killed, status=7/BUS"
-	{regexp.MustCompile(`status=\d+/([A-Z]+)\b`), func(m []string, d *death) { d.signal = signalFromName(m[1]) }, false, []string{"status="}, nil},
+	{lazyre.New(`status=\d+/([A-Z]+)\b`), func(m []string, d *death) { d.signal = signalFromName(m[1]) }, false, []string{"status="}, nil},
 	// exit status 128+N: "exit status 135", "exited with code 139", "Exit Code: 135", "exitCode: 137"
-	{regexp.MustCompile(`(?i)\b(?:exit(?:ed)?(?: with)?[ _]?(?:status|code)|returned|rc)[\s:=]{0,8}(1[3-5]\d)\b`), func(m []string, d *death) {
+	{lazyre.New(`(?i)\b(?:exit(?:ed)?(?: with)?[ _]?(?:status|code)|returned|rc)[\s:=]{0,8}(1[3-5]\d)\b`), func(m []string, d *death) {
 		n, _ := strconv.Atoi(m[1])
 		d.signal = signalFromNumber(strconv.Itoa(n - 128))
 	}, false, []string{"exit status", "exit_status", "exitstatus", "exit code", "exit_code", "exitcode", "exit with", "exited", "returned"}, rcCode},
 	// "signal: killed" (os/exec), "SIGKILL", "SIGBUS" anywhere
-	{regexp.MustCompile(`\b(SIGBUS|SIGSEGV|SIGKILL|SIGABRT)\b|signal: (killed|aborted)`), func(m []string, d *death) {
+	{lazyre.New(`\b(SIGBUS|SIGSEGV|SIGKILL|SIGABRT)\b|signal: (killed|aborted)`), func(m []string, d *death) {
 		switch {
 		case m[1] != "":
 			d.signal = m[1]
@@ -249,21 +249,21 @@ func foreignReader(text string) *Library {
 
 // otherFindings name Go failures that are not memory faults.
 var otherFindings = []struct {
-	re   *regexp.Regexp
+	re   *lazyre.RE
 	text string
 }{
-	{regexp.MustCompile(`assignment to entry in nil map`), "a write to a nil map"},
-	{regexp.MustCompile(`all goroutines are asleep - deadlock`), "a deadlock: every goroutine was blocked"},
-	{regexp.MustCompile(`concurrent map (?:writes|read and map write|iteration and map write)`), "a data race on a map (concurrent map access)"},
-	{regexp.MustCompile(`runtime: out of memory|fatal error: out of memory`), "the Go runtime ran out of memory"},
-	{regexp.MustCompile(`stack overflow|goroutine stack exceeds`), "a stack overflow (unbounded recursion?)"},
-	{regexp.MustCompile(`index out of range|slice bounds out of range`), "an index out of range"},
-	{regexp.MustCompile(`integer divide by zero`), "an integer division by zero"},
-	{regexp.MustCompile(`send on closed channel|close of closed channel|close of nil channel`), "a misuse of a channel"},
-	{regexp.MustCompile(`interface conversion`), "a failed interface conversion"},
+	{lazyre.New(`assignment to entry in nil map`), "a write to a nil map"},
+	{lazyre.New(`all goroutines are asleep - deadlock`), "a deadlock: every goroutine was blocked"},
+	{lazyre.New(`concurrent map (?:writes|read and map write|iteration and map write)`), "a data race on a map (concurrent map access)"},
+	{lazyre.New(`runtime: out of memory|fatal error: out of memory`), "the Go runtime ran out of memory"},
+	{lazyre.New(`stack overflow|goroutine stack exceeds`), "a stack overflow (unbounded recursion?)"},
+	{lazyre.New(`index out of range|slice bounds out of range`), "an index out of range"},
+	{lazyre.New(`integer divide by zero`), "an integer division by zero"},
+	{lazyre.New(`send on closed channel|close of closed channel|close of nil channel`), "a misuse of a channel"},
+	{lazyre.New(`interface conversion`), "a failed interface conversion"},
 }
 
-var oomRE = hinted{regexp.MustCompile(`(?i)out of memory: kill(?:ed)? process|oom[-_ ]?kill|OOMKilled|memory cgroup out of memory|invoked oom-killer`),
+var oomRE = hinted{lazyre.New(`(?i)out of memory: kill(?:ed)? process|oom[-_ ]?kill|OOMKilled|memory cgroup out of memory|invoked oom-killer`),
 	[]string{"out of memory", "oomkill", "oom-kill", "oom_kill", "oom kill"}}
 
 // other explains input with no memory fault: what it did find.

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/mapchaos/mapchaos/internal/lazyre"
 )
 
 // ErrEmpty and ErrBinary are what Validate returns for input that is not a
@@ -72,35 +73,35 @@ func Decode(b []byte) string {
 }
 
 var (
-	ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	ansiRE = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
 	// A Kubernetes CRI log line: time, stream, F(ull) or P(artial), text.
-	criRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)\s+(?:stdout|stderr)\s+([FP])(?: (.*))?$`)
+	criRE = lazyre.New(`^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)\s+(?:stdout|stderr)\s+([FP])(?: (.*))?$`)
 	// Prefixes that a log system puts before every line, each with a
 	// cheap test of the first bytes that any line it matches passes.
 	prefixREs = []gated{
 		// RFC 3339 or Go's log package: "2026-11-30T05:40:30.123Z ", "2026/11/30 06:15:26 "
-		{regexp.MustCompile(`^\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s+(?:(?:stdout|stderr)\s+[FP]\s)?`),
+		{lazyre.New(`^\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s+(?:(?:stdout|stderr)\s+[FP]\s)?`),
 			func(l string) bool { return datePrefix(strings.TrimPrefix(l, "[")) }},
 		// syslog / journald: "Nov 30 05:40:30 host geo[123]: "
-		{regexp.MustCompile(`^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^:\s]+(?:\[\d+\])?: `),
+		{lazyre.New(`^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^:\s]+(?:\[\d+\])?: `),
 			func(l string) bool { return len(l) > 4 && l[0] >= 'A' && l[0] <= 'Z' && l[3] == ' ' }},
 		// docker compose: "geo-1  | "
-		{regexp.MustCompile(`^[\w.-]+\s+\| ?`), func(l string) bool { return strings.Contains(l, "|") }},
+		{lazyre.New(`^[\w.-]+\s+\| ?`), func(l string) bool { return strings.Contains(l, "|") }},
 		// kubectl logs --prefix: "[pod/geo-7d9f/geo] "
-		{regexp.MustCompile(`^\[pod/[^\]\s]+\] `), func(l string) bool { return strings.HasPrefix(l, "[pod/") }},
+		{lazyre.New(`^\[pod/[^\]\s]+\] `), func(l string) bool { return strings.HasPrefix(l, "[pod/") }},
 		// a quoted paste: "> "
-		{regexp.MustCompile(`^> ?`), func(l string) bool { return strings.HasPrefix(l, ">") }},
+		{lazyre.New(`^> ?`), func(l string) bool { return strings.HasPrefix(l, ">") }},
 	}
-	funcStartRE = regexp.MustCompile(`^[\w./%*()\[\]{},:~-]+\(`)
-	funcLineRE  = regexp.MustCompile(`^[\w./%*()\[\]{},:~-]+\(.*\)$`)
-	fileLineRE  = regexp.MustCompile(`^\s+\S+\.(?:go|s|c):\d+`)
+	funcStartRE = lazyre.New(`^[\w./%*()\[\]{},:~-]+\(`)
+	funcLineRE  = lazyre.New(`^[\w./%*()\[\]{},:~-]+\(.*\)$`)
+	fileLineRE  = lazyre.New(`^\s+\S+\.(?:go|s|c):\d+`)
 )
 
 // gated is a regular expression with a cheap test that every string it
 // matches passes: a log holds far more lines of noise than of trace, and
 // the test spares the expression most of them.
 type gated struct {
-	re   *regexp.Regexp
+	re   *lazyre.RE
 	gate func(string) bool
 }
 

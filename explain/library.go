@@ -1,11 +1,11 @@
 package explain
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/mapchaos/mapchaos/crashes"
+	"github.com/mapchaos/mapchaos/internal/lazyre"
 )
 
 // Library is a reader library (or program) that a trace involves.
@@ -72,7 +72,7 @@ var libraries = []knownLibrary{
 		markers: []string{"com.maxmind.db", "com.maxmind.geoip2"}},
 }
 
-var versionRE = regexp.MustCompile(`@(v\d+\.\d+\.\d+[^/\s]*)/`)
+var versionRE = lazyre.New(`@(v\d+\.\d+\.\d+[^/\s]*)/`)
 
 // pkgOf returns the package path of a Go function name:
 // "github.com/a/b.(*T).m" -> "github.com/a/b".

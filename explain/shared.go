@@ -1,13 +1,14 @@
 package explain
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/mapchaos/mapchaos/internal/lazyre"
 )
 
 // nfsWords are what in a trace or a report says the file lives on NFS: an
 // NFS mount type, EFS, or a report's fs field.
-var nfsWords = regexp.MustCompile(`(?i)(\bnfs4?\b|\bnfsv[34]|\bamazon efs\b|\befs\b.*\bmount|\.efs\.[a-z0-9-]+\.amazonaws\.com|"fs":\s*"nfs)`)
+var nfsWords = lazyre.New(`(?i)(\bnfs4?\b|\bnfsv[34]|\bamazon efs\b|\befs\b.*\bmount|\.efs\.[a-z0-9-]+\.amazonaws\.com|"fs":\s*"nfs)`)
 
 // MentionsNFS says whether text says the mapped file is on NFS.
 func MentionsNFS(text string) bool { return nfsWords.MatchString(text) }
@@ -60,7 +61,7 @@ func sharedCost(v3 bool) string {
 	return "on NFSv4.1 the server keeps the replaced file while a reader's client holds it open; a reader that keeps its old mapping for long keeps the old file's space on the volume"
 }
 
-var nfs3Words = regexp.MustCompile(`(?i)(\bnfsv3\b|\bvers=3\b|\bnfs3\b)`)
+var nfs3Words = lazyre.New(`(?i)(\bnfsv3\b|\bvers=3\b|\bnfs3\b)`)
 
 // nfsVersion is "nfs3" when text says NFSv3, else "nfs4".
 func nfsVersion(text string) string {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // HTML renders r as one self-contained page: inline CSS, no scripts, no
@@ -52,7 +53,7 @@ func HTML(r Report) ([]byte, error) {
 		page.Unmet = append(page.Unmet, newHTMLCell(e, ids[combo{e.Writer, e.Reader}]))
 	}
 	var b bytes.Buffer
-	if err := reportTemplate.Execute(&b, page); err != nil {
+	if err := reportTemplate().Execute(&b, page); err != nil {
 		return nil, fmt.Errorf("render html: %w", err)
 	}
 	return b.Bytes(), nil
@@ -195,7 +196,10 @@ const cellTemplates = `
 {{end}}</tbody></table>{{end -}}
 `
 
-var reportTemplate = template.Must(template.New("report").Parse(cellTemplates + `<!DOCTYPE html>
+// reportTemplate is parsed on first use: every mapchaos process (each reader
+// child too) would otherwise parse it at start-up.
+var reportTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Parse(cellTemplates + `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -242,3 +246,4 @@ var reportTemplate = template.Must(template.New("report").Parse(cellTemplates + 
 </body>
 </html>
 `))
+})

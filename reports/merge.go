@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Merged puts the results of several runs side by side, for instance the
@@ -241,7 +242,7 @@ func (m Merged) HTML() ([]byte, error) {
 		page.Rows = append(page.Rows, pr)
 	}
 	var b bytes.Buffer
-	if err := mergedTemplate.Execute(&b, page); err != nil {
+	if err := mergedTemplate().Execute(&b, page); err != nil {
 		return nil, fmt.Errorf("render merged html: %w", err)
 	}
 	return b.Bytes(), nil
@@ -285,7 +286,10 @@ type mergedPageCell struct {
 	htmlCell
 }
 
-var mergedTemplate = template.Must(template.New("merged").Parse(cellTemplates + `<!DOCTYPE html>
+// mergedTemplate is parsed on first use: every mapchaos process (each reader
+// child too) would otherwise parse it at start-up.
+var mergedTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("merged").Parse(cellTemplates + `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -321,3 +325,4 @@ var mergedTemplate = template.Must(template.New("merged").Parse(cellTemplates + 
 </body>
 </html>
 `))
+})
