@@ -242,6 +242,12 @@ type prober struct {
 	// share one (runShare[i] is the first reader of i's DB).
 	running  []readers.DB
 	runShare []int
+	// fixedRun[k] is reader k's running outcome once its running DB is
+	// known to decode a copy of the file it made when it was opened
+	// (readers.LookupCode gives its buffer): the same bytes at every
+	// state, so its lookups are judged at the first probe only and the
+	// copy is released (running[k] is nil from then on).
+	fixedRun []*Outcome
 	buf      []byte
 	fileCRCs []uint32 // page CRCs of the target at the last starting probe
 	// fileSize is how many bytes of the target that probe summed,
@@ -337,11 +343,11 @@ func runningStrategy(r readers.Registration) readers.Strategy {
 
 func (p *prober) close() {
 	for i, db := range p.running {
-		if p.runShare[i] == i {
+		if p.runShare[i] == i && db != nil {
 			db.Close()
 		}
 	}
-	p.running, p.runShare = nil, nil
+	p.running, p.runShare, p.fixedRun = nil, nil, nil
 	if p.mapping != nil {
 		unix.Munmap(p.mapping)
 		p.mapping = nil
@@ -386,6 +392,14 @@ func (p *prober) observe() observation {
 			if p.runShare[i] != i {
 				continue
 			}
+			if p.running[i] == nil { // judged once: see fixedRun
+				for k := range p.regs {
+					if p.runShare[k] == i {
+						run[k] = *p.fixedRun[k]
+					}
+				}
+				continue
+			}
 			jobs = append(jobs, func() {
 				a := newAnswers(p, p.running[i])
 				for k, r := range p.regs {
@@ -404,6 +418,9 @@ func (p *prober) observe() observation {
 		p.startCache[o.starting.key] = start
 	}
 	parallel(jobs)
+	if !haveRun {
+		p.fixRunning(run)
+	}
 	if !haveStart {
 		p.release()
 	}
@@ -411,6 +428,29 @@ func (p *prober) observe() observation {
 		o.readers = append(o.readers, ReaderOutcome{Reader: r.Name, Running: run[i], Starting: start[i]})
 	}
 	return o
+}
+
+// fixRunning keeps the outcomes in run of the readers whose running DB
+// decodes its own copy of the file (see fixedRun) and closes that DB.
+func (p *prober) fixRunning(run []Outcome) {
+	if p.fixedRun == nil {
+		p.fixedRun = make([]*Outcome, len(p.regs))
+	}
+	for i, db := range p.running {
+		if p.runShare[i] != i || db == nil {
+			continue
+		}
+		if _, buf := readers.LookupCode(db); buf == nil {
+			continue
+		}
+		db.Close()
+		for k := range p.regs {
+			if p.runShare[k] == i {
+				o := run[k]
+				p.fixedRun[k], p.running[k] = &o, nil
+			}
+		}
+	}
 }
 
 // parallel runs jobs, GOMAXPROCS at a time, and waits for them.
