@@ -242,11 +242,11 @@ type prober struct {
 	// share one (runShare[i] is the first reader of i's DB).
 	running  []readers.DB
 	runShare []int
-	// fixedRun[k] is reader k's running outcome once its running DB is
-	// known to decode a copy of the file it made when it was opened
+	// fixedRun[k] is reader k's running outcome when its running DB
+	// decodes a copy of the file it made when it was opened
 	// (readers.LookupCode gives its buffer): the same bytes at every
-	// state, so its lookups are judged at the first probe only and the
-	// copy is released (running[k] is nil from then on).
+	// state, so its lookups are judged once, as the target is opened, and
+	// the copy is released before any probe makes one (running[k] is nil).
 	fixedRun []*Outcome
 	buf      []byte
 	fileCRCs []uint32 // page CRCs of the target at the last starting probe
@@ -307,6 +307,7 @@ func (p *prober) open() error {
 		}
 		p.running, p.runShare = append(p.running, db), append(p.runShare, i)
 	}
+	p.judgeCopies()
 	return nil
 }
 
@@ -429,9 +430,6 @@ func (p *prober) observe() observation {
 		p.startCache[o.starting.key] = start
 	}
 	parallel(jobs)
-	if !haveRun {
-		p.fixRunning(run)
-	}
 	if !haveStart {
 		p.release()
 	}
@@ -441,26 +439,25 @@ func (p *prober) observe() observation {
 	return o
 }
 
-// fixRunning keeps the outcomes in run of the readers whose running DB
-// decodes its own copy of the file (see fixedRun) and closes that DB.
-func (p *prober) fixRunning(run []Outcome) {
-	if p.fixedRun == nil {
-		p.fixedRun = make([]*Outcome, len(p.regs))
-	}
+// judgeCopies judges the running readers whose DB decodes its own copy
+// of the file (see fixedRun) and closes their DBs.
+func (p *prober) judgeCopies() {
+	p.fixedRun = make([]*Outcome, len(p.regs))
 	for i, db := range p.running {
-		if p.runShare[i] != i || db == nil {
+		if p.runShare[i] != i {
 			continue
 		}
 		if _, buf := readers.LookupCode(db); buf == nil {
 			continue
 		}
-		db.Close()
-		for k := range p.regs {
+		a := newAnswers(p, db)
+		for k, r := range p.regs {
 			if p.runShare[k] == i {
-				o := run[k]
+				o := p.lookups(a, r)
 				p.fixedRun[k], p.running[k] = &o, nil
 			}
 		}
+		db.Close()
 	}
 }
 

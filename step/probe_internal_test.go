@@ -13,7 +13,7 @@ import (
 )
 
 var _ = Describe("a running reader that holds its own copy of the file", func() {
-	It("is judged at the first probe only, its copy released, while a mapped one reads every state", func(ctx SpecContext) {
+	It("is judged once as the target is opened, its copy released, while a mapped one reads every state", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		pair, err := fixtures.Generate(ctx, fixtures.Spec{Size: 1 << 20, Shape: fixtures.Shrink}, filepath.Join(dir, "cache"))
 		Expect(err).NotTo(HaveOccurred())
@@ -40,9 +40,10 @@ var _ = Describe("a running reader that holds its own copy of the file", func() 
 		p := newProber(target, old, nw, regs, pair.Universe, 64, 1)
 		Expect(p.open()).To(Succeed())
 		defer p.close()
-		first := p.observe()
-		Expect(p.running[1]).To(BeNil(), "the bytes reader's copy of A is released after the first probe")
+		Expect(p.running[1]).To(BeNil(), "the bytes reader's copy of A is released before any probe makes one")
 		Expect(p.running[0]).NotTo(BeNil(), "the mapped reader keeps reading the file as it is")
+		first := p.observe()
+		Expect(first.readers[1].Running.Lookups).To(BeNumerically(">", 0), "it was judged")
 
 		// Tear the file in place: B's first half over A's.
 		f, err := os.OpenFile(target, os.O_WRONLY, 0)
