@@ -17,20 +17,22 @@ type RE struct {
 // New returns expr, to be compiled on first use.
 func New(expr string) *RE { return &RE{expr: expr} }
 
-// Regexp returns the compiled expression.
-func (r *RE) Regexp() *regexp.Regexp {
+// compiled returns the compiled expression.
+func (r *RE) compiled() *regexp.Regexp {
 	r.once.Do(func() { r.re = regexp.MustCompile(r.expr) })
 	return r.re
 }
 
 // MatchString is regexp.Regexp.MatchString.
-func (r *RE) MatchString(s string) bool { return r.Regexp().MatchString(s) }
+func (r *RE) MatchString(s string) bool { return r.compiled().MatchString(s) }
 
 // FindString is regexp.Regexp.FindString.
-func (r *RE) FindString(s string) string { return r.Regexp().FindString(s) }
+func (r *RE) FindString(s string) string { return r.compiled().FindString(s) }
 
 // FindStringSubmatch is regexp.Regexp.FindStringSubmatch.
-func (r *RE) FindStringSubmatch(s string) []string { return r.Regexp().FindStringSubmatch(s) }
+func (r *RE) FindStringSubmatch(s string) []string { return r.compiled().FindStringSubmatch(s) }
 
 // ReplaceAllString is regexp.Regexp.ReplaceAllString.
-func (r *RE) ReplaceAllString(src, repl string) string { return r.Regexp().ReplaceAllString(src, repl) }
+func (r *RE) ReplaceAllString(src, repl string) string {
+	return r.compiled().ReplaceAllString(src, repl)
+}
