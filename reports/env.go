@@ -13,7 +13,7 @@ import (
 // CaptureRun describes the environment this process runs in, for a run
 // whose target lives in dir: GOOS, GOARCH, kernel release, page size, the
 // file system type of dir, the Go version, the versions of the modules that
-// matter (maxminddb, mmdbwriter, ginkgo, gomega, golang.org/x/sys and the
+// matter (maxminddb, ginkgo, gomega, golang.org/x/sys and the
 // main module), the host name and the time now. Emulation is "none": a
 // caller that runs under emulation says so itself. Seed, Mode and the
 // duration are left for the caller. What cannot be learnt is left empty
@@ -35,7 +35,7 @@ func CaptureRun(dir string) Run {
 }
 
 // moduleKeys are the substrings of the module paths a report records.
-var moduleKeys = []string{"maxminddb", "mmdbwriter", "ginkgo", "gomega", "golang.org/x/sys"}
+var moduleKeys = []string{"maxminddb", "ginkgo", "gomega", "golang.org/x/sys"}
 
 // moduleVersions returns the versions of the main module and of the
 // dependencies that matter to a report, from the build information.
