@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/oschwald/maxminddb-golang"
+
 	"github.com/mapchaos/mapchaos/fixtures"
 	"github.com/mapchaos/mapchaos/verdicts"
 )
@@ -22,18 +24,44 @@ type Judged struct {
 
 // Detail says what was wrong with the answer, "" when it was right. It is
 // built only when asked for: on a torn file a lookup's error can quote
-// megabytes of garbage, and callers that only count never ask.
+// megabytes of garbage, and callers that only count never ask; the garbage
+// a decoding error quotes is cut to maxErrorText bytes.
 func (j Judged) Detail() string {
 	var fe *FaultError
 	switch {
 	case j.Answer == verdicts.Faulted && errors.As(j.Err, &fe):
 		return fmt.Sprintf("lookup of %s: memory fault at %#x", j.IP, fe.Addr)
 	case j.Answer == verdicts.Failed:
-		return fmt.Sprintf("lookup of %s: %v", j.IP, j.Err)
+		err := j.Err
+		if le, ok := err.(*lookupError); ok && le.ip == j.IP {
+			err = le.err // said once: "lookup of IP: the library's error"
+		}
+		return "lookup of " + j.IP.String() + ": " + errorText(err, maxErrorText)
 	case j.Answer == verdicts.Wrong:
 		return j.Why.Error()
 	}
 	return ""
+}
+
+// maxErrorText bounds the value a decoding error quotes in a Detail.
+const maxErrorText = 1024
+
+// errorText is err's text, with the value a maxminddb-golang v1 decoding
+// error quotes cut to n bytes before the text is made: on a torn file that
+// value can be megabytes of garbage, formatted again at every copy.
+func errorText(err error, n int) string {
+	if te, ok := err.(maxminddb.UnmarshalTypeError); ok {
+		return "maxminddb: cannot unmarshal " + clipText(te.Value, n) + " into type " + te.Type.String()
+	}
+	return err.Error()
+}
+
+// clipText cuts s to n bytes and marks the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // Judge is the one judge of a lookup, in every mode: how the lookup of ip
