@@ -51,17 +51,9 @@ const maxErrorText = 1024
 // value can be megabytes of garbage, formatted again at every copy.
 func errorText(err error, n int) string {
 	if te, ok := err.(maxminddb.UnmarshalTypeError); ok {
-		return "maxminddb: cannot unmarshal " + clipText(te.Value, n) + " into type " + te.Type.String()
+		return "maxminddb: cannot unmarshal " + truncate(te.Value, n) + " into type " + te.Type.String()
 	}
 	return err.Error()
-}
-
-// clipText cuts s to n bytes and marks the cut.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // Judge is the one judge of a lookup, in every mode: how the lookup of ip
